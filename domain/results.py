@@ -1,0 +1,84 @@
+"""What each department answers once it has processed a task (DOMAIN.md "Departments").
+
+Shared by both channels: a robot reads these from a portal's progress page, the API
+channel from a department's JSON. Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Result(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class AmrResult(_Result):
+    uscc: str = Field(pattern=r"^[0-9A-HJ-NPQRTUWXY]{18}$")
+    licence_serial: str
+    approved_at: datetime
+
+
+class PsbSealResult(_Result):
+    seal_codes: dict[str, str]
+
+
+class TaxResult(_Result):
+    taxpayer_id: str
+    tax_authority: str
+    invoice_types: list[str]
+
+
+class HrssResult(_Result):
+    si_unit_code: str
+
+
+class NhsaResult(_Result):
+    mi_unit_code: str
+
+
+class HpfResult(_Result):
+    hpf_unit_account: str
+
+
+class BankResult(_Result):
+    account_no: str
+    bank_code: str
+    opened_at: datetime
+
+
+RESULT_MODELS: dict[str, type[_Result]] = {
+    "amr": AmrResult,
+    "psb_seal": PsbSealResult,
+    "tax": TaxResult,
+    "hrss": HrssResult,
+    "nhsa": NhsaResult,
+    "hpf": HpfResult,
+    "bank": BankResult,
+}
+
+
+def validate_result(code: str, data: dict) -> dict:
+    """Check a department's result against its schema; returns it in JSON form."""
+    model = RESULT_MODELS.get(code)
+    if model is None:
+        return dict(data)
+    return model.model_validate(data).model_dump(mode="json")
+
+
+class Receipt(BaseModel):
+    """A department's acknowledgement that it received the task (受理回执)."""
+
+    receipt_no: str
+    submitted_at: datetime | None = None
+
+
+class Inquiry(BaseModel):
+    """What a department says about a task it has received."""
+
+    status: Literal["in_review", "completed", "rejected"]
+    result: dict | None = None
+    reason: str | None = None
