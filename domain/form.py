@@ -11,7 +11,12 @@ from datetime import date
 from decimal import Decimal
 from typing import Annotated, Literal
 
+import warnings
+
 from pydantic import BaseModel, ConfigDict, Field
+
+# The contract names a field "register", which shadows a deprecated BaseModel attribute.
+warnings.filterwarnings("ignore", message='Field name "register"', category=UserWarning)
 
 
 class _Model(BaseModel):
