@@ -1,0 +1,129 @@
+"""The two department activities: hand a task to a department, ask a department for its result.
+
+Thin: each picks the channel the catalog names — a department API through httpx or a
+robot driving the legacy portal in Chromium — and maps the channel's errors onto
+Temporal's retryable / non-retryable failures. Both are idempotent by application id:
+the API client sends it as the idempotency key, the robot searches the portal for it
+before filing, so a retry or a crashed worker never files a second submission.
+"""
+
+from __future__ import annotations
+
+import structlog
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities import api_client
+from activities.models import AUTH_ERROR, BUSINESS_REJECTION, PORTAL_CHANGED, DepartmentEndpoint, DispatchInput, InquireInput
+from bots import errors as bot_errors
+from bots import flows
+from bots.browser import BrowserPool
+from domain.results import Inquiry, Receipt
+from domain.status import Channel
+from runtime.settings import Settings
+
+log = structlog.get_logger(__name__)
+
+
+class DepartmentActivities:
+    """Activities with their dependencies: settings, one browser pool, one HTTP client per API department."""
+
+    def __init__(self, settings: Settings, browser_pool: BrowserPool | None) -> None:
+        self._settings = settings
+        self._pool = browser_pool
+        self._api_clients: dict[tuple[str, str], api_client.DepartmentApiClient] = {}
+
+    async def aclose(self) -> None:
+        for client in self._api_clients.values():
+            await client.aclose()
+        self._api_clients.clear()
+
+    # -- activities -------------------------------------------------------------------------------
+
+    @activity.defn(name="dispatch_to_department")
+    async def dispatch(self, inp: DispatchInput) -> Receipt:
+        structlog.contextvars.bind_contextvars(
+            application_id=inp.request.application_id, department=inp.endpoint.code, channel=inp.endpoint.channel.value
+        )
+        try:
+            log.info("department_dispatch_started", attempt=activity.info().attempt)
+            if inp.endpoint.channel is Channel.API:
+                receipt = await self._api(inp.endpoint).submit(inp.request)
+            else:
+                async with self._browser().page() as page:
+                    receipt = await flows.dispatch(page, self._access(inp.endpoint), inp.request, on_step=_heartbeat)
+            log.info("department_dispatched", receipt_no=receipt.receipt_no)
+            return receipt
+        except Exception as exc:  # mapped onto Temporal failures below
+            raise _to_application_error(exc) from exc
+        finally:
+            structlog.contextvars.unbind_contextvars("application_id", "department", "channel")
+
+    @activity.defn(name="inquire_department")
+    async def inquire(self, inp: InquireInput) -> Inquiry:
+        structlog.contextvars.bind_contextvars(
+            application_id=inp.application_id, department=inp.endpoint.code, channel=inp.endpoint.channel.value
+        )
+        try:
+            if inp.endpoint.channel is Channel.API:
+                if not inp.receipt_no:
+                    raise ApplicationError("API inquiry needs the department's ticket", non_retryable=True)
+                inquiry = await self._api(inp.endpoint).inquire(inp.receipt_no)
+            else:
+                async with self._browser().page() as page:
+                    inquiry = await flows.inquire(
+                        page,
+                        self._access(inp.endpoint),
+                        inp.endpoint.code,
+                        inp.application_id,
+                        inp.receipt_no,
+                        on_step=_heartbeat,
+                    )
+            log.info("department_inquired", status=inquiry.status)
+            return inquiry
+        except ApplicationError:
+            raise
+        except Exception as exc:
+            raise _to_application_error(exc) from exc
+        finally:
+            structlog.contextvars.unbind_contextvars("application_id", "department", "channel")
+
+    # -- helpers ----------------------------------------------------------------------------------
+
+    def _browser(self) -> BrowserPool:
+        if self._pool is None:
+            raise ApplicationError("this worker has no browser: robot tasks belong on a robot worker", non_retryable=True)
+        return self._pool
+
+    def _access(self, endpoint: DepartmentEndpoint) -> flows.PortalAccess:
+        creds = self._settings.credentials(endpoint.credentials_ref or endpoint.code)
+        return flows.PortalAccess(base_url=endpoint.base_url, username=creds.username, password=creds.password)
+
+    def _api(self, endpoint: DepartmentEndpoint) -> api_client.DepartmentApiClient:
+        key = (endpoint.code, endpoint.base_url)
+        client = self._api_clients.get(key)
+        if client is None:
+            token = self._settings.api_token(endpoint.credentials_ref or endpoint.code)
+            client = api_client.DepartmentApiClient(endpoint.base_url, token)
+            self._api_clients[key] = client
+        return client
+
+
+def _heartbeat(step: str) -> None:
+    activity.heartbeat(step)
+
+
+def _to_application_error(exc: Exception) -> ApplicationError:
+    """Channel errors → Temporal failures. Business outcomes and changed portals are never retried."""
+    if isinstance(exc, ApplicationError):
+        return exc
+    if isinstance(exc, (bot_errors.BusinessRejection, api_client.DepartmentRejected)):
+        reason = getattr(exc, "reason", None) or str(exc)
+        return ApplicationError(reason, type=BUSINESS_REJECTION, non_retryable=True)
+    if isinstance(exc, bot_errors.PortalChanged):
+        return ApplicationError(str(exc), type=PORTAL_CHANGED, non_retryable=True)
+    if isinstance(exc, api_client.DepartmentAuthError):
+        return ApplicationError(str(exc), type=AUTH_ERROR, non_retryable=True)
+    # Unavailable portals/APIs, expired sessions, anything unexpected: retried by the retry policy.
+    log.warning("department_attempt_failed", error_type=type(exc).__name__, error=str(exc))
+    return ApplicationError(f"{type(exc).__name__}: {exc}", type=type(exc).__name__)

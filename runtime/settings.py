@@ -1,0 +1,141 @@
+"""All settings in one place (pydantic-settings), read through a cached ``get_settings()``.
+
+Every value has an embedded default that runs the whole stack on one machine; each can
+be set with an environment variable ``KAIBAN_<NAME>`` or in a ``.env`` file. Department
+credentials come from ``KAIBAN_CRED_<REF>_USERNAME`` / ``_PASSWORD`` or from files
+``<secrets_dir>/cred_<ref>_username`` / ``_password`` (Docker/Kubernetes secrets).
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from domain.catalog import Catalog, load_catalog
+from domain.status import Channel
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# A development-only key: production refuses to start with it.
+DEV_PAYLOAD_KEY = base64.b64encode(b"kaiban-development-key-32-bytes!").decode()
+DEV_API_TOKEN_PREFIX = "dev-token-"
+
+
+class Credentials:
+    """A department account. ``repr`` never shows the password."""
+
+    __slots__ = ("username", "password")
+
+    def __init__(self, username: str, password: str) -> None:
+        self.username = username
+        self.password = password
+
+    def __repr__(self) -> str:
+        return f"Credentials(username={self.username!r}, password=***)"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="KAIBAN_", env_file=".env", extra="ignore")
+
+    environment: Literal["development", "production"] = "development"
+
+    # Temporal
+    temporal_address: str = "127.0.0.1:7233"
+    temporal_namespace: str = "default"
+    temporal_ui_port: int = 8233
+    task_queue: str = "kaiban"
+    robot_task_queue: str = "kaiban-robots"
+    payload_key: str = DEV_PAYLOAD_KEY  # base64 of 32 bytes: AES-256-GCM for workflow payloads
+
+    # API
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+    public_base_url: str = "http://127.0.0.1:8000"
+
+    # Where things live
+    data_dir: Path = ROOT / "data"
+    catalog_path: Path = ROOT / "config" / "departments.yaml"
+    secrets_dir: Path | None = None
+    channel_overrides: dict[str, Channel] = Field(default_factory=dict)  # {"hpf": "api"}
+    department_urls: dict[str, str] = Field(default_factory=dict)  # {"amr": "http://portal.amr:8080"}
+
+    # Robots
+    chromium_path: str | None = None
+    headless: bool = True
+    robot_max_sessions: int = 3
+    robot_heartbeat_timeout_s: float = 20.0
+    robot_task_timeout_s: float = 300.0
+    robot_max_attempts: int = 8
+    api_max_attempts: int = 10
+    retry_initial_s: float = 1.0
+    retry_max_interval_s: float = 60.0
+
+    # Polling a department for its result (between inquiries; a callback cuts the wait short)
+    poll_initial_s: float = 1.0
+    poll_max_s: float = 60.0
+
+    # Simulated departments (``make run``): how long a department takes to "process"
+    sim_process_delay_s: float = 3.0
+    sim_step_delay_s: float = 0.0
+
+    log_format: Literal["auto", "console", "json"] = "auto"
+    log_level: str = "INFO"
+
+    @model_validator(mode="after")
+    def _refuse_default_secrets_in_production(self) -> Settings:
+        if self.environment == "production":
+            if self.payload_key == DEV_PAYLOAD_KEY:
+                raise ValueError("KAIBAN_PAYLOAD_KEY must be set in production (the development key is public)")
+        key = base64.b64decode(self.payload_key)
+        if len(key) != 32:
+            raise ValueError("KAIBAN_PAYLOAD_KEY must be base64 of exactly 32 bytes")
+        return self
+
+    def catalog(self) -> Catalog:
+        """The department catalog with this deployment's channel and URL overrides applied."""
+        catalog = load_catalog(self.catalog_path.read_text(encoding="utf-8"))
+        deps = []
+        for d in catalog.departments:
+            update: dict = {}
+            if d.code in self.channel_overrides:
+                update["channel"] = self.channel_overrides[d.code]
+            if d.code in self.department_urls:
+                update["base_url"] = self.department_urls[d.code]
+            deps.append(d.model_copy(update=update) if update else d)
+        return Catalog(departments=tuple(deps))
+
+    def credentials(self, ref: str) -> Credentials:
+        """A department account by its catalog reference: environment, then secret files, then dev default."""
+
+        def read(kind: str) -> str | None:
+            env = os.environ.get(f"KAIBAN_CRED_{ref.upper()}_{kind.upper()}")
+            if env:
+                return env
+            if self.secrets_dir:
+                path = self.secrets_dir / f"cred_{ref}_{kind}"
+                if path.is_file():
+                    return path.read_text(encoding="utf-8").strip()
+            return None
+
+        username, password = read("username"), read("password")
+        if username and password:
+            return Credentials(username, password)
+        if self.environment == "production":
+            raise ValueError(f"no credentials configured for department account {ref!r}")
+        return Credentials(f"kaiban-{ref}", f"{ref}-dev-secret")
+
+    def api_token(self, ref: str) -> str:
+        """Bearer token for an API department (its account's password)."""
+        creds = self.credentials(ref)
+        return creds.password
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,186 @@
+"""The application workflow on Temporal's time-skipping server, departments stood in by fake activities."""
+
+import asyncio
+import uuid
+from datetime import UTC, datetime
+
+import pytest
+from stdnum.cn import uscc as uscc_mod
+from temporalio import activity
+from temporalio.client import WorkflowFailureError
+from temporalio.exceptions import ApplicationError
+from temporalio.worker import Worker
+
+from activities.models import BUSINESS_REJECTION, PORTAL_CHANGED, DispatchInput, InquireInput
+from domain.form import Application
+from domain.results import Inquiry, Receipt
+from domain.status import ApplicationStatus, TaskStatus
+from runtime.settings import Settings
+from workflows.application import ApplicationWorkflow
+from workflows.department import DepartmentTaskWorkflow
+from workflows.models import ApplicationInput, ApplicationView, Timing
+
+USCC_BODY = "91140121MA0XYZ12"
+
+
+def make_uscc() -> str:
+    body = "9114012100000123"  # 16 digits + check of GB 11714 slot kept simple
+    code = body + "0"
+    return code + uscc_mod.calc_check_digit(code)
+
+
+RESULTS = {
+    "amr": lambda uscc: {"uscc": uscc, "licence_serial": "L-1", "approved_at": "2026-11-27T10:00:00+08:00"},
+    "psb_seal": lambda uscc: {"seal_codes": {"official": "S1"}},
+    "tax": lambda uscc: {"taxpayer_id": uscc, "tax_authority": "清徐县税务局", "invoice_types": ["digital_general"]},
+    "hrss": lambda uscc: {"si_unit_code": "SI-1"},
+    "nhsa": lambda uscc: {"mi_unit_code": "MI-1"},
+    "hpf": lambda uscc: {"hpf_unit_account": "HPF-1"},
+    "bank": lambda uscc: {"account_no": "6222", "bank_code": "ICBC", "opened_at": "2026-11-27T11:00:00+08:00"},
+}
+
+
+class FakeDepartments:
+    """Stand-ins for the department activities that record what each department received."""
+
+    def __init__(self, *, reject: set[str] = frozenset(), portal_changed: set[str] = frozenset(), reviews: int = 0):
+        self.uscc = make_uscc()
+        self.dispatched: list[str] = []
+        self.upstream: dict[str, dict] = {}
+        self.inquiries: dict[str, int] = {}
+        self.reject = reject
+        self.portal_changed = portal_changed
+        self.reviews = reviews
+        self.in_flight: set[str] = set()
+        self.overlaps: list[tuple[str, frozenset]] = []
+
+    @activity.defn(name="dispatch_to_department")
+    async def dispatch(self, inp: DispatchInput) -> Receipt:
+        code = inp.endpoint.code
+        if code in self.portal_changed:
+            raise ApplicationError("landmark missing", type=PORTAL_CHANGED, non_retryable=True)
+        self.dispatched.append(code)
+        self.upstream[code] = inp.request.upstream
+        self.in_flight.add(code)
+        self.overlaps.append((code, frozenset(self.in_flight)))
+        await asyncio.sleep(0.05)
+        return Receipt(receipt_no=f"R-{code}")
+
+    @activity.defn(name="inquire_department")
+    async def inquire(self, inp: InquireInput) -> Inquiry:
+        code = inp.endpoint.code
+        n = self.inquiries[code] = self.inquiries.get(code, 0) + 1
+        if code in self.reject:
+            raise ApplicationError("名称重复", type=BUSINESS_REJECTION, non_retryable=True)
+        if n <= self.reviews:
+            return Inquiry(status="in_review")
+        self.in_flight.discard(code)
+        return Inquiry(status="completed", result=RESULTS[code](self.uscc))
+
+
+async def run_application(env, sample_json, fakes, **input_overrides) -> tuple[ApplicationView, str]:
+    settings = Settings()
+    queue = f"q-{uuid.uuid4()}"
+    app_id = f"KB-TEST-{uuid.uuid4().hex[:8]}"
+    inp = ApplicationInput(
+        application_id=app_id,
+        application=Application.model_validate(sample_json),
+        submitted_at=datetime(2026, 11, 27, 2, 0, tzinfo=UTC),
+        departments=list(settings.catalog().departments),
+        timing=Timing(poll_initial_s=30, retry_initial_s=0.1),
+        task_queue=queue,
+        robot_task_queue=queue,
+        **input_overrides,
+    )
+    async with Worker(
+        env.client, task_queue=queue, workflows=[ApplicationWorkflow, DepartmentTaskWorkflow],
+        activities=[fakes.dispatch, fakes.inquire],
+    ):
+        view = await env.client.execute_workflow(ApplicationWorkflow.run, inp, id=app_id, task_queue=queue)
+    return view, app_id
+
+
+async def test_all_seven_departments_complete_in_dependency_order(time_env, sample_json):
+    fakes = FakeDepartments(reviews=2)
+    view, _ = await run_application(time_env, sample_json, fakes)
+    assert view.status is ApplicationStatus.COMPLETED
+    assert {d.code: d.status for d in view.departments} == {c: TaskStatus.COMPLETED for c in RESULTS}
+    # amr first, bank after psb_seal
+    assert fakes.dispatched[0] == "amr"
+    assert fakes.dispatched.index("bank") > fakes.dispatched.index("psb_seal")
+    # the five after amr ran in parallel: some dispatch saw several of them in flight
+    assert max(len(s) for _, s in fakes.overlaps) >= 3
+    # every department after amr received the USCC amr issued; bank also got the seal codes
+    for code in ("psb_seal", "tax", "hrss", "nhsa", "hpf", "bank"):
+        assert fakes.upstream[code]["amr"]["uscc"] == fakes.uscc
+    assert fakes.upstream["bank"]["psb_seal"]["seal_codes"] == {"official": "S1"}
+    tax = next(d for d in view.departments if d.code == "tax")
+    assert tax.result["taxpayer_id"] == fakes.uscc
+    assert tax.receipt_no == "R-tax"
+    # in_review was answered twice, then completed: polled three times
+    assert fakes.inquiries["hrss"] == 3
+    assert all(d.completed_at is not None for d in view.departments)
+    assert view.completed_at is not None
+
+
+async def test_departments_not_asked_for_are_skipped(time_env, sample_json):
+    sample_json["housing_fund"] = {"register": False, "contribution_rate": None}
+    sample_json["bank_account"] = None
+    fakes = FakeDepartments()
+    view, _ = await run_application(time_env, sample_json, fakes)
+    states = {d.code: d.status for d in view.departments}
+    assert states["hpf"] is TaskStatus.SKIPPED and states["bank"] is TaskStatus.SKIPPED
+    assert "hpf" not in fakes.dispatched and "bank" not in fakes.dispatched
+    assert view.status is ApplicationStatus.COMPLETED
+
+
+async def test_rejection_is_not_retried_and_holds_dependents(time_env, sample_json):
+    fakes = FakeDepartments(reject={"psb_seal"})
+    view, _ = await run_application(time_env, sample_json, fakes)
+    states = {d.code: d for d in view.departments}
+    assert states["psb_seal"].status is TaskStatus.REJECTED
+    assert states["psb_seal"].reason == "名称重复"
+    assert fakes.inquiries["psb_seal"] == 1  # a business "no" is not retried
+    assert states["bank"].status is TaskStatus.WAITING
+    assert states["bank"].waiting_for == ["psb_seal"]
+    assert states["tax"].status is TaskStatus.COMPLETED
+    assert view.status is ApplicationStatus.NEEDS_CORRECTION
+
+
+async def test_changed_portal_goes_to_a_person(time_env, sample_json):
+    fakes = FakeDepartments(portal_changed={"hrss"})
+    view, _ = await run_application(time_env, sample_json, fakes)
+    hrss = next(d for d in view.departments if d.code == "hrss")
+    assert hrss.status is TaskStatus.MANUAL
+    assert "人工" in hrss.reason
+    assert view.status is ApplicationStatus.PROCESSING
+
+
+async def test_query_answers_while_running(time_env, sample_json):
+    settings = Settings()
+    queue = f"q-{uuid.uuid4()}"
+    app_id = f"KB-TEST-{uuid.uuid4().hex[:8]}"
+    fakes = FakeDepartments(reviews=1000)
+    inp = ApplicationInput(
+        application_id=app_id, application=Application.model_validate(sample_json),
+        submitted_at=datetime(2026, 11, 27, 2, 0, tzinfo=UTC), departments=list(settings.catalog().departments),
+        timing=Timing(poll_initial_s=600, poll_max_s=600), task_queue=queue, robot_task_queue=queue,
+    )
+    async with Worker(time_env.client, task_queue=queue, workflows=[ApplicationWorkflow, DepartmentTaskWorkflow],
+                      activities=[fakes.dispatch, fakes.inquire]):
+        handle = await time_env.client.start_workflow(ApplicationWorkflow.run, inp, id=app_id, task_queue=queue)
+        for _ in range(200):
+            view = await handle.query(ApplicationWorkflow.status)
+            amr = next(d for d in view.departments if d.code == "amr")
+            if amr.status is TaskStatus.IN_REVIEW:
+                break
+            await asyncio.sleep(0.05)
+        assert amr.receipt_no == "R-amr"
+        assert view.status is ApplicationStatus.PROCESSING
+        assert {d.code: d.status for d in view.departments if d.code != "amr"} == {
+            c: TaskStatus.WAITING for c in RESULTS if c != "amr"}
+        bank = next(d for d in view.departments if d.code == "bank")
+        assert bank.waiting_for == ["amr", "psb_seal"]
+        await handle.terminate("test over")
+    with pytest.raises(WorkflowFailureError):
+        await handle.result()
