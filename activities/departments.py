@@ -14,7 +14,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities import api_client
-from activities.models import AUTH_ERROR, BUSINESS_REJECTION, PORTAL_CHANGED, DepartmentEndpoint, DispatchInput, InquireInput
+from activities.models import AUTH_ERROR, BUSINESS_REJECTION, INVALID_REQUEST, PORTAL_CHANGED, DepartmentEndpoint, DispatchInput, InquireInput
 from bots import errors as bot_errors
 from bots import flows
 from bots.browser import BrowserPool
@@ -124,6 +124,8 @@ def _to_application_error(exc: Exception) -> ApplicationError:
         return ApplicationError(str(exc), type=PORTAL_CHANGED, non_retryable=True)
     if isinstance(exc, api_client.DepartmentAuthError):
         return ApplicationError(str(exc), type=AUTH_ERROR, non_retryable=True)
+    if isinstance(exc, ValueError):  # a request that cannot be built (e.g. no USCC upstream): retrying cannot help
+        return ApplicationError(f"invalid department request: {exc}", type=INVALID_REQUEST, non_retryable=True)
     # Unavailable portals/APIs, expired sessions, anything unexpected: retried by the retry policy.
     log.warning("department_attempt_failed", error_type=type(exc).__name__, error=str(exc))
     return ApplicationError(f"{type(exc).__name__}: {exc}", type=type(exc).__name__)
