@@ -1,0 +1,33 @@
+# kaiban: `make run` starts the whole stack, `make test` runs every test.
+# Both install what is missing first (scripts/install.sh is idempotent).
+PY := .venv/bin/python
+
+.PHONY: install run test demo worker lock clean help
+
+help:
+	@echo "make run      install what is missing, start Temporal + simulators + worker + API"
+	@echo "make test     install what is missing, run every test"
+	@echo "make demo     (with make run up) submit the sample and generated applications"
+	@echo "make worker   run one more worker against a running stack"
+	@echo "make lock     re-resolve requirements.lock from pyproject.toml"
+
+install:
+	@bash scripts/install.sh
+
+run: install
+	$(PY) -m runtime.devstack
+
+test: install
+	$(PY) -m pytest -q
+
+demo: install
+	$(PY) -m runtime.demo
+
+worker: install
+	$(PY) -m runtime.worker
+
+lock:
+	$(PY) -m pip install -q uv && .venv/bin/uv pip compile pyproject.toml --extra dev --generate-hashes -o requirements.lock
+
+clean:
+	rm -rf .venv data .pytest_cache

@@ -1,0 +1,69 @@
+"""The HTTP API: ``create_app()`` builds it; the lifespan owns the Temporal client."""
+
+from __future__ import annotations
+
+import contextlib
+
+import structlog
+from fastapi import FastAPI, Request, status
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from temporalio.client import Client
+from temporalio.service import RPCError
+
+from api.deps import ClientHolder, TemporalUnavailable
+from api.routers import applications, health
+from domain.form_errors import request_errors
+from runtime.settings import Settings, get_settings
+
+log = structlog.get_logger(__name__)
+
+
+def create_app(settings: Settings | None = None, client: Client | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI):
+        app.state.settings = settings
+        app.state.temporal = ClientHolder(settings, client)
+        try:
+            await app.state.temporal.get()
+        except TemporalUnavailable as exc:  # start anyway; requests answer 503 until it is back
+            log.warning("temporal_unavailable_at_startup", error=str(exc))
+        yield
+
+    app = FastAPI(
+        title="kaiban 企业开办一窗通办",
+        version="0.1.0",
+        description="综合窗口一次提交，工作流同步至各部门（接口或机器人），限时办结。",
+        lifespan=lifespan,
+    )
+    app.include_router(health.router)
+    app.include_router(applications.router)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = request_errors(exc.errors())
+        log.info("application_rejected_at_intake", path=request.url.path, fields=[e["field"] for e in errors])
+        return JSONResponse(
+            status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
+            content={"detail": f"申请表有 {len(errors)} 处需要修改", "errors": errors},
+        )
+
+    @app.exception_handler(TemporalUnavailable)
+    async def _temporal_down(request: Request, exc: TemporalUnavailable) -> JSONResponse:
+        log.error("temporal_unavailable", error=str(exc))
+        return JSONResponse(
+            status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
+            content={"detail": "工作流服务暂不可用，请稍后重试", "code": "temporal_unavailable"},
+        )
+
+    @app.exception_handler(RPCError)
+    async def _rpc(request: Request, exc: RPCError) -> JSONResponse:
+        log.error("temporal_rpc_failed", status=str(exc.status), error=str(exc))
+        return JSONResponse(
+            status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
+            content={"detail": "工作流服务暂不可用，请稍后重试", "code": "temporal_error"},
+        )
+
+    return app

@@ -1,0 +1,103 @@
+"""Applications: the window submits one, and reads where it stands."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from datetime import datetime
+from typing import Annotated
+from zoneinfo import ZoneInfo
+
+import structlog
+from fastapi import APIRouter, Header, HTTPException, status
+from temporalio.api.enums.v1 import WorkflowIdConflictPolicy
+from temporalio.client import WorkflowQueryFailedError
+from temporalio.service import RPCError, RPCStatusCode
+
+from api.deps import ClientDep, SettingsDep
+from api.schemas import ApplicationDetail, Problem, SubmissionAccepted, ValidationProblem
+from domain.form import Application
+from workflows.application import ApplicationWorkflow
+from workflows.models import ApplicationInput, Timing
+
+router = APIRouter(prefix="/api/v1/applications", tags=["applications"])
+log = structlog.get_logger(__name__)
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+def new_application_id(now: datetime, window_id: str, idempotency_key: str | None) -> str:
+    """``KB<yyyymmdd>-<8 hex>``; with an idempotency key the same submission always gets the same id."""
+    day = now.astimezone(SHANGHAI).strftime("%Y%m%d")
+    if idempotency_key:
+        suffix = hashlib.sha256(f"{window_id}\x00{idempotency_key}".encode()).hexdigest()[:10].upper()
+    else:
+        suffix = uuid.uuid4().hex[:10].upper()
+    return f"KB{day}-{suffix}"
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=SubmissionAccepted,
+    responses={422: {"model": ValidationProblem, "description": "表单校验未通过（逐字段中文提示）"}},
+    summary="综合窗口提交一份企业开办申请",
+)
+async def submit_application(
+    application: Application,
+    client: ClientDep,
+    settings: SettingsDep,
+    idempotency_key: Annotated[str | None, Header(max_length=128)] = None,
+) -> SubmissionAccepted:
+    now = datetime.now(SHANGHAI)
+    app_id = new_application_id(now, application.window.window_id, idempotency_key)
+    inp = ApplicationInput(
+        application_id=app_id,
+        application=application,
+        submitted_at=now,
+        departments=list(settings.catalog().departments),
+        timing=Timing(
+            robot_heartbeat_timeout_s=settings.robot_heartbeat_timeout_s,
+            robot_task_timeout_s=settings.robot_task_timeout_s,
+            robot_max_attempts=settings.robot_max_attempts,
+            api_max_attempts=settings.api_max_attempts,
+            retry_initial_s=settings.retry_initial_s,
+            retry_max_interval_s=settings.retry_max_interval_s,
+            poll_initial_s=settings.poll_initial_s,
+            poll_max_s=settings.poll_max_s,
+        ),
+        task_queue=settings.task_queue,
+        robot_task_queue=settings.robot_task_queue,
+    )
+    await client.start_workflow(
+        ApplicationWorkflow.run,
+        inp,
+        id=app_id,
+        task_queue=settings.task_queue,
+        id_conflict_policy=WorkflowIdConflictPolicy.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
+    )
+    log.info("application_submitted", application_id=app_id, window_id=application.window.window_id)
+    return SubmissionAccepted(
+        application_id=app_id,
+        status="processing",
+        message="申请已受理，正在同步至各部门办理",
+        links={"self": f"/api/v1/applications/{app_id}"},
+    )
+
+
+@router.get(
+    "/{application_id}",
+    response_model=ApplicationDetail,
+    responses={404: {"model": Problem}},
+    summary="查询申请及各部门办理进度",
+)
+async def get_application(application_id: str, client: ClientDep) -> ApplicationDetail:
+    handle = client.get_workflow_handle(application_id)
+    try:
+        return await handle.query(ApplicationWorkflow.status)
+    except RPCError as err:
+        if err.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.INVALID_ARGUMENT):
+            raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"未找到申请 {application_id}") from err
+        raise
+    except WorkflowQueryFailedError as err:
+        log.error("application_query_failed", application_id=application_id, error=str(err))
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, detail="暂时无法读取该申请的办理进度，请稍后重试") from err

@@ -1,0 +1,104 @@
+"""The worker process: workflows and API-channel activities on one task queue, robots on another.
+
+``python -m runtime.worker`` runs both; ``--role robots`` or ``--role orchestration``
+runs one, so robot workers (which need a browser) can be scaled apart from the rest.
+One browser per worker process; SIGINT/SIGTERM stop it gracefully.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import signal
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+import structlog
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from activities.departments import DepartmentActivities
+from bots.browser import BrowserPool
+from runtime.logging import configure_logging
+from runtime.settings import Settings, get_settings
+from runtime.temporal import connect
+from workflows.application import ApplicationWorkflow
+from workflows.department import DepartmentTaskWorkflow
+
+log = structlog.get_logger(__name__)
+
+ROLES = ("all", "orchestration", "robots")
+
+
+@contextlib.asynccontextmanager
+async def running_workers(client: Client, settings: Settings, role: str = "all") -> AsyncIterator[list[Worker]]:
+    """Start the workers of ``role`` on ``client``; stop them (and the browser) on exit."""
+    if role not in ROLES:
+        raise ValueError(f"role must be one of {ROLES}")
+    pool: BrowserPool | None = None
+    if role in ("all", "robots"):
+        pool = BrowserPool(
+            max_sessions=settings.robot_max_sessions, headless=settings.headless, executable_path=settings.chromium_path
+        )
+        await pool.start()
+    acts = DepartmentActivities(settings, pool)
+    workers: list[Worker] = []
+    if role in ("all", "orchestration"):
+        workers.append(
+            Worker(
+                client,
+                task_queue=settings.task_queue,
+                workflows=[ApplicationWorkflow, DepartmentTaskWorkflow],
+                activities=[acts.dispatch, acts.inquire],
+                graceful_shutdown_timeout=timedelta(seconds=10),
+            )
+        )
+    if role in ("all", "robots"):
+        workers.append(
+            Worker(
+                client,
+                task_queue=settings.robot_task_queue,
+                activities=[acts.dispatch, acts.inquire],
+                max_concurrent_activities=settings.robot_max_sessions,
+                graceful_shutdown_timeout=timedelta(seconds=10),
+            )
+        )
+    tasks = [asyncio.create_task(w.run()) for w in workers]
+    try:
+        yield workers
+    finally:
+        for w in workers:
+            await w.shutdown()
+        for t in tasks:
+            with contextlib.suppress(Exception, asyncio.CancelledError):
+                await t
+        await acts.aclose()
+        if pool is not None:
+            await pool.stop()
+
+
+async def main(role: str) -> None:
+    settings = get_settings()
+    configure_logging(settings.log_format, settings.log_level)
+    client = await connect(settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    async with running_workers(client, settings, role):
+        log.info(
+            "worker_started",
+            role=role,
+            task_queue=settings.task_queue,
+            robot_task_queue=settings.robot_task_queue,
+            temporal=settings.temporal_address,
+        )
+        await stop.wait()
+        log.info("worker_stopping")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description="kaiban worker")
+    parser.add_argument("--role", choices=ROLES, default="all")
+    asyncio.run(main(parser.parse_args().role))

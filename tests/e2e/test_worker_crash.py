@@ -1,0 +1,91 @@
+"""Kill the worker with SIGKILL while robots are mid-form, start it again: nothing is lost, nothing is filed twice."""
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+
+import httpx
+
+from runtime.settings import ROOT
+from tests.e2e.conftest import APIS, PORTALS, e2e_settings, running_api, running_departments, settings_env
+from tests.e2e.test_end_to_end import wait_finished
+from workflows.application import department_workflow_id
+
+
+def start_worker(env_vars: dict[str, str], log_path) -> subprocess.Popen:
+    log = open(log_path, "ab")  # noqa: SIM115 - closed with the process
+    return subprocess.Popen(
+        [sys.executable, "-m", "runtime.worker"], cwd=ROOT, env={**os.environ, **env_vars}, stdout=log, stderr=log
+    )
+
+
+async def robot_mid_form(client, workflow_ids: list[str]) -> str | None:
+    """The id of a department workflow whose robot has heartbeated a form step and not finished dispatching."""
+    for wf_id in workflow_ids:
+        try:
+            desc = await client.get_workflow_handle(wf_id).describe()
+        except Exception:
+            continue
+        for pending in desc.raw_description.pending_activities:
+            if pending.activity_type.name == "dispatch_to_department" and pending.heartbeat_details.payloads:
+                return wf_id
+    return None
+
+
+async def wait_mid_form(client, workflow_ids: list[str], timeout: float = 90.0) -> str:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while loop.time() < deadline:
+        found = await robot_mid_form(client, workflow_ids)
+        if found:
+            return found
+        await asyncio.sleep(0.1)
+    raise AssertionError("no robot got mid-form in time")
+
+
+async def test_sigkill_worker_mid_form_then_restart(dev_env, tmp_path, sample_json):
+    address = dev_env.client.service_client.config.target_host
+    async with running_departments(tmp_path, step_delay_s=0.6) as departments:
+        settings = e2e_settings(departments, tmp_path, robot_heartbeat_timeout_s=3.0, retry_initial_s=0.5)
+        env_vars = settings_env(settings, address)
+        log_path = tmp_path / "worker.log"
+        worker = start_worker(env_vars, log_path)
+        try:
+            async with running_api(settings, dev_env.client) as api, httpx.AsyncClient(base_url=api, timeout=30) as http:
+                ids = []
+                for _ in range(2):
+                    r = await http.post("/api/v1/applications", json=sample_json)
+                    assert r.status_code == 202, r.text
+                    ids.append(r.json()["application_id"])
+
+                # 1st kill: the market-regulation robots are filling their forms
+                amr_ids = [department_workflow_id(a, "amr") for a in ids]
+                victim = await wait_mid_form(dev_env.client, amr_ids)
+                worker.send_signal(signal.SIGKILL)
+                worker.wait()
+                app_of_victim = victim.rsplit(".", 1)[0]
+                assert departments.count("amr", app_of_victim) == 0, "killed before the form was submitted"
+                worker = start_worker(env_vars, log_path)
+
+                # 2nd kill: the robots of the parallel departments are mid-form
+                later = [department_workflow_id(a, c) for a in ids for c in ("psb_seal", "hrss", "hpf")]
+                await wait_mid_form(dev_env.client, later)
+                worker.send_signal(signal.SIGKILL)
+                worker.wait()
+                worker = start_worker(env_vars, log_path)
+
+                views = [await wait_finished(http, a, timeout=240) for a in ids]
+        finally:
+            worker.send_signal(signal.SIGTERM)
+            try:
+                worker.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                worker.kill()
+
+    for view in views:
+        assert view["status"] == "completed", view
+        assert all(d["status"] == "completed" for d in view["departments"]), view
+        for code in (*PORTALS, *APIS):
+            assert departments.count(code, view["application_id"]) == 1, (code, view["application_id"])

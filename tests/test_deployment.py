@@ -1,0 +1,76 @@
+"""Static checks of the production deployment files (no Docker engine runs on these machines)."""
+
+import re
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text(encoding="utf-8"))
+SERVICES = COMPOSE["services"]
+
+
+def test_compose_has_the_production_stack():
+    assert {"postgresql", "temporal", "temporal-ui", "api", "worker", "robot"} <= set(SERVICES)
+    assert SERVICES["postgresql"]["image"].startswith("postgres:")
+    assert SERVICES["temporal"]["image"].startswith("temporalio/")
+    assert SERVICES["temporal-ui"]["image"].startswith("temporalio/ui:")
+
+
+def test_temporal_persists_in_postgresql():
+    env = SERVICES["temporal"]["environment"]
+    assert env["DB"] == "postgres12"
+    assert env["POSTGRES_SEEDS"] == "postgresql"
+    assert SERVICES["temporal"]["depends_on"]["postgresql"]["condition"] == "service_healthy"
+    volumes = SERVICES["postgresql"]["volumes"]
+    assert any(v.endswith(":/var/lib/postgresql/data") for v in volumes)
+    assert volumes[0].split(":")[0] in COMPOSE["volumes"]
+    assert SERVICES["temporal-ui"]["environment"]["TEMPORAL_ADDRESS"] == "temporal:7233"
+
+
+def test_kaiban_services_run_real_entry_points():
+    import importlib.util
+
+    commands = {name: SERVICES[name]["command"] for name in ("api", "worker", "robot", "simulators")}
+    for name, cmd in commands.items():
+        assert cmd[:2] == ["python", "-m"], name
+        module = cmd[2] if cmd[2] != "uvicorn" else cmd[cmd.index("--factory") + 1].split(":")[0]
+        assert importlib.util.find_spec(module) is not None, (name, module)
+    assert commands["worker"][-2:] == ["--role", "orchestration"]
+    assert commands["robot"][-2:] == ["--role", "robots"]
+    factory = commands["api"][commands["api"].index("--factory") + 1]
+    mod, func = factory.split(":")
+    assert callable(getattr(importlib.import_module(mod), func))
+
+
+def test_kaiban_services_are_configured_for_production():
+    for name in ("api", "worker", "robot"):
+        env = SERVICES[name]["environment"]
+        assert env["KAIBAN_ENVIRONMENT"] == "production"
+        assert env["KAIBAN_TEMPORAL_ADDRESS"] == "temporal:7233"
+        # secrets must be supplied, never defaulted
+        assert re.fullmatch(r"\$\{KAIBAN_PAYLOAD_KEY:\?.+\}", env["KAIBAN_PAYLOAD_KEY"])
+        assert SERVICES[name]["depends_on"]["temporal"]["condition"] == "service_healthy"
+    assert "8000:8000" in SERVICES["api"]["ports"]
+    assert SERVICES["simulators"]["profiles"] == ["simulators"]
+
+
+def test_environment_keys_are_real_settings():
+    from runtime.settings import Settings
+
+    fields = {f"KAIBAN_{name.upper()}" for name in Settings.model_fields}
+    for name in ("api", "worker", "robot"):
+        for key in SERVICES[name]["environment"]:
+            assert key in fields, f"{name}: {key} is not a kaiban setting"
+
+
+def test_dockerfile_installs_locked_dependencies_and_a_browser():
+    text = (ROOT / "Dockerfile").read_text(encoding="utf-8")
+    assert re.search(r"^FROM python:3\.1[1-9]", text, re.M)
+    assert "--require-hashes -r requirements.lock" in text
+    assert "chromium" in text
+    assert "USER kaiban" in text
+
+
+def test_ci_runs_make_test():
+    assert "make test" in (ROOT / ".ci" / "run").read_text()
