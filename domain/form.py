@@ -3,20 +3,390 @@
 Field names mirror ``shared/contract/application.example.json`` exactly. Every
 rule of DOMAIN.md "The one form" is enforced here and fails with a field-level
 message in Chinese. Pure: no I/O, no temporalio.
+
+Errors
+------
+Every rule raises a ``pydantic_core.PydanticCustomError`` with a stable snake_case
+type (the keys of :data:`ERROR_MESSAGES`) and a Chinese message, placed at the
+field the clerk must fix (``shareholders.0.id_number``, ``supervisor.id_number``,
+...). ``domain.form_errors.field_errors`` turns a ``ValidationError`` into
+``[{"field", "message", "type"}]`` and translates pydantic's built-in errors.
+
+Reference date
+--------------
+Rules that depend on "today" (birth date not in the future, contribution deadlines)
+use the validation context ``{"today": date}`` when given, else today's date in
+Asia/Shanghai::
+
+    Application.model_validate(data, context={"today": date(2026, 9, 1)})
+
+A stored application re-validated later (e.g. a Temporal payload deserialised on
+replay, months after submission) must pass the date of its submission as ``today``:
+otherwise a contribution deadline that has passed since makes it invalid.
+
+When cross-field rules run
+--------------------------
+All rules run in one pass, so a clerk sees every problem at once. A cross-field rule
+runs when the fields it compares are themselves valid, even if other fields failed:
+the capital sum needs ``company`` and every shareholder valid; the company-name rule
+needs ``company.name`` and ``company.entity_type``; the supervisor rule needs the
+legal representative, the supervisor and the financial officer.
 """
 
 from __future__ import annotations
 
-from datetime import date
-from decimal import Decimal
-from typing import Annotated, Literal
-
+import re
 import warnings
+from collections.abc import Mapping
+from datetime import date, datetime
+from decimal import Decimal
+from functools import lru_cache
+from typing import Annotated, Any, ClassVar, Literal
+from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import InitErrorDetails, PydanticCustomError
+from stdnum.cn import ric as _ric
+from stdnum.cn import uscc as _uscc
 
 # The contract names a field "register", which shadows a deprecated BaseModel attribute.
 warnings.filterwarnings("ignore", message='Field name "register"', category=UserWarning)
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+# --------------------------------------------------------------------------- messages
+
+#: Every custom error type of the form and its Chinese message template. ``{who}`` is
+#: the person the error is about, e.g. "股东「王晓明」的" (empty when unknown). Messages
+#: never repeat an ID or mobile number (personal information; the check digit a wrong
+#: number "should" have is not shown either: the typo is usually elsewhere).
+ERROR_MESSAGES: dict[str, str] = {
+    "id_format": "{who}身份证号码应为 18 位：前 17 位为数字，末位为数字或 X（{problem}）",
+    "id_check_digit": "{who}身份证号码校验位不正确，请逐位核对号码",
+    "id_birth_date": "{who}身份证号码中的出生日期 {birth} {problem}",
+    "id_region": "{who}身份证号码的地区码 {region} 不是已知的行政区划代码",
+    "uscc_format": "{who}统一社会信用代码应为 18 位数字或大写字母（不含 I、O、Z、S、V），第 3–8 位为行政区划代码（{problem}）",
+    "uscc_check_char": "{who}统一社会信用代码校验码不正确，请逐位核对代码",
+    "mobile_format": "{who}手机号码应为以 1 开头、第二位为 3–9 的 11 位数字（{problem}）",
+    "capital_sum_mismatch": "各股东认缴出资额合计 {total} 万元，与注册资本 {capital} 万元不一致（相差 {diff} 万元）",
+    "contribution_deadline_too_late": "{who}认缴出资期限 {deadline} 超过公司成立之日起 5 年（最迟 {latest}）",
+    "contribution_deadline_past": "{who}认缴出资期限 {deadline} 早于今天（{today}）",
+    "shareholder_duplicate": "{who}证件号码与第 {other} 位股东相同：同一股东只能填写一次",
+    "supervisor_conflict": "监事「{name}」与{other}「{other_name}」是同一人（身份证号码相同）：董事、高级管理人员不得兼任监事",
+    "company_name_form": "企业名称「{name}」应以{forms}结尾（企业类型为{entity_label}）",
+    "company_trade_name": "企业名称「{name}」缺少字号：组织形式「{form}」之前除行政区划外没有内容",
+    "housing_fund_rate_range": "住房公积金单位缴存比例应在 0.05 至 0.12 之间（即 5%–12%），当前为 {rate}",
+    "housing_fund_rate_required": "登记住房公积金时必须填写单位缴存比例（0.05 至 0.12）",
+    "seal_type_duplicate": "印章类型「{label}」重复",
+    "invoice_type_duplicate": "发票种类「{label}」重复",
+}
+
+SEAL_LABELS = {
+    "official": "公章",
+    "financial": "财务专用章",
+    "invoice": "发票专用章",
+    "legal_representative": "法定代表人名章",
+    "contract": "合同专用章",
+}
+INVOICE_LABELS = {"digital_general": "数电普通发票", "digital_special": "数电增值税专用发票"}
+ENTITY_LABELS = {"limited_liability_company": "有限责任公司", "joint_stock_company": "股份有限公司"}
+LEGAL_REP_ROLE_LABELS = {"executive_director": "执行董事", "chairman": "董事长", "manager": "经理"}
+#: Role labels of the plain ``Person`` fields of an application (used in messages).
+PERSON_ROLE_LABELS = {
+    "legal_representative": "法定代表人",
+    "supervisor": "监事",
+    "financial_officer": "财务负责人",
+    "tax_officer": "办税人",
+    "liaison": "联络员",
+}
+#: The organisation forms a company name must end in, per entity type (first = preferred).
+NAME_FORMS: dict[str, tuple[str, ...]] = {
+    "limited_liability_company": ("有限责任公司", "有限公司"),
+    "joint_stock_company": ("股份有限公司",),
+}
+
+HOUSING_FUND_RATE_MIN = Decimal("0.05")
+HOUSING_FUND_RATE_MAX = Decimal("0.12")
+CONTRIBUTION_YEARS = 5
+
+
+def _who(role: str, name: str | None) -> str:
+    if name:
+        return f"{role}「{name}」的"
+    return f"{role}的" if role else ""
+
+
+def _error(type_: str, *, role: str = "", name: str | None = None, **ctx: Any) -> PydanticCustomError:
+    context = {"who": _who(role, name), "role": role, "name": name or "", **{k: str(v) for k, v in ctx.items()}}
+    return PydanticCustomError(type_, ERROR_MESSAGES[type_], context)
+
+
+def _raise_at(title: str, errors: list[tuple[tuple[str | int, ...], PydanticCustomError, Any]]) -> None:
+    """Raise one ValidationError carrying several errors, each at its own location."""
+    if errors:
+        raise ValidationError.from_exception_data(
+            title, [InitErrorDetails(type=err, loc=loc, input=value) for loc, err, value in errors]
+        )
+
+
+def _details(exc: ValidationError, role: str | None = None) -> list[InitErrorDetails]:
+    """The errors of ``exc`` as ``InitErrorDetails`` (to re-raise them with more), optionally putting
+    a role (e.g. "监事") into the person-related custom errors of a nested ``Person``."""
+    details: list[InitErrorDetails] = []
+    for err in exc.errors():
+        ctx = dict(err.get("ctx") or {})
+        if err["type"] in ERROR_MESSAGES:
+            if role and "who" in ctx and not ctx.get("role"):
+                ctx["role"] = role
+                ctx["who"] = _who(role, ctx.get("name"))
+            details.append(InitErrorDetails(
+                type=PydanticCustomError(err["type"], ERROR_MESSAGES[err["type"]], ctx),
+                loc=err["loc"], input=err["input"]))
+        else:
+            detail = InitErrorDetails(type=err["type"], loc=err["loc"], input=err["input"])
+            if "ctx" in err:
+                detail["ctx"] = err["ctx"]
+            details.append(detail)
+    return details
+
+
+def _relabel(exc: ValidationError, role: str) -> ValidationError:
+    return ValidationError.from_exception_data(exc.title, _details(exc, role))
+
+
+def _reraise_with(exc: ValidationError, extra: list[tuple[tuple[str | int, ...], PydanticCustomError, Any]]) -> None:
+    """Re-raise ``exc`` with more errors (cross-field errors found although other fields failed)."""
+    if not extra:
+        raise exc
+    raise ValidationError.from_exception_data(
+        exc.title, _details(exc) + [InitErrorDetails(type=e, loc=loc, input=v) for loc, e, v in extra]) from None
+
+
+def _failed_fields(exc: ValidationError) -> set[str | int]:
+    return {err["loc"][0] for err in exc.errors() if err["loc"]}
+
+
+# --------------------------------------------------------------------------- dates
+
+
+def today_in_shanghai() -> date:
+    return datetime.now(SHANGHAI).date()
+
+
+def reference_today(context: Any) -> date:
+    """The reference date of a validation: ``context["today"]`` if given, else today in Asia/Shanghai."""
+    if isinstance(context, Mapping):
+        today = context.get("today")
+        if isinstance(today, datetime):
+            return today.astimezone(SHANGHAI).date() if today.tzinfo else today.date()
+        if isinstance(today, date):
+            return today
+        if isinstance(today, str):
+            return date.fromisoformat(today)
+    return today_in_shanghai()
+
+
+def add_years(day: date, years: int) -> date:
+    """The same calendar day ``years`` later (29 February → 28 February)."""
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:
+        return day.replace(year=day.year + years, day=28)
+
+
+def latest_contribution_deadline(today: date) -> date:
+    """Company Law 2023 art. 47: contributions paid within 5 years of establishment."""
+    return add_years(today, CONTRIBUTION_YEARS)
+
+
+# --------------------------------------------------------------------------- regions
+
+
+@lru_cache(maxsize=1)
+def region_table() -> dict[str, tuple[tuple[int | None, int | None, str], ...]]:
+    """Every 6-digit administrative division code python-stdnum knows, for ANY year.
+
+    ``stdnum/cn/loc.dat`` stores, per code, one or more names, each optionally with the
+    years it was in use (``[1997-]小店区``). ``stdnum.cn.ric.validate`` rejects a code
+    not in use in the birth year; people re-registered after a district change carry
+    such codes, so the form only asks whether the code was ever assigned.
+    Value: ``((start_year | None, end_year | None, name), ...)``.
+    """
+    from stdnum import numdb
+
+    table: dict[str, tuple[tuple[int | None, int | None, str], ...]] = {}
+
+    def walk(prefixes: list, head: str, province: str | None) -> None:
+        for length, low, high, props, children in prefixes:
+            if low != high:  # ranges do not occur in loc.dat; ignore defensively
+                continue
+            code = head + low
+            prov = props.get("province", province)
+            if "county" in props and len(code) == 6:
+                entries = []
+                for part in props["county"].split(","):
+                    start = end = None
+                    if part.startswith("["):
+                        span, part = part[1:].split("]", 1)
+                        a, b = span.split("-")
+                        start, end = (int(a) if a else None), (int(b) if b else None)
+                    entries.append((start, end, part))
+                table[code] = tuple(entries)
+            if children:
+                walk(children, code, prov)
+
+    walk(numdb.get("cn/loc").prefixes, "", None)
+    return table
+
+
+def region_known(code: str) -> bool:
+    """Whether the 6-digit code was ever an administrative division (any year)."""
+    return code in region_table()
+
+
+def region_in_use(code: str, year: int) -> bool:
+    """Whether the 6-digit code was in use in ``year`` (what stdnum.cn.ric.validate demands)."""
+    return any((s is None or s <= year) and (e is None or year <= e) for s, e, _ in region_table().get(code, ()))
+
+
+_DIVISION_SUFFIXES = ("特别行政区", "自治区", "自治州", "自治县", "自治旗", "地区", "省", "市", "盟", "州", "县", "区", "旗")
+_GENERIC_DIVISIONS = {"市辖区", "县", "省直辖县级行政区划", "自治区直辖县级行政区划", "郊区", "城区", "矿区"}
+
+
+@lru_cache(maxsize=1)
+def _division_names() -> tuple[str, ...]:
+    """Administrative-division names that may prefix a company name, longest first.
+
+    Full names of every level (山西省, 太原市, 清徐县) and the short forms of provinces
+    and prefecture-level cities (山西, 太原); short forms of counties are left out, as
+    they are often ordinary words (平安, 和顺) that a trade name may legitimately be.
+    """
+    names: set[str] = {"中国", "中华", "全国"}
+    for code, entries in region_table().items():
+        for _, _, name in entries:
+            if not name or name in _GENERIC_DIVISIONS:
+                continue
+            names.add(name)
+            if code.endswith("00"):
+                for suffix in _DIVISION_SUFFIXES:
+                    if name.endswith(suffix) and len(name) - len(suffix) >= 2:
+                        names.add(name[: -len(suffix)])
+                        break
+    return tuple(sorted(names, key=len, reverse=True))
+
+
+def trade_name_part(name_without_form: str) -> str:
+    """What is left of a name (organisation form removed) after its administrative-division prefix."""
+    rest = name_without_form.strip()
+    divisions = _division_names()
+    changed = True
+    while rest and changed:
+        changed = False
+        for division in divisions:
+            if rest.startswith(division):
+                rest = rest[len(division):].strip()
+                changed = True
+                break
+    return re.sub(r"[\s()（）\[\]【】]", "", rest)
+
+
+# --------------------------------------------------------------------------- identifiers
+
+_RIC_SHAPE = re.compile(r"^\d{17}[\dX]$", re.ASCII)
+_MOBILE = re.compile(r"^1[3-9]\d{9}$", re.ASCII)
+_USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+_USCC_SHAPE = re.compile(rf"^[{_USCC_ALPHABET}]{{2}}\d{{6}}[{_USCC_ALPHABET}]{{10}}$", re.ASCII)
+
+
+def _shape_problem(value: str, length: int, what: str) -> str:
+    if not value:
+        return "未填写"
+    if len(value) != length:
+        return f"当前为 {len(value)} 位"
+    if what == "手机号码":
+        return "含有非数字字符" if not value.isascii() or not value.isdigit() else "号段不正确"
+    return "含有不允许的字符"
+
+
+def check_resident_id(value: str, *, role: str = "", name: str | None = None, today: date | None = None) -> str:
+    """Validate a resident ID number (GB 11643-1999); return it normalised (trailing x → X).
+
+    Checks, in this order: shape (18 characters, 17 digits + digit/X), check digit,
+    birth date (a real date, not before 1900, not after ``today``), region prefix
+    (any 6-digit division code ever assigned: re-registered IDs carry codes created
+    after the birth year, which stdnum.cn.ric.validate would reject).
+    """
+    number = value.strip().upper()
+    if not _RIC_SHAPE.match(number):
+        raise _error("id_format", role=role, name=name, problem=_shape_problem(number, 18, "身份证号码"))
+    if number[-1] != _ric.calc_check_digit(number):
+        raise _error("id_check_digit", role=role, name=name)
+    digits = number[6:14]
+    birth_text = f"{digits[:4]}-{digits[4:6]}-{digits[6:]}"
+    try:
+        birth = date(int(digits[:4]), int(digits[4:6]), int(digits[6:]))
+    except ValueError:
+        raise _error("id_birth_date", role=role, name=name, birth=birth_text, problem="不是真实的日期") from None
+    if birth.year < 1900:
+        raise _error("id_birth_date", role=role, name=name, birth=birth_text, problem="早于 1900 年")
+    if birth > (today or today_in_shanghai()):
+        raise _error("id_birth_date", role=role, name=name, birth=birth_text, problem="晚于今天")
+    if not region_known(number[:6]):
+        raise _error("id_region", role=role, name=name, region=number[:6])
+    return number
+
+
+def check_uscc(value: str, *, role: str = "", name: str | None = None) -> str:
+    """Validate a unified social credit code (GB 32100-2015); return it normalised (upper case).
+
+    Shape per the standard: 18 characters of the code alphabet (digits and upper-case
+    letters without I, O, Z, S, V); characters 1–2 (registration authority, entity type)
+    any alphabet character; 3–8 the 6-digit division code; 18 the check character.
+
+    ``stdnum.cn.uscc.validate`` also demands that characters 1–8 be digits, which
+    rejects real codes of authorities coded by letters (e.g. ``Y`` 工会, ``N`` 农业,
+    ``A``/``G`` ...). We do not use it for the verdict: the check character is computed
+    with ``stdnum.cn.uscc.calc_check_digit`` (the standard's weights, any alphabet
+    character) on every code of the right shape, so a correct check character is never
+    rejected for that quirk. Which authority/type letters are assigned is not checked
+    (the standard's code lists grow over time).
+    """
+    code = value.strip().upper()
+    if not _USCC_SHAPE.match(code):
+        problem = _shape_problem(code, 18, "统一社会信用代码")
+        if len(code) == 18 and all(c in _USCC_ALPHABET for c in code):
+            problem = "第 3–8 位应为数字"
+        raise _error("uscc_format", role=role, name=name, problem=problem)
+    if code[-1] != _uscc.calc_check_digit(code):
+        raise _error("uscc_check_char", role=role, name=name)
+    return code
+
+
+def check_mobile(value: str, *, role: str = "", name: str | None = None) -> str:
+    number = value.strip()
+    if not _MOBILE.match(number):
+        raise _error("mobile_format", role=role, name=name, problem=_shape_problem(number, 11, "手机号码"))
+    return number
+
+
+def _name_of(info: ValidationInfo) -> str | None:
+    name = info.data.get("name")
+    return name if isinstance(name, str) and name else None
+
+
+def _fmt(amount: Decimal) -> str:
+    return format(amount.normalize(), "f")
+
+
+# --------------------------------------------------------------------------- models
 
 
 class _Model(BaseModel):
@@ -46,63 +416,184 @@ class Company(_Model):
     operating_term_years: int | None = Field(default=None, ge=1, le=100)
     employees_expected: int = Field(ge=0)
 
+    @model_validator(mode="wrap")
+    @classmethod
+    def _name_matches_entity_type(cls, data: Any, handler: Any) -> Company:
+        try:
+            company = handler(data)
+        except ValidationError as exc:
+            # other fields failed: still judge the name if it and the entity type are fine
+            extra = []
+            if isinstance(data, Mapping) and not _failed_fields(exc) & {"name", "entity_type"}:
+                name = data.get("name")
+                err = _company_name_error(name.strip() if isinstance(name, str) else "", data.get("entity_type"))
+                if err is not None:
+                    extra.append((("name",), err, name))
+            _reraise_with(exc, extra)
+            raise
+        err = _company_name_error(company.name, company.entity_type)
+        if err is not None:
+            _raise_at("Company", [(("name",), err, company.name)])
+        return company
+
+
+def _company_name_error(name: str, entity_type: Any) -> PydanticCustomError | None:
+    """The name must end in the organisation form of its entity type and hold a trade name."""
+    forms = NAME_FORMS.get(entity_type)
+    if not forms or not name:
+        return None
+    # an LLC name must not end in the joint-stock form "股份有限公司" (it ends in "有限公司" too)
+    others = [f for t, fs in NAME_FORMS.items() if t != entity_type for f in fs if f not in forms]
+    form = next((f for f in forms if name.endswith(f)), None)
+    if form is None or any(name.endswith(o) and len(o) > len(form) for o in others):
+        return _error("company_name_form", name=name, forms="或".join(f"「{f}」" for f in forms),
+                      entity_label=ENTITY_LABELS[entity_type])
+    if not trade_name_part(name[: -len(form)]):
+        return _error("company_trade_name", name=name, form=form)
+    return None
+
 
 class Person(_Model):
+    ROLE: ClassVar[str] = ""
+
     name: str = Field(min_length=1, max_length=50)
     id_number: str
     mobile: str
 
+    @field_validator("id_number")
+    @classmethod
+    def _id_number(cls, value: str, info: ValidationInfo) -> str:
+        return check_resident_id(value, role=cls.ROLE, name=_name_of(info), today=reference_today(info.context))
+
+    @field_validator("mobile")
+    @classmethod
+    def _mobile(cls, value: str, info: ValidationInfo) -> str:
+        return check_mobile(value, role=cls.ROLE, name=_name_of(info))
+
 
 class LegalRepresentative(Person):
+    ROLE: ClassVar[str] = "法定代表人"
+
     role: Literal["executive_director", "chairman", "manager"]
 
 
 class _Shareholder(_Model):
+    ROLE: ClassVar[str] = "股东"
+
     name: str = Field(min_length=1, max_length=100)
     contribution_wan_yuan: Decimal = Field(gt=0, max_digits=14, decimal_places=4)
     contribution_method: Literal["currency", "in_kind", "intellectual_property", "land_use_right", "equity", "debt"]
     contribution_deadline: date
+
+    @field_validator("contribution_deadline")
+    @classmethod
+    def _deadline_within_five_years(cls, value: date, info: ValidationInfo) -> date:
+        today = reference_today(info.context)
+        latest = latest_contribution_deadline(today)
+        if value > latest:
+            raise _error("contribution_deadline_too_late", role=cls.ROLE, name=_name_of(info),
+                         deadline=value.isoformat(), latest=latest.isoformat())
+        if value < today:
+            raise _error("contribution_deadline_past", role=cls.ROLE, name=_name_of(info),
+                         deadline=value.isoformat(), today=today.isoformat())
+        return value
 
 
 class NaturalPersonShareholder(_Shareholder):
     kind: Literal["natural_person"]
     id_number: str
 
+    @field_validator("id_number")
+    @classmethod
+    def _id_number(cls, value: str, info: ValidationInfo) -> str:
+        return check_resident_id(value, role=cls.ROLE, name=_name_of(info), today=reference_today(info.context))
+
 
 class LegalPersonShareholder(_Shareholder):
     kind: Literal["legal_person"]
     uscc: str
 
+    @field_validator("uscc")
+    @classmethod
+    def _uscc(cls, value: str, info: ValidationInfo) -> str:
+        return check_uscc(value, role=cls.ROLE, name=_name_of(info))
+
 
 Shareholder = Annotated[NaturalPersonShareholder | LegalPersonShareholder, Field(discriminator="kind")]
 
 
+def _duplicates(values: list[Any]) -> list[tuple[int, int]]:
+    """(index of a repeated value, index of its first occurrence)."""
+    first: dict[Any, int] = {}
+    dups = []
+    for i, v in enumerate(values):
+        if v in first:
+            dups.append((i, first[v]))
+        else:
+            first[v] = i
+    return dups
+
+
 class Seal(_Model):
     types: list[SealType] = Field(default_factory=list)
+
+    @field_validator("types")
+    @classmethod
+    def _no_duplicates(cls, value: list[str]) -> list[str]:
+        _raise_at("Seal", [((i,), _error("seal_type_duplicate", label=SEAL_LABELS.get(value[i], value[i])), value[i])
+                           for i, _ in _duplicates(value)])
+        return value
 
 
 class Tax(_Model):
     invoice_types: list[Literal["digital_general", "digital_special"]] = Field(default_factory=list)
     expected_monthly_invoice_amount_wan_yuan: Decimal = Field(ge=0, max_digits=14, decimal_places=4)
 
+    @field_validator("invoice_types")
+    @classmethod
+    def _no_duplicates(cls, value: list[str]) -> list[str]:
+        _raise_at("Tax", [((i,), _error("invoice_type_duplicate", label=INVOICE_LABELS.get(value[i], value[i])), value[i])
+                          for i, _ in _duplicates(value)])
+        return value
+
 
 class Employee(_Model):
+    ROLE: ClassVar[str] = "参保职工"
+
     name: str = Field(min_length=1, max_length=50)
     id_number: str
 
+    @field_validator("id_number")
+    @classmethod
+    def _id_number(cls, value: str, info: ValidationInfo) -> str:
+        return check_resident_id(value, role=cls.ROLE, name=_name_of(info), today=reference_today(info.context))
+
 
 class SocialInsurance(_Model):
-    register: bool
+    register: bool = Field()  # explicit: else BaseModel's inherited `register` becomes its default
     enroll_employees: list[Employee] = Field(default_factory=list)
 
 
 class MedicalInsurance(_Model):
-    register: bool
+    register: bool = Field()  # explicit: else BaseModel's inherited `register` becomes its default
 
 
 class HousingFund(_Model):
-    register: bool
+    register: bool = Field()  # explicit: else BaseModel's inherited `register` becomes its default
     contribution_rate: Decimal | None = None
+
+    @field_validator("contribution_rate")
+    @classmethod
+    def _rate_in_range(cls, value: Decimal | None) -> Decimal | None:
+        if value is not None and not (HOUSING_FUND_RATE_MIN <= value <= HOUSING_FUND_RATE_MAX):
+            raise _error("housing_fund_rate_range", rate=_fmt(value))
+        return value
+
+    @model_validator(mode="after")
+    def _rate_required(self) -> HousingFund:
+        if self.register and self.contribution_rate is None:
+            _raise_at("HousingFund", [(("contribution_rate",), _error("housing_fund_rate_required"), None)])
+        return self
 
 
 class BankAccount(_Model):
@@ -133,3 +624,84 @@ class Application(_Model):
     housing_fund: HousingFund
     bank_account: BankAccount | None = None
     materials: list[Material] = Field(default_factory=list)
+
+    @field_validator("supervisor", "financial_officer", "tax_officer", "liaison", mode="wrap")
+    @classmethod
+    def _label_person_errors(cls, value: Any, handler: Any, info: ValidationInfo) -> Any:
+        try:
+            return handler(value)
+        except ValidationError as exc:
+            raise _relabel(exc, PERSON_ROLE_LABELS[info.field_name]) from None
+
+    @field_validator("shareholders")
+    @classmethod
+    def _shareholders(cls, value: list[Any], info: ValidationInfo) -> list[Any]:
+        errors: list[tuple[tuple[str | int, ...], PydanticCustomError, Any]] = []
+        keys = [(s.kind, s.id_number if s.kind == "natural_person" else s.uscc) for s in value]
+        for i, j in _duplicates(keys):
+            field = "id_number" if value[i].kind == "natural_person" else "uscc"
+            errors.append(((i, field), _error("shareholder_duplicate", role="股东", name=value[i].name, other=j + 1),
+                           keys[i][1]))
+        company = info.data.get("company")
+        if company is not None:
+            total = sum((s.contribution_wan_yuan for s in value), Decimal(0))
+            capital = company.registered_capital_wan_yuan
+            if total != capital:
+                errors.append(((), _error("capital_sum_mismatch", total=_fmt(total), capital=_fmt(capital),
+                                          diff=_fmt(abs(total - capital))), [str(s.contribution_wan_yuan) for s in value]))
+        _raise_at("Application", errors)
+        return value
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _supervisor_independent(cls, data: Any, handler: Any) -> Application:
+        people = ("legal_representative", "supervisor", "financial_officer")
+        try:
+            app = handler(data)
+        except ValidationError as exc:
+            # other fields failed: still compare the three people if each of them is valid
+            extra = []
+            if isinstance(data, Mapping) and not _failed_fields(exc) & set(people):
+                raw = [data.get(p) for p in people]
+                if all(isinstance(p, Mapping) and isinstance(p.get("id_number"), str) for p in raw):
+                    lr, sup, fo = (dict(p, id_number=p["id_number"].strip().upper(), name=str(p.get("name", "")).strip())
+                                   for p in raw)
+                    extra = _supervisor_conflicts(lr, sup, fo)
+            _reraise_with(exc, extra)
+            raise
+        _raise_at("Application", _supervisor_conflicts(
+            app.legal_representative.model_dump(), app.supervisor.model_dump(), app.financial_officer.model_dump()))
+        return app
+
+
+def _supervisor_conflicts(
+    legal_rep: Mapping[str, Any], supervisor: Mapping[str, Any], financial_officer: Mapping[str, Any]
+) -> list[tuple[tuple[str | int, ...], PydanticCustomError, Any]]:
+    """Company Law: directors and senior managers (the legal representative, the financial officer)
+    may not also be the supervisor. Same person = same ID number."""
+    role = LEGAL_REP_ROLE_LABELS.get(legal_rep.get("role"), "")
+    others = [
+        (legal_rep, f"法定代表人（{role}）" if role else "法定代表人"),
+        (financial_officer, "财务负责人"),
+    ]
+    return [
+        (("supervisor", "id_number"),
+         _error("supervisor_conflict", name=supervisor.get("name"), other=label, other_name=person.get("name")),
+         supervisor["id_number"])
+        for person, label in others if person["id_number"] == supervisor["id_number"]
+    ]
+
+
+def application_as_of(data: Any, submitted_at: date | datetime | str | None) -> Any:
+    """Validate stored application data with the rules as they stood when it was submitted.
+
+    An application travels inside workflow inputs and is validated again whenever Temporal
+    reads a payload back (replays, queries, activity inputs). Date rules (contribution
+    deadlines) must be judged on the submission day, never on the day of the replay.
+    Data that is already an ``Application`` (or no submission instant) passes through.
+    """
+    if not isinstance(data, Mapping) or submitted_at is None:
+        return data
+    if isinstance(submitted_at, str):
+        submitted_at = datetime.fromisoformat(submitted_at)
+    return Application.model_validate(data, context={"today": submitted_at})

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from datetime import datetime
 
-from domain.form import Application
+from pydantic import BaseModel, Field, model_validator
+
+from domain.form import Application, application_as_of
 
 
 class DepartmentRequest(BaseModel):
@@ -20,6 +22,14 @@ class DepartmentRequest(BaseModel):
     department: str
     application: Application
     upstream: dict[str, dict] = Field(default_factory=dict)
+    submitted_at: datetime | None = None  # the form's date rules are judged as of this instant
+
+    @model_validator(mode="before")
+    @classmethod
+    def _judge_as_of_submission(cls, data):
+        if isinstance(data, dict) and "application" in data:
+            data = {**data, "application": application_as_of(data["application"], data.get("submitted_at"))}
+        return data
 
     @property
     def uscc(self) -> str | None:

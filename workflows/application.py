@@ -74,7 +74,11 @@ class ApplicationWorkflow:
         d = next(x for x in inp.departments if x.code == code)
         upstream = {p: self._states[p].result for p in d.prerequisites if self._states[p].result is not None}
         request = DepartmentRequest(
-            application_id=inp.application_id, department=code, application=inp.application, upstream=upstream
+            application_id=inp.application_id,
+            department=code,
+            application=inp.application,
+            upstream=upstream,
+            submitted_at=inp.submitted_at,
         )
         queue = inp.robot_task_queue if d.channel is Channel.ROBOT else inp.task_queue
         return await workflow.execute_child_workflow(

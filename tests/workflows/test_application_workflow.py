@@ -184,3 +184,20 @@ async def test_query_answers_while_running(time_env, sample_json):
         await handle.terminate("test over")
     with pytest.raises(WorkflowFailureError):
         await handle.result()
+
+
+def test_stored_applications_are_judged_as_of_their_submission(sample_json):
+    """A payload read back years later (replay, query) must not fail today's date rules."""
+    # due on the submission day: valid then, in the past on every later day (today included)
+    sample_json["shareholders"][0]["contribution_deadline"] = "2026-11-27"
+    submitted = datetime(2026, 11, 27, 2, 0, tzinfo=UTC)
+    inp = ApplicationInput(
+        application_id="KB-OLD-0001", application=Application.model_validate(sample_json, context={"today": submitted}),
+        submitted_at=submitted, departments=list(Settings().catalog().departments),
+    )
+    data = inp.model_dump(mode="json")
+    # judged on any later day the deadline is in the past ...
+    with pytest.raises(Exception, match="认缴出资期限"):
+        Application.model_validate(data["application"])
+    # ... but the stored input keeps validating as of its submission
+    assert ApplicationInput.model_validate(data).application.shareholders[0].contribution_deadline.isoformat() == "2026-11-27"
