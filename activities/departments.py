@@ -122,6 +122,8 @@ def _to_application_error(exc: Exception) -> ApplicationError:
         return ApplicationError(reason, type=BUSINESS_REJECTION, non_retryable=True)
     if isinstance(exc, bot_errors.PortalChanged):
         return ApplicationError(str(exc), type=PORTAL_CHANGED, non_retryable=True)
+    if isinstance(exc, bot_errors.PortalError) and not exc.retryable:  # e.g. LoginRejected, SubmissionNotFound
+        return ApplicationError(str(exc), type=type(exc).__name__, non_retryable=True)
     if isinstance(exc, api_client.DepartmentAuthError):
         return ApplicationError(str(exc), type=AUTH_ERROR, non_retryable=True)
     if isinstance(exc, ValueError):  # a request that cannot be built (e.g. no USCC upstream): retrying cannot help

@@ -22,14 +22,17 @@ def start_worker(env_vars: dict[str, str], log_path) -> subprocess.Popen:
 
 
 async def robot_mid_form(client, workflow_ids: list[str]) -> str | None:
-    """The id of a department workflow whose robot has heartbeated a form step and not finished dispatching."""
+    """The id of a department workflow whose robot last reported a form step (``form:<step>``) of its dispatch."""
     for wf_id in workflow_ids:
         try:
             desc = await client.get_workflow_handle(wf_id).describe()
-        except Exception:
+        except Exception:  # not started yet
             continue
         for pending in desc.raw_description.pending_activities:
-            if pending.activity_type.name == "dispatch_to_department" and pending.heartbeat_details.payloads:
+            if pending.activity_type.name != "dispatch_to_department" or not pending.heartbeat_details.payloads:
+                continue
+            details = await client.data_converter.decode(pending.heartbeat_details.payloads)  # encrypted payloads
+            if details and str(details[0]).startswith("form:"):
                 return wf_id
     return None
 
@@ -47,8 +50,10 @@ async def wait_mid_form(client, workflow_ids: list[str], timeout: float = 90.0) 
 
 async def test_sigkill_worker_mid_form_then_restart(dev_env, tmp_path, sample_json):
     address = dev_env.client.service_client.config.target_host
-    async with running_departments(tmp_path, step_delay_s=0.6) as departments:
-        settings = e2e_settings(departments, tmp_path, robot_heartbeat_timeout_s=3.0, retry_initial_s=0.5)
+    # each wizard step takes 1 s, so a robot stays on its form for seconds; heartbeats (throttled to
+    # 0.8 x the heartbeat timeout) report the step within 1.6 s
+    async with running_departments(tmp_path, step_delay_s=1.0) as departments:
+        settings = e2e_settings(departments, tmp_path, robot_heartbeat_timeout_s=2.0, retry_initial_s=0.5)
         env_vars = settings_env(settings, address)
         log_path = tmp_path / "worker.log"
         worker = start_worker(env_vars, log_path)

@@ -1,0 +1,120 @@
+"""What can go wrong when a robot drives a department portal.
+
+Every failure a flow raises is a :class:`PortalError`; ``retryable`` tells the
+activity boundary whether Temporal should try again (the activity maps the
+non-retryable ones to ``ApplicationError(non_retryable=True)``, using the class
+name as the error type). Playwright's own ``TimeoutError`` / ``Error`` never leave
+``bots``: :func:`from_playwright` classifies them.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from playwright.async_api import TimeoutError as PlaywrightTimeoutError
+
+__all__ = [
+    "BusinessRejection",
+    "LoginRejected",
+    "PortalChanged",
+    "PortalError",
+    "PortalUnavailable",
+    "SessionExpired",
+    "SubmissionNotFound",
+    "from_playwright",
+]
+
+
+class PortalError(Exception):
+    """Base of every robot failure."""
+
+    retryable: ClassVar[bool] = True
+
+    def __init__(self, message: str, *, department: str | None = None, step: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.department = department
+        self.step = step
+
+    def __str__(self) -> str:
+        where = "/".join(p for p in (self.department, self.step) if p)
+        return f"[{where}] {self.message}" if where else self.message
+
+
+class PortalUnavailable(PortalError):
+    """The portal cannot be reached or answers badly: connection refused, 5xx, timeouts. Retry."""
+
+    retryable = True
+
+
+class SessionExpired(PortalError):
+    """The portal sent us back to its login page in the middle of a task. Retry (logs in again)."""
+
+    retryable = True
+
+
+class BusinessRejection(PortalError):
+    """The portal refused the data (server-side validation messages read from the page). Do not retry:
+    a clerk must correct the application."""
+
+    retryable = False
+
+    def __init__(self, reason: str, *, department: str | None = None, step: str | None = None) -> None:
+        super().__init__(reason, department=department, step=step)
+        self.reason = reason
+
+
+class PortalChanged(PortalError):
+    """An expected landmark (heading, label, button, result markup) is missing: the portal changed
+    and the robot needs maintenance. Do not retry."""
+
+    retryable = False
+
+
+class LoginRejected(PortalError):
+    """The portal refused the robot's credentials. Do not retry: the credentials must be fixed."""
+
+    retryable = False
+
+
+class SubmissionNotFound(PortalError):
+    """An inquiry found no submission under the given application id / receipt number. Do not retry
+    blindly: the task must be dispatched (again) first."""
+
+    retryable = False
+
+
+_UNAVAILABLE_MARKERS = (
+    "net::err_",
+    "ns_error_",
+    "target page, context or browser has been closed",
+    "target closed",
+    "browser has been closed",
+    "browser closed",
+    "connection closed",
+    "navigation failed because page crashed",
+    "page crashed",
+)
+_CHANGED_MARKERS = ("strict mode violation", "element is not", "not a select", "not a checkbox", "no element")
+
+
+def from_playwright(
+    exc: BaseException, *, what: str, department: str | None = None, step: str | None = None
+) -> PortalError:
+    """Classify a Playwright exception raised while doing ``what``.
+
+    Timeouts and network/browser failures are :class:`PortalUnavailable` (retryable);
+    errors about the page's structure are :class:`PortalChanged`.
+    """
+    if isinstance(exc, PortalError):
+        return exc
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    lowered = str(exc).lower()
+    if isinstance(exc, (PlaywrightTimeoutError, TimeoutError)):
+        return PortalUnavailable(f"{what}: timed out ({text})", department=department, step=step)
+    if any(m in lowered for m in _CHANGED_MARKERS):
+        return PortalChanged(f"{what}: {text}", department=department, step=step)
+    if any(m in lowered for m in _UNAVAILABLE_MARKERS):
+        return PortalUnavailable(f"{what}: {text}", department=department, step=step)
+    # unknown browser-side failure: assume transient, a retry starts from a fresh page
+    return PortalUnavailable(f"{what}: {text}", department=department, step=step)

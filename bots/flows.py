@@ -1,0 +1,447 @@
+"""Robot flows: what a clerk would do on each department's legacy portal.
+
+The Temporal activities call exactly two functions:
+
+- :func:`dispatch` files a :class:`~domain.requests.DepartmentRequest` and returns the
+  department's :class:`~domain.results.Receipt`. It is idempotent: it first searches
+  the portal's progress page by our ``application_id`` (the form's 外部业务编号) and,
+  if the portal already holds a submission, returns that receipt without filing again
+  (a case the department sent back for correction, 已退回, does not count: the
+  corrected application is filed anew).
+- :func:`inquire` reads a case's progress and, once the department is done, its
+  result in the shape of :mod:`domain.results`.
+
+A :class:`PortalFlow` per department (``FLOWS``) maps the application to the
+portal's labelled fields, step by step, and reads the department's result back.
+No temporalio here: ``on_step`` is how the activity turns progress into heartbeats.
+Personal data (ID numbers, mobiles) and passwords are never logged.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+import structlog
+from playwright.async_api import Error as PlaywrightError
+from playwright.async_api import Page
+from pydantic import ValidationError
+
+from bots.errors import PortalChanged, PortalError, SubmissionNotFound, from_playwright
+from bots.pages import FieldValue, LoginPage, ProgressPage, WizardStepPage, parse_time
+from domain.requests import DepartmentRequest
+from domain.results import Inquiry, Receipt, validate_result
+
+__all__ = ["FLOWS", "FlowStep", "PortalAccess", "PortalFlow", "StepCallback", "dispatch", "inquire"]
+
+log = structlog.get_logger()
+
+
+@dataclass(frozen=True)
+class PortalAccess:
+    base_url: str
+    username: str
+    password: str
+
+    def __repr__(self) -> str:  # never show the password
+        return f"PortalAccess(base_url={self.base_url!r}, username={self.username!r}, password='***')"
+
+
+StepCallback = Callable[[str], Awaitable[None] | None] | None
+
+
+@dataclass(frozen=True)
+class FlowStep:
+    """One wizard step: the heading the portal shows, and the ``label: value`` pairs to enter."""
+
+    slug: str
+    title: str
+    values: Callable[[DepartmentRequest], Mapping[str, FieldValue]]
+
+
+@dataclass(frozen=True)
+class PortalFlow:
+    department: str
+    apply_link: str  # the portal's menu entry that opens a new application
+    steps: tuple[FlowStep, ...]
+    read_result: Callable[[dict[str, Any]], dict[str, Any]]
+    needs_uscc: bool = True  # every department but amr files under the USCC amr issued
+
+
+# ---------------------------------------------------------------------------
+# Mapping the one form to each portal
+# ---------------------------------------------------------------------------
+
+
+def _plain(amount: Decimal) -> str:
+    """Decimal without exponent or trailing zeros: 100 -> '100', 0.1200 -> '0.12'."""
+    return format(amount.normalize(), "f")
+
+
+def _require_uscc(request: DepartmentRequest) -> str:
+    uscc = request.uscc
+    if not uscc:
+        raise ValueError(
+            f"department {request.department} files under the enterprise's USCC: "
+            "request.upstream['amr']['uscc'] is missing"
+        )
+    return uscc
+
+
+ENTITY_TYPES = {"limited_liability_company": "有限责任公司", "joint_stock_company": "股份有限公司"}
+LEGAL_REP_ROLES = {"executive_director": "执行董事", "chairman": "董事长", "manager": "经理"}
+SHAREHOLDER_KINDS = {"natural_person": "自然人", "legal_person": "企业法人"}
+CONTRIBUTION_METHODS = {
+    "currency": "货币",
+    "in_kind": "实物",
+    "intellectual_property": "知识产权",
+    "land_use_right": "土地使用权",
+    "equity": "股权",
+    "debt": "债权",
+}
+SEAL_LABELS = {
+    "official": "公章",
+    "financial": "财务专用章",
+    "invoice": "发票专用章",
+    "legal_representative": "法定代表人名章",
+    "contract": "合同专用章",
+}
+
+
+def _amr_basic(r: DepartmentRequest) -> dict[str, FieldValue]:
+    a, c = r.application, r.application.company
+    return {
+        "外部业务编号": r.application_id,
+        "企业名称": c.name,
+        "企业类型": ENTITY_TYPES[c.entity_type],
+        "注册资本（万元）": _plain(c.registered_capital_wan_yuan),
+        "住所行政区划代码": c.address.division_code,
+        "住所详细地址": c.address.detail,
+        "经营范围": "；".join(c.business_scope),
+        "营业期限（年）": str(c.operating_term_years) if c.operating_term_years else "",
+        "股东人数": str(len(a.shareholders)),
+    }
+
+
+def _amr_people(r: DepartmentRequest) -> dict[str, FieldValue]:
+    a = r.application
+    out: dict[str, FieldValue] = {}
+    for prefix, person in (
+        ("法定代表人", a.legal_representative),
+        ("监事", a.supervisor),
+        ("财务负责人", a.financial_officer),
+        ("联络员", a.liaison),
+    ):
+        out[f"{prefix}姓名"] = person.name
+        out[f"{prefix}身份证号码"] = person.id_number
+        out[f"{prefix}手机号码"] = person.mobile
+    out["法定代表人职务"] = LEGAL_REP_ROLES[a.legal_representative.role]
+    return out
+
+
+def _amr_shareholders(r: DepartmentRequest) -> dict[str, FieldValue]:
+    out: dict[str, FieldValue] = {}
+    for i, sh in enumerate(r.application.shareholders, 1):
+        p = f"股东{i}"
+        out[f"{p}类型"] = SHAREHOLDER_KINDS[sh.kind]
+        out[f"{p}名称"] = sh.name
+        out[f"{p}证件号码"] = sh.id_number if sh.kind == "natural_person" else sh.uscc
+        out[f"{p}认缴出资额（万元）"] = _plain(sh.contribution_wan_yuan)
+        out[f"{p}出资方式"] = CONTRIBUTION_METHODS[sh.contribution_method]
+        out[f"{p}出资期限"] = sh.contribution_deadline.isoformat()
+    return out
+
+
+def _amr_result(record: dict[str, Any]) -> dict[str, Any]:
+    return {k: record[k] for k in ("uscc", "licence_serial", "approved_at") if k in record}
+
+
+def _psb_company(r: DepartmentRequest) -> dict[str, FieldValue]:
+    a = r.application
+    return {
+        "外部业务编号": r.application_id,
+        "统一社会信用代码": _require_uscc(r),
+        "企业名称": a.company.name,
+        "法定代表人姓名": a.legal_representative.name,
+        "法定代表人身份证号码": a.legal_representative.id_number,
+    }
+
+
+def _psb_seals(r: DepartmentRequest) -> dict[str, FieldValue]:
+    a = r.application
+    wanted = set(a.seal.types)
+    out: dict[str, FieldValue] = {label: code in wanted for code, label in SEAL_LABELS.items()}
+    out["经办人姓名"] = a.liaison.name
+    out["经办人手机号码"] = a.liaison.mobile
+    return out
+
+
+def _psb_result(record: dict[str, Any]) -> dict[str, Any]:
+    by_label = {label: code for code, label in SEAL_LABELS.items()}
+    shown = record.get("seal_code")
+    if not isinstance(shown, dict):
+        return {}
+    unknown = [label for label in shown if label not in by_label]
+    if unknown:
+        raise PortalChanged(f"unknown seal types on the progress page: {', '.join(unknown)}")
+    return {"seal_codes": {by_label[label]: code for label, code in shown.items()}}
+
+
+def _hrss_unit(r: DepartmentRequest) -> dict[str, FieldValue]:
+    a = r.application
+    return {
+        "外部业务编号": r.application_id,
+        "统一社会信用代码": _require_uscc(r),
+        "单位名称": a.company.name,
+        "法定代表人姓名": a.legal_representative.name,
+        "法定代表人身份证号码": a.legal_representative.id_number,
+        "单位地址": a.company.address.detail,
+        "参保人数": str(len(a.social_insurance.enroll_employees)),
+    }
+
+
+def _hrss_employees(r: DepartmentRequest) -> dict[str, FieldValue]:
+    out: dict[str, FieldValue] = {}
+    for i, e in enumerate(r.application.social_insurance.enroll_employees, 1):
+        out[f"参保人{i}姓名"] = e.name
+        out[f"参保人{i}身份证号码"] = e.id_number
+    return out
+
+
+def _hpf_unit(r: DepartmentRequest) -> dict[str, FieldValue]:
+    a = r.application
+    return {
+        "外部业务编号": r.application_id,
+        "统一社会信用代码": _require_uscc(r),
+        "单位名称": a.company.name,
+        "职工人数": str(a.company.employees_expected),
+    }
+
+
+def _hpf_contribution(r: DepartmentRequest) -> dict[str, FieldValue]:
+    a = r.application
+    rate = a.housing_fund.contribution_rate
+    return {
+        # the portal asks for a percentage: 0.12 -> "12"; a missing rate is left for the portal to refuse
+        "单位缴存比例（%）": _plain(rate * 100) if rate is not None else "",
+        "经办人姓名": a.liaison.name,
+        "经办人身份证号码": a.liaison.id_number,
+        "经办人手机号码": a.liaison.mobile,
+    }
+
+
+def _single(name: str) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    def read(record: dict[str, Any]) -> dict[str, Any]:
+        return {name: record[name]} if name in record else {}
+
+    return read
+
+
+FLOWS: dict[str, PortalFlow] = {
+    "amr": PortalFlow(
+        department="amr",
+        apply_link="企业设立登记",
+        steps=(
+            FlowStep("basic", "企业基本信息", _amr_basic),
+            FlowStep("people", "主要人员信息", _amr_people),
+            FlowStep("shareholders", "股东（发起人）出资信息", _amr_shareholders),
+        ),
+        read_result=_amr_result,
+        needs_uscc=False,
+    ),
+    "psb_seal": PortalFlow(
+        department="psb_seal",
+        apply_link="新刻印章备案",
+        steps=(
+            FlowStep("company", "用章单位信息", _psb_company),
+            FlowStep("seals", "刻制信息", _psb_seals),
+        ),
+        read_result=_psb_result,
+    ),
+    "hrss": PortalFlow(
+        department="hrss",
+        apply_link="单位社会保险登记",
+        steps=(
+            FlowStep("unit", "单位基本信息", _hrss_unit),
+            FlowStep("employees", "参保人员信息", _hrss_employees),
+        ),
+        read_result=_single("si_unit_code"),
+    ),
+    "hpf": PortalFlow(
+        department="hpf",
+        apply_link="单位缴存登记",
+        steps=(
+            FlowStep("unit", "单位信息", _hpf_unit),
+            FlowStep("contribution", "缴存信息", _hpf_contribution),
+        ),
+        read_result=_single("hpf_unit_account"),
+    ),
+}
+
+STATUSES = {"审核中": "in_review", "已办结": "completed", "已退回": "rejected"}
+
+
+# ---------------------------------------------------------------------------
+# The two entry points
+# ---------------------------------------------------------------------------
+
+
+def _flow(department: str) -> PortalFlow:
+    try:
+        return FLOWS[department]
+    except KeyError:
+        raise ValueError(f"no robot flow for department {department!r}; known: {', '.join(FLOWS)}") from None
+
+
+class _Steps:
+    """Tracks the current step (for error context) and reports it to ``on_step``."""
+
+    def __init__(self, on_step: StepCallback) -> None:
+        self.on_step = on_step
+        self.current = "start"
+
+    async def __call__(self, name: str) -> None:
+        self.current = name
+        if self.on_step is not None:
+            outcome = self.on_step(name)
+            if inspect.isawaitable(outcome):
+                await outcome
+
+
+PROGRESS_PATH = "/progress"  # the progress page's address (a bookmark): logging in leads straight there
+
+
+async def _log_in_and_open_progress(page: Page, access: PortalAccess) -> ProgressPage:
+    login = await LoginPage(page, access.base_url).open(landing=PROGRESS_PATH)
+    landing = await login.log_in(access.username, access.password)
+    if isinstance(landing, ProgressPage):
+        return landing
+    return await landing.open_progress_inquiry()  # the portal ignored the bookmark: use its menu
+
+
+def _earliest(records: list[dict[str, Any]]) -> dict[str, Any]:
+    return min(records, key=lambda r: (r.get("submitted_at") or "", r["receipt_no"]))
+
+
+def _current(records: list[dict[str, Any]]) -> dict[str, Any]:
+    """The case that counts: the first one still open or done, else the latest one sent back."""
+    live = [r for r in records if STATUSES.get(r["status"]) != "rejected"]
+    if live:
+        return _earliest(live)
+    return max(records, key=lambda r: (r.get("submitted_at") or "", r["receipt_no"]))
+
+
+def _receipt(record: dict[str, Any]) -> Receipt:
+    return Receipt(receipt_no=record["receipt_no"], submitted_at=parse_time(record.get("submitted_at")))
+
+
+async def dispatch(
+    page: Page, access: PortalAccess, request: DepartmentRequest, on_step: StepCallback = None
+) -> Receipt:
+    """File ``request`` at its department's portal (at most once per application id); return the receipt."""
+    flow = _flow(request.department)
+    if flow.needs_uscc:
+        _require_uscc(request)
+    # compute every value before touching the browser: a mapping error is not a portal error
+    step_values = [(step, dict(step.values(request))) for step in flow.steps]
+    blog = log.bind(department=flow.department, application_id=request.application_id)
+    steps = _Steps(on_step)
+    try:
+        await steps("login")
+        progress = await _log_in_and_open_progress(page, access)
+
+        await steps("search_existing")
+        filed = [r for r in await progress.search(application_id=request.application_id)
+                 if r.get("application_id") == request.application_id]
+        # a case the department sent back (已退回, 需补正) is closed: the corrected application is filed anew
+        live = [r for r in filed if STATUSES.get(r["status"]) != "rejected"]
+        if live:
+            record = _earliest(live)
+            blog.info("robot.dispatch.already_filed", receipt_no=record["receipt_no"], submissions=len(filed))
+            return _receipt(record)
+
+        form: WizardStepPage = await progress.start_application(flow.apply_link)
+        for i, (step, values) in enumerate(step_values):
+            await steps(f"form:{step.slug}")
+            form.expect_step(step.title)
+            await form.fill_in(values)
+            if i + 1 < len(step_values):
+                form = await form.proceed_to_next_step()
+            else:
+                confirm = await form.proceed_to_confirmation()
+
+        await steps("submit")
+        receipt_page = await confirm.submit_application()
+
+        await steps("receipt")
+        receipt = receipt_page.read_receipt()
+        if receipt_page.shown.get("application_id") not in (None, request.application_id):
+            raise PortalChanged("the receipt names another application id")
+        blog.info("robot.dispatch.filed", receipt_no=receipt.receipt_no)
+        return receipt
+    except PortalError as exc:
+        _located(exc, flow.department, steps.current, blog)
+        raise
+    except PlaywrightError as exc:
+        raise _located(from_playwright(exc, what=steps.current), flow.department, steps.current, blog) from exc
+
+
+async def inquire(
+    page: Page,
+    access: PortalAccess,
+    department: str,
+    application_id: str,
+    receipt_no: str | None,
+    on_step: StepCallback = None,
+) -> Inquiry:
+    """Read a case's progress at the portal; once completed, its result in the form of domain.results."""
+    flow = _flow(department)
+    blog = log.bind(department=department, application_id=application_id)
+    steps = _Steps(on_step)
+    try:
+        await steps("login")
+        progress = await _log_in_and_open_progress(page, access)
+
+        await steps("search")
+        records = [
+            r for r in await progress.search(application_id=application_id, receipt_no=receipt_no)
+            if r.get("application_id") == application_id and (receipt_no is None or r["receipt_no"] == receipt_no)
+        ]
+        if not records:
+            raise SubmissionNotFound(
+                f"the portal holds no case for application {application_id}"
+                + (f" with receipt {receipt_no}" if receipt_no else "")
+            )
+        record = _current(records)
+
+        await steps("read_result")
+        status = STATUSES.get(record["status"])
+        if status is None:
+            raise PortalChanged(f"unknown case status {record['status']!r}")
+        if status == "completed":
+            try:
+                result = validate_result(department, flow.read_result(record))
+            except ValidationError as exc:
+                raise PortalChanged(f"the completed case shows an unreadable result: {exc.error_count()} problems") from exc
+            inquiry = Inquiry(status="completed", result=result)
+        elif status == "rejected":
+            inquiry = Inquiry(status="rejected", reason=record.get("reason") or "部门退回，未说明原因")
+        else:
+            inquiry = Inquiry(status="in_review")
+        blog.info("robot.inquire.read", receipt_no=record["receipt_no"], status=status)
+        return inquiry
+    except PortalError as exc:
+        _located(exc, department, steps.current, blog)
+        raise
+    except PlaywrightError as exc:
+        raise _located(from_playwright(exc, what=steps.current), department, steps.current, blog) from exc
+
+
+def _located(exc: PortalError, department: str, step: str, blog: Any) -> PortalError:
+    exc.department = exc.department or department
+    exc.step = exc.step or step
+    blog.warning("robot.failed", step=exc.step, error=type(exc).__name__, retryable=exc.retryable, detail=exc.message)
+    return exc
