@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from pydantic import BaseModel
 
 from domain.requests import DepartmentRequest
@@ -34,3 +36,36 @@ PORTAL_CHANGED = "PortalChanged"
 AUTH_ERROR = "DepartmentAuthError"
 INVALID_REQUEST = "InvalidDepartmentRequest"
 NON_RETRYABLE_TYPES = [BUSINESS_REJECTION, PORTAL_CHANGED, AUTH_ERROR, INVALID_REQUEST]
+
+
+class Notification(BaseModel):
+    """One escalation step (or other notice) to be delivered to an audience.
+
+    ``key`` identifies the step uniquely (application, department, ladder sequence, deadline
+    version): delivering the same key twice is a no-op in the sink and carries the same
+    ``X-Kaiban-Delivery`` id to webhooks, so receivers can drop duplicates.
+    """
+
+    key: str
+    application_id: str
+    department: str | None = None  # None: the whole application
+    level: str  # remind | warn | breach | re_escalate
+    audience: str  # department_handler | department_supervisor | window_supervisor | leading_group_office
+    sequence: int
+    due_at: datetime
+    planned_at: datetime  # the instant the ladder step was due
+    fired_at: datetime  # workflow time at which it fired
+    window_id: str
+    message: str  # Chinese, for people; never names, ID numbers or mobiles
+
+
+class PlanTaskDeadlineInput(BaseModel):
+    dispatched_at: datetime
+    budget_minutes: float
+    due_at: datetime | None = None  # an extended deadline replaces the budget
+    re_escalations: int = 24
+
+
+class PlanApplicationDeadlineInput(BaseModel):
+    submitted_at: datetime
+    due_at: datetime | None = None

@@ -14,10 +14,12 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from domain.calendar import WorkingCalendar, load_overrides
 from domain.catalog import Catalog, load_catalog
+from domain.sla import SlaPolicy
 from domain.status import Channel
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -40,8 +42,30 @@ class Credentials:
         return f"Credentials(username={self.username!r}, password=***)"
 
 
+# Who escalation steps go to (``Notification.audience``); ``webhooks`` may only name these.
+AUDIENCES = ("department_handler", "department_supervisor", "window_supervisor", "leading_group_office")
+WEBHOOK_SECRET_MIN_PRODUCTION = 32
+
+
+class WebhookTarget(BaseModel):
+    """Where one audience's notifications are POSTed, and the HMAC secret that signs them.
+
+    ``repr`` never shows the secret.
+    """
+
+    url: str
+    secret: str = Field(min_length=16, repr=False)
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, url: str) -> str:
+        if not url.startswith(("http://", "https://")):
+            raise ValueError("webhook url must start with http:// or https://")
+        return url
+
+
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="KAIBAN_", env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="KAIBAN_", env_file=".env", extra="ignore", hide_input_in_errors=True)
 
     environment: Literal["development", "production"] = "development"
 
@@ -65,6 +89,13 @@ class Settings(BaseSettings):
     channel_overrides: dict[str, Channel] = Field(default_factory=dict)  # {"hpf": "api"}
     department_urls: dict[str, str] = Field(default_factory=dict)  # {"amr": "http://portal.amr:8080"}
 
+    # Escalation notices. The sink (SQLite) is written by the worker and read by the API, so both
+    # must see the same file; by default it lives in ``data_dir`` (it follows KAIBAN_DATA_DIR).
+    notification_sink_path: Path = Field(default_factory=lambda data: data["data_dir"] / "notifications.sqlite3")
+    # Per audience, a signed webhook: KAIBAN_WEBHOOKS='{"window_supervisor": {"url": "https://...", "secret": "..."}}'
+    webhooks: dict[str, WebhookTarget] = Field(default_factory=dict)
+    webhook_timeout_s: float = 10.0
+
     # Robots
     chromium_path: str | None = None
     headless: bool = True
@@ -78,11 +109,15 @@ class Settings(BaseSettings):
 
     # Polling a department for its result (between inquiries; a callback cuts the wait short)
     poll_initial_s: float = 1.0
-    poll_max_s: float = 60.0
+    poll_max_s: float = 300.0
 
     # Simulated departments (``make run``): how long a department takes to "process"
     sim_process_delay_s: float = 3.0
     sim_step_delay_s: float = 0.0
+
+    # Deadlines: the statutory working calendar (with a province's overrides) and the SLA policy
+    calendar_overrides_path: Path | None = ROOT / "config" / "calendar_overrides.yaml"
+    sla_policy: SlaPolicy = Field(default_factory=SlaPolicy)  # KAIBAN_SLA_POLICY='{"same_day_cutoff": "14:00"}'
 
     log_format: Literal["auto", "console", "json"] = "auto"
     log_level: str = "INFO"
@@ -97,6 +132,20 @@ class Settings(BaseSettings):
             raise ValueError("KAIBAN_PAYLOAD_KEY must be base64 of exactly 32 bytes")
         return self
 
+    @model_validator(mode="after")
+    def _check_webhooks(self) -> Settings:
+        unknown = sorted(set(self.webhooks) - set(AUDIENCES))
+        if unknown:
+            raise ValueError(f"KAIBAN_WEBHOOKS names unknown audiences {unknown}; known: {list(AUDIENCES)}")
+        if self.environment == "production":
+            weak = sorted(a for a, t in self.webhooks.items() if len(t.secret) < WEBHOOK_SECRET_MIN_PRODUCTION)
+            if weak:
+                raise ValueError(
+                    f"webhook secrets must have at least {WEBHOOK_SECRET_MIN_PRODUCTION} characters in production "
+                    f"(too short for: {weak})"
+                )
+        return self
+
     def catalog(self) -> Catalog:
         """The department catalog with this deployment's channel and URL overrides applied."""
         catalog = load_catalog(self.catalog_path.read_text(encoding="utf-8"))
@@ -109,6 +158,12 @@ class Settings(BaseSettings):
                 update["base_url"] = self.department_urls[d.code]
             deps.append(d.model_copy(update=update) if update else d)
         return Catalog(departments=tuple(deps))
+
+    def working_calendar(self) -> WorkingCalendar:
+        """The working calendar: chinese-calendar, with the override file's days winning."""
+        path = self.calendar_overrides_path
+        overrides = load_overrides(path) if path is not None and path.is_file() else {}
+        return WorkingCalendar(overrides=overrides)
 
     def credentials(self, ref: str) -> Credentials:
         """A department account by its catalog reference: environment, then secret files, then dev default."""

@@ -18,13 +18,16 @@ import structlog
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from activities.deadlines import DeadlineActivities
 from activities.departments import DepartmentActivities
+from activities.notifications import NotifierActivities
 from bots.browser import BrowserPool
 from runtime.logging import configure_logging
 from runtime.settings import Settings, get_settings
-from runtime.temporal import connect
+from runtime.temporal import connect, ensure_search_attributes
 from workflows.application import ApplicationWorkflow
 from workflows.department import DepartmentTaskWorkflow
+from workflows.notification import NotificationWorkflow
 
 log = structlog.get_logger(__name__)
 
@@ -43,14 +46,23 @@ async def running_workers(client: Client, settings: Settings, role: str = "all")
         )
         await pool.start()
     acts = DepartmentActivities(settings, pool)
+    notifier = NotifierActivities(settings)
+    deadlines = DeadlineActivities(settings)
     workers: list[Worker] = []
     if role in ("all", "orchestration"):
+        try:
+            await ensure_search_attributes(client, settings.temporal_namespace)
+        except Exception as exc:  # e.g. no operator permission: visibility filters then need an admin
+            log.warning("search_attributes_not_registered", error=str(exc))
         workers.append(
             Worker(
                 client,
                 task_queue=settings.task_queue,
-                workflows=[ApplicationWorkflow, DepartmentTaskWorkflow],
-                activities=[acts.dispatch, acts.inquire],
+                workflows=[ApplicationWorkflow, DepartmentTaskWorkflow, NotificationWorkflow],
+                activities=[
+                    acts.dispatch, acts.inquire, notifier.notify,
+                    deadlines.plan_task_deadline, deadlines.plan_application_deadline,
+                ],
                 graceful_shutdown_timeout=timedelta(seconds=10),
             )
         )
@@ -74,6 +86,7 @@ async def running_workers(client: Client, settings: Settings, role: str = "all")
             with contextlib.suppress(Exception, asyncio.CancelledError):
                 await t
         await acts.aclose()
+        await notifier.aclose()
         if pool is not None:
             await pool.stop()
 

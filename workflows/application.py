@@ -11,16 +11,40 @@ state of every department at any time.
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime, timedelta
 
 from temporalio import workflow
+from temporalio.common import TypedSearchAttributes
+from temporalio.exceptions import ApplicationError
 from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
+    from activities.models import PlanApplicationDeadlineInput
     from domain.catalog import applies
+    from domain.deadlines import DeadlinePlan, PlannedStep
     from domain.requests import DepartmentRequest
     from domain.status import ApplicationStatus, Channel, TaskStatus
-    from workflows.department import PROGRESS_SIGNAL, DepartmentTaskWorkflow
-    from workflows.models import ApplicationInput, ApplicationView, DepartmentProgress, DepartmentState, DepartmentTaskInput
+    from workflows import visibility
+    from workflows.department import (
+        ESCALATION_SIGNAL,
+        EXTEND_SIGNAL,
+        PROGRESS_SIGNAL,
+        DepartmentTaskWorkflow,
+        start_notification,
+    )
+    from workflows.ladder import Ladder
+    from workflows.models import (
+        ApplicationInput,
+        ApplicationView,
+        DeadlineChange,
+        DeadlineExtension,
+        DepartmentProgress,
+        DepartmentState,
+        DepartmentTaskInput,
+        Escalation,
+        EscalationFired,
+        ExtendTaskDeadline,
+    )
 
 _DONE_OK = (TaskStatus.COMPLETED, TaskStatus.SKIPPED)
 
@@ -35,6 +59,10 @@ class ApplicationWorkflow:
     def __init__(self, inp: ApplicationInput) -> None:
         self._inp = inp
         self._completed_at = None
+        self._finished = False
+        self._ladder: Ladder | None = None
+        self._escalations: list[Escalation] = []
+        self._deadline_changes: list[DeadlineChange] = []
         self._states: dict[str, DepartmentState] = {}
         for d in inp.departments:
             asked = applies(d, inp.application)
@@ -48,6 +76,29 @@ class ApplicationWorkflow:
 
     @workflow.run
     async def run(self, inp: ApplicationInput) -> ApplicationView:
+        plan = inp.deadline or await self._plan(PlanApplicationDeadlineInput(submitted_at=inp.submitted_at))
+        self._ladder = Ladder(plan)
+        self._upsert_visibility()
+        ladder = asyncio.ensure_future(
+            self._ladder.run(
+                done=lambda: self._finished,
+                fire=self._escalate,
+                replan=lambda due: self._plan(PlanApplicationDeadlineInput(submitted_at=inp.submitted_at, due_at=due)),
+                extended=self._extended,
+            )
+        )
+        try:
+            await self._carry_to_departments(inp)
+        finally:
+            self._finished = True
+            await ladder
+        if self._overall_status() is ApplicationStatus.COMPLETED:
+            self._completed_at = workflow.now()
+        self._upsert_visibility()
+        workflow.logger.info("application finished with status %s", self._overall_status())
+        return self.status()
+
+    async def _carry_to_departments(self, inp: ApplicationInput) -> None:
         departments = {d.code: d for d in inp.departments}
         running: dict[str, asyncio.Task[DepartmentState]] = {}
         while True:
@@ -64,10 +115,7 @@ class ApplicationWorkflow:
             await workflow.wait(list(running.values()), return_when=asyncio.FIRST_COMPLETED)
             for code in [c for c, task in running.items() if task.done()]:
                 self._states[code] = running.pop(code).result()
-        if self._overall_status() is ApplicationStatus.COMPLETED:
-            self._completed_at = workflow.now()
-        workflow.logger.info("application finished with status %s", self._overall_status())
-        return self.status()
+            self._upsert_visibility()
 
     async def _run_department(self, code: str) -> DepartmentState:
         inp = self._inp
@@ -88,6 +136,112 @@ class ApplicationWorkflow:
             ),
             id=department_workflow_id(inp.application_id, code),
             parent_close_policy=ParentClosePolicy.REQUEST_CANCEL,
+            search_attributes=TypedSearchAttributes(
+                [
+                    visibility.DEPARTMENT.value_set(code),
+                    visibility.APPLICATION_ID.value_set(inp.application_id),
+                    visibility.WINDOW_ID.value_set(inp.application.window.window_id),
+                ]
+            ),
+        )
+
+    # -- deadline -------------------------------------------------------------------------------
+
+    async def _plan(self, inp: PlanApplicationDeadlineInput) -> DeadlinePlan:
+        return await workflow.execute_local_activity(
+            "plan_application_deadline", inp, result_type=DeadlinePlan, start_to_close_timeout=timedelta(seconds=10)
+        )
+
+    async def _escalate(self, step: PlannedStep) -> None:
+        assert self._ladder is not None
+        inp = self._inp
+        esc = Escalation(
+            key=f"{inp.application_id}.application.v{self._ladder.version}.s{step.sequence}",
+            level=step.level, audience=step.audience, sequence=step.sequence,
+            due_at=self._ladder.due_at, planned_at=step.at, fired_at=workflow.now(),
+        )
+        workflow.logger.info("application escalation %s to %s", step.level, step.audience)
+        self._record_escalation(esc)
+        self._upsert_visibility()
+        await start_notification(
+            esc, application_id=inp.application_id, window_id=inp.application.window.window_id, subject="企业开办申请"
+        )
+
+    async def _extended(self) -> None:
+        self._upsert_visibility()
+
+    def _record_escalation(self, esc: Escalation) -> None:
+        if all(e.key != esc.key for e in self._escalations):
+            self._escalations.append(esc)
+
+    @workflow.signal(name=ESCALATION_SIGNAL)
+    def escalation_fired(self, fired: EscalationFired) -> None:
+        self._record_escalation(fired.escalation)
+
+    @workflow.update(name="extend_deadline")
+    async def extend_deadline(self, ext: DeadlineExtension) -> DeadlineChange:
+        """A supervisor moves a deadline (the application's or one department's); audited."""
+        assert self._ladder is not None
+        old = self._current_due(ext.department)
+        change = DeadlineChange(
+            department=ext.department, old_due_at=old, new_due_at=ext.new_due_at, reason=ext.reason.strip(),
+            requested_by=ext.requested_by.strip(), changed_at=workflow.now(),
+        )
+        if ext.department is None:
+            self._ladder.request_extension(ext.new_due_at)
+        else:
+            child = workflow.get_external_workflow_handle(department_workflow_id(self._inp.application_id, ext.department))
+            try:
+                await child.signal(EXTEND_SIGNAL, ExtendTaskDeadline(new_due_at=ext.new_due_at))
+            except Exception as exc:  # the task ended between validation and now
+                raise ApplicationError(f"部门 {ext.department} 的事项已结束，不能延期", type="TaskEnded") from exc
+            state = self._states[ext.department]
+            self._states[ext.department] = state.model_copy(update={"due_at": ext.new_due_at})
+        self._deadline_changes.append(change)
+        workflow.logger.info("deadline of %s extended by %s", ext.department or "application", change.requested_by)
+        return change
+
+    @extend_deadline.validator
+    def _validate_extension(self, ext: DeadlineExtension) -> None:
+        if not ext.reason.strip():
+            raise ValueError("延期必须填写理由")
+        if not ext.requested_by.strip():
+            raise ValueError("延期必须注明申请人")
+        if self._finished:
+            raise ValueError("该申请已办结，无需延期")
+        if ext.new_due_at.tzinfo is None:
+            raise ValueError("新的办结时限须带时区")
+        if ext.department is not None:
+            state = self._states.get(ext.department)
+            if state is None:
+                raise ValueError(f"该申请不涉及部门 {ext.department}")
+            if state.status not in (TaskStatus.DISPATCHED, TaskStatus.IN_REVIEW) or state.due_at is None:
+                raise ValueError(f"部门 {ext.department} 的事项当前状态为 {state.status.value}，不能延期")
+        old = self._current_due(ext.department)
+        if ext.new_due_at <= old:
+            raise ValueError(f"新的办结时限须晚于原时限 {old.isoformat()}")
+        if ext.new_due_at <= workflow.now():
+            raise ValueError("新的办结时限须晚于当前时间")
+
+    def _current_due(self, department: str | None) -> datetime:
+        assert self._ladder is not None
+        if department is None:
+            return self._ladder.due_at
+        due = self._states[department].due_at
+        assert due is not None
+        return due
+
+    def _upsert_visibility(self) -> None:
+        assert self._ladder is not None
+        inp = self._inp
+        workflow.upsert_search_attributes(
+            [
+                visibility.STATUS.value_set(self._overall_status().value),
+                visibility.DUE_AT.value_set(self._ladder.due_at),
+                visibility.SLA_STATE.value_set(self._ladder.sla_state),
+                visibility.WINDOW_ID.value_set(inp.application.window.window_id),
+                visibility.APPLICATION_ID.value_set(inp.application_id),
+            ]
         )
 
     @workflow.signal(name=PROGRESS_SIGNAL)
@@ -115,6 +269,10 @@ class ApplicationWorkflow:
             company_name=inp.application.company.name,
             window_id=inp.application.window.window_id,
             submitted_at=inp.submitted_at,
+            due_at=self._ladder.due_at if self._ladder else None,
+            sla_state=self._ladder.sla_state if self._ladder else None,
             completed_at=self._completed_at,
             departments=list(self._states.values()),
+            escalations=list(self._escalations),
+            deadline_changes=list(self._deadline_changes),
         )

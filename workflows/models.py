@@ -7,6 +7,7 @@ from datetime import datetime
 from pydantic import BaseModel, Field, model_validator
 
 from domain.catalog import Department
+from domain.deadlines import DeadlinePlan
 from domain.form import Application, application_as_of
 from domain.requests import DepartmentRequest
 from domain.status import ApplicationStatus, Channel, TaskStatus
@@ -23,13 +24,14 @@ class Timing(BaseModel):
     retry_initial_s: float = 1.0
     retry_max_interval_s: float = 60.0
     poll_initial_s: float = 1.0
-    poll_max_s: float = 60.0
+    poll_max_s: float = 300.0
 
 
 class ApplicationInput(BaseModel):
     application_id: str
     application: Application
     submitted_at: datetime
+    deadline: DeadlinePlan | None = None  # planned at intake; None: planned by the workflow (a local activity)
     departments: list[Department]  # the catalog as it stood at submission
     timing: Timing = Field(default_factory=Timing)
     task_queue: str = "kaiban"
@@ -63,6 +65,8 @@ class DepartmentState(BaseModel):
     result: dict | None = None
     reason: str | None = None
     waiting_for: list[str] = Field(default_factory=list)
+    due_at: datetime | None = None
+    sla_state: str | None = None  # on_track | at_risk | breached, once dispatched
     dispatched_at: datetime | None = None
     completed_at: datetime | None = None
     updated_at: datetime | None = None
@@ -74,11 +78,60 @@ class DepartmentProgress(BaseModel):
     state: DepartmentState
 
 
+class Escalation(BaseModel):
+    """One ladder step that fired: who was told, about what, when."""
+
+    key: str
+    department: str | None = None  # None: the whole application
+    level: str
+    audience: str
+    sequence: int
+    due_at: datetime
+    planned_at: datetime
+    fired_at: datetime
+
+
+class DeadlineExtension(BaseModel):
+    """A supervisor's request to extend a deadline (update ``extend_deadline``)."""
+
+    department: str | None = None  # None: the whole application
+    new_due_at: datetime
+    reason: str
+    requested_by: str
+
+
+class DeadlineChange(BaseModel):
+    """The audit record of an extension: who, why, from when to when."""
+
+    department: str | None = None
+    old_due_at: datetime
+    new_due_at: datetime
+    reason: str
+    requested_by: str
+    changed_at: datetime
+
+
+class ExtendTaskDeadline(BaseModel):
+    """Signal from the application to a department task: move your deadline."""
+
+    new_due_at: datetime
+
+
+class EscalationFired(BaseModel):
+    """Signal from a department task to its application: a ladder step fired."""
+
+    escalation: Escalation
+
+
 class ApplicationView(BaseModel):
     application_id: str
     status: ApplicationStatus
     company_name: str
     window_id: str
     submitted_at: datetime
+    due_at: datetime | None = None
+    sla_state: str | None = None
     completed_at: datetime | None = None
     departments: list[DepartmentState]
+    escalations: list[Escalation] = Field(default_factory=list)
+    deadline_changes: list[DeadlineChange] = Field(default_factory=list)

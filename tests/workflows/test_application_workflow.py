@@ -11,7 +11,8 @@ from temporalio.client import WorkflowFailureError
 from temporalio.exceptions import ApplicationError
 from temporalio.worker import Worker
 
-from activities.models import BUSINESS_REJECTION, PORTAL_CHANGED, DispatchInput, InquireInput
+from activities.deadlines import DeadlineActivities
+from activities.models import BUSINESS_REJECTION, PORTAL_CHANGED, DispatchInput, InquireInput, Notification
 from domain.form import Application
 from domain.results import Inquiry, Receipt
 from domain.status import ApplicationStatus, TaskStatus
@@ -19,6 +20,7 @@ from runtime.settings import Settings
 from workflows.application import ApplicationWorkflow
 from workflows.department import DepartmentTaskWorkflow
 from workflows.models import ApplicationInput, ApplicationView, Timing
+from workflows.notification import NotificationWorkflow
 
 USCC_BODY = "91140121MA0XYZ12"
 
@@ -43,7 +45,8 @@ RESULTS = {
 class FakeDepartments:
     """Stand-ins for the department activities that record what each department received."""
 
-    def __init__(self, *, reject: set[str] = frozenset(), portal_changed: set[str] = frozenset(), reviews: int = 0):
+    def __init__(self, *, reject: set[str] = frozenset(), portal_changed: set[str] = frozenset(), reviews: int = 0,
+                 hold=None):
         self.uscc = make_uscc()
         self.dispatched: list[str] = []
         self.upstream: dict[str, dict] = {}
@@ -53,6 +56,12 @@ class FakeDepartments:
         self.reviews = reviews
         self.in_flight: set[str] = set()
         self.overlaps: list[tuple[str, frozenset]] = []
+        self.notifications: list[Notification] = []
+        self.hold = hold or {}  # department -> predicate(fakes): keep answering in_review while true
+
+    @activity.defn(name="notify")
+    async def notify(self, n: Notification) -> None:
+        self.notifications.append(n)
 
     @activity.defn(name="dispatch_to_department")
     async def dispatch(self, inp: DispatchInput) -> Receipt:
@@ -72,30 +81,41 @@ class FakeDepartments:
         n = self.inquiries[code] = self.inquiries.get(code, 0) + 1
         if code in self.reject:
             raise ApplicationError("名称重复", type=BUSINESS_REJECTION, non_retryable=True)
-        if n <= self.reviews:
+        if n <= self.reviews or (code in self.hold and self.hold[code](self)):
             return Inquiry(status="in_review")
         self.in_flight.discard(code)
         return Inquiry(status="completed", result=RESULTS[code](self.uscc))
 
 
-async def run_application(env, sample_json, fakes, **input_overrides) -> tuple[ApplicationView, str]:
-    settings = Settings()
-    queue = f"q-{uuid.uuid4()}"
-    app_id = f"KB-TEST-{uuid.uuid4().hex[:8]}"
-    inp = ApplicationInput(
-        application_id=app_id,
+def worker_kwargs(fakes) -> dict:
+    """The workflows and activities a worker registers, departments and notifier stood in by ``fakes``."""
+    deadlines = DeadlineActivities(Settings())
+    return dict(
+        workflows=[ApplicationWorkflow, DepartmentTaskWorkflow, NotificationWorkflow],
+        activities=[fakes.dispatch, fakes.inquire, fakes.notify, deadlines.plan_task_deadline,
+                    deadlines.plan_application_deadline],
+    )
+
+
+def application_input(sample_json, queue: str, **overrides) -> ApplicationInput:
+    values = dict(
+        application_id=f"KB-TEST-{uuid.uuid4().hex[:8]}",
         application=Application.model_validate(sample_json),
         submitted_at=datetime(2026, 11, 27, 2, 0, tzinfo=UTC),
-        departments=list(settings.catalog().departments),
+        departments=list(Settings().catalog().departments),
         timing=Timing(poll_initial_s=30, retry_initial_s=0.1),
         task_queue=queue,
         robot_task_queue=queue,
-        **input_overrides,
     )
-    async with Worker(
-        env.client, task_queue=queue, workflows=[ApplicationWorkflow, DepartmentTaskWorkflow],
-        activities=[fakes.dispatch, fakes.inquire],
-    ):
+    values.update(overrides)
+    return ApplicationInput(**values)
+
+
+async def run_application(env, sample_json, fakes, **input_overrides) -> tuple[ApplicationView, str]:
+    queue = f"q-{uuid.uuid4()}"
+    inp = application_input(sample_json, queue, **input_overrides)
+    app_id = inp.application_id
+    async with Worker(env.client, task_queue=queue, **worker_kwargs(fakes)):
         view = await env.client.execute_workflow(ApplicationWorkflow.run, inp, id=app_id, task_queue=queue)
     return view, app_id
 
@@ -157,17 +177,11 @@ async def test_changed_portal_goes_to_a_person(time_env, sample_json):
 
 
 async def test_query_answers_while_running(time_env, sample_json):
-    settings = Settings()
     queue = f"q-{uuid.uuid4()}"
-    app_id = f"KB-TEST-{uuid.uuid4().hex[:8]}"
     fakes = FakeDepartments(reviews=1000)
-    inp = ApplicationInput(
-        application_id=app_id, application=Application.model_validate(sample_json),
-        submitted_at=datetime(2026, 11, 27, 2, 0, tzinfo=UTC), departments=list(settings.catalog().departments),
-        timing=Timing(poll_initial_s=600, poll_max_s=600), task_queue=queue, robot_task_queue=queue,
-    )
-    async with Worker(time_env.client, task_queue=queue, workflows=[ApplicationWorkflow, DepartmentTaskWorkflow],
-                      activities=[fakes.dispatch, fakes.inquire]):
+    inp = application_input(sample_json, queue, timing=Timing(poll_initial_s=600, poll_max_s=600))
+    app_id = inp.application_id
+    async with Worker(time_env.client, task_queue=queue, **worker_kwargs(fakes)):
         handle = await time_env.client.start_workflow(ApplicationWorkflow.run, inp, id=app_id, task_queue=queue)
         for _ in range(200):
             view = await handle.query(ApplicationWorkflow.status)

@@ -1,0 +1,116 @@
+"""Supervision: the escalation steps the deadline timers fired, and whether they reached people.
+
+Read from the notification sink (SQLite) that the worker's ``notify`` activity writes; its path
+is ``settings.notification_sink_path``. The routes are plain ``def``: FastAPI runs them in its
+thread pool, so the SQLite reads never block the event loop.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel, Field
+
+from activities.notifications import NotificationSink
+
+router = APIRouter(prefix="/api/v1", tags=["supervision"])
+
+Limit = Annotated[int, Query(ge=1, le=1000, description="最多返回条数（最新的在前）")]
+
+
+class DeliveryState(BaseModel):
+    """One delivery channel (e.g. ``webhook``) of one step."""
+
+    channel: str
+    status: Literal["delivered", "failed"]
+    attempts: int = Field(description="已尝试次数")
+    last_status_code: int | None = Field(None, description="最近一次对方返回的 HTTP 状态码")
+    last_error: str | None = Field(None, description="最近一次失败的原因（成功后仍保留以备查）")
+    first_attempt_at: datetime
+    last_attempt_at: datetime
+    delivered_at: datetime | None = None
+
+
+class NotificationRecord(BaseModel):
+    """One escalation step (or other notice) as the sink holds it, with its delivery state."""
+
+    key: str = Field(description="该步骤的唯一标识，亦即 webhook 的 X-Kaiban-Delivery")
+    application_id: str
+    department: str | None = Field(None, description="部门代码；为空表示整件申请")
+    level: str = Field(description="remind 提醒 | warn 预警 | breach 超时 | re_escalate 督办")
+    audience: str = Field(description="通知对象")
+    sequence: int
+    due_at: datetime
+    planned_at: datetime
+    fired_at: datetime
+    window_id: str
+    message: str
+    recorded_at: datetime
+    delivery_status: Literal["recorded", "delivered", "failed"] = Field(
+        description="delivered 已送达 | failed 推送失败（正在重试）| recorded 仅记录（该对象未配置 webhook）"
+    )
+    deliveries: list[DeliveryState]
+
+
+class EscalationList(BaseModel):
+    count: int
+    items: list[NotificationRecord]
+
+
+class NotificationInbox(BaseModel):
+    audience: str
+    count: int
+    items: list[NotificationRecord]
+
+
+def _sink(request: Request) -> NotificationSink:
+    """The sink, opened once per app (the object holds no connection; each read opens its own)."""
+    sink = getattr(request.app.state, "notification_sink", None)
+    path = request.app.state.settings.notification_sink_path
+    if sink is None or sink.path != path:
+        sink = NotificationSink(path)
+        request.app.state.notification_sink = sink
+    return sink
+
+
+@router.get(
+    "/supervision/escalations",
+    response_model=EscalationList,
+    summary="查询超时预警与督办记录（含推送状态）",
+)
+def list_escalations(
+    request: Request,
+    application_id: Annotated[str | None, Query(description="申请编号")] = None,
+    department: Annotated[str | None, Query(description="部门代码")] = None,
+    audience: Annotated[str | None, Query(description="通知对象")] = None,
+    level: Annotated[str | None, Query(description="级别：remind | warn | breach | re_escalate")] = None,
+    limit: Limit = 200,
+) -> EscalationList:
+    rows = _sink(request).list(
+        application_id=application_id, department=department, audience=audience, level=level, limit=limit
+    )
+    return EscalationList(count=len(rows), items=[NotificationRecord.model_validate(r) for r in rows])
+
+
+@router.get(
+    "/notifications",
+    response_model=NotificationInbox,
+    summary="查询某一通知对象收到的通知（督办人收件箱）",
+)
+def list_notifications(
+    request: Request,
+    audience: Annotated[
+        str,
+        Query(
+            min_length=1,
+            description="通知对象：department_handler | department_supervisor | window_supervisor | leading_group_office",
+        ),
+    ],
+    application_id: Annotated[str | None, Query(description="申请编号")] = None,
+    department: Annotated[str | None, Query(description="部门代码")] = None,
+    limit: Limit = 200,
+) -> NotificationInbox:
+    rows = _sink(request).list(audience=audience, application_id=application_id, department=department, limit=limit)
+    return NotificationInbox(audience=audience, count=len(rows), items=[NotificationRecord.model_validate(r) for r in rows])

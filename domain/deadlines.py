@@ -1,0 +1,62 @@
+"""Deadline plans: a due instant and the escalation steps leading to it and beyond.
+
+Built from the working calendar and the SLA policy (``domain.sla``). The API plans an
+application's deadline at intake (to tell the applicant the promised completion time,
+承诺办结时间); workers plan department tasks at dispatch inside a local activity, so the
+plan is recorded in the workflow's history and a later calendar update can never change
+the history of a running workflow. Pure: no I/O, no wall clock.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel
+
+from domain.calendar import WorkingCalendar
+from domain.sla import SlaPolicy, application_due, application_ladder, task_ladder
+
+RE_ESCALATION_BATCH = 24  # re-escalations planned at a time; more are planned when a task outlives them
+
+
+class PlannedStep(BaseModel):
+    level: str  # remind | warn | breach | re_escalate
+    audience: str
+    at: datetime
+    sequence: int
+
+
+class DeadlinePlan(BaseModel):
+    started_at: datetime
+    due_at: datetime
+    steps: list[PlannedStep]
+
+
+def _steps(ladder) -> list[PlannedStep]:
+    return [PlannedStep(level=s.level, audience=s.audience, at=s.at, sequence=s.sequence) for s in ladder]
+
+
+def plan_task(
+    dispatched_at: datetime,
+    budget_minutes: float,
+    calendar: WorkingCalendar,
+    policy: SlaPolicy,
+    *,
+    due_at: datetime | None = None,
+    re_escalations: int = RE_ESCALATION_BATCH,
+) -> DeadlinePlan:
+    """A department task's plan: its budget from dispatch, or up to an extended ``due_at``."""
+    if due_at is not None:
+        budget_minutes = max(calendar.working_minutes_between(dispatched_at, due_at), 1.0)
+    steps = _steps(task_ladder(dispatched_at, budget_minutes, calendar, policy, re_escalations=re_escalations))
+    due = calendar.add_working_minutes(dispatched_at, budget_minutes)
+    return DeadlinePlan(started_at=dispatched_at, due_at=due, steps=steps)
+
+
+def plan_application(
+    submitted_at: datetime, calendar: WorkingCalendar, policy: SlaPolicy, *, due_at: datetime | None = None
+) -> DeadlinePlan:
+    """The whole application's plan: same day by the cut-off, else the next working day (or an extended due)."""
+    due = due_at or application_due(submitted_at, calendar, policy)
+    steps = _steps(application_ladder(submitted_at, due, calendar, policy))
+    return DeadlinePlan(started_at=submitted_at, due_at=calendar.to_local(due), steps=steps)

@@ -1,0 +1,83 @@
+"""The escalation ladder inside a workflow: a durable timer for each step, moved by extensions.
+
+Used by both the application and each department task. Steps fire at their planned
+instants (workflow time), in order, until the owner is done; a step that fired is in the
+workflow's history, so a worker restart neither loses nor repeats one. An extension
+plans the ladder anew for the new deadline: its steps already in the past are not sent,
+the ones still ahead are waited for (so a reminder may come again, now for the new
+deadline); each step's key carries the deadline's version.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+
+from temporalio import workflow
+
+with workflow.unsafe.imports_passed_through():
+    from domain.deadlines import DeadlinePlan, PlannedStep
+    from domain.escalation import LEVEL_SLA_STATE
+
+
+class Ladder:
+    def __init__(self, plan: DeadlinePlan) -> None:
+        self.plan = plan
+        self.version = 0  # bumped by every extension; part of each step's idempotency key
+        self.sla_state = "on_track"
+        self._next = 0
+        self._requested_due: datetime | None = None
+
+    @property
+    def due_at(self) -> datetime:
+        return self.plan.due_at
+
+    def request_extension(self, new_due_at: datetime) -> None:
+        self._requested_due = new_due_at
+
+    async def run(
+        self,
+        *,
+        done: Callable[[], bool],
+        fire: Callable[[PlannedStep], Awaitable[None]],
+        replan: Callable[[datetime], Awaitable[DeadlinePlan]],
+        plan_more: Callable[[int], Awaitable[DeadlinePlan]] | None = None,
+        extended: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
+        """Fire steps until ``done()``. ``replan(due)`` plans an extended deadline, after which
+        ``extended()`` is told (``due_at`` and ``sla_state`` are then the new ones);
+        ``plan_more(n)`` plans at least ``n`` steps when the ladder runs out (re-escalations)."""
+
+        def interrupted() -> bool:
+            return done() or self._requested_due is not None
+
+        while not done():
+            if self._requested_due is not None:
+                due, self._requested_due = self._requested_due, None
+                self.plan = await replan(due)
+                self.version += 1
+                now = workflow.now()
+                self._next = next((i for i, s in enumerate(self.plan.steps) if s.at > now), len(self.plan.steps))
+                passed = [s.level for s in self.plan.steps[: self._next]]
+                self.sla_state = LEVEL_SLA_STATE.get(passed[-1], "on_track") if passed else "on_track"
+                if extended is not None:
+                    await extended()
+                continue
+            if self._next >= len(self.plan.steps):
+                if plan_more is None:
+                    await workflow.wait_condition(interrupted)
+                    continue
+                self.plan = await plan_more(len(self.plan.steps) + 1)
+                continue
+            step = self.plan.steps[self._next]
+            delay = step.at - workflow.now()
+            if delay.total_seconds() > 0:
+                try:
+                    await workflow.wait_condition(interrupted, timeout=delay)
+                    continue  # done or extended before the step was due
+                except asyncio.TimeoutError:
+                    pass
+            self._next += 1
+            self.sla_state = LEVEL_SLA_STATE.get(step.level, self.sla_state)
+            await fire(step)
