@@ -2,16 +2,35 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel
+from datetime import datetime
 
-from workflows.models import ApplicationView, DepartmentState
+from pydantic import BaseModel, Field
+
+from workflows.models import ApplicationView, DeadlineChange, DepartmentState
 
 
 class SubmissionAccepted(BaseModel):
     application_id: str
     status: str
+    due_at: datetime = Field(description="承诺办结时间")
     message: str
     links: dict[str, str]
+
+
+class DeadlineExtensionRequest(BaseModel):
+    department: str | None = Field(None, description="部门代码；不填则延长整件申请的时限")
+    new_due_at: datetime = Field(description="新的办结时限（须带时区，且晚于原时限）")
+    reason: str = Field(min_length=1, max_length=500, description="延期理由（必填）")
+    requested_by: str = Field(min_length=1, max_length=64, description="延期人（督办人员工号）")
+
+
+class DeadlineAnswer(BaseModel):
+    submitted_at: datetime
+    application_due_at: datetime = Field(description="整件申请的承诺办结时间")
+    department: str | None = None
+    budget_minutes: int | None = Field(None, description="该部门事项的时限（工作分钟）")
+    dispatched_at: datetime | None = None
+    task_due_at: datetime | None = Field(None, description="该部门事项的办结时限")
 
 
 class FieldError(BaseModel):
@@ -36,4 +55,5 @@ class Health(BaseModel):
 
 
 ApplicationDetail = ApplicationView
+DeadlineChangeRecord = DeadlineChange
 DepartmentDetail = DepartmentState

@@ -148,7 +148,7 @@ class Settings(BaseSettings):
 
     def catalog(self) -> Catalog:
         """The department catalog with this deployment's channel and URL overrides applied."""
-        catalog = load_catalog(self.catalog_path.read_text(encoding="utf-8"))
+        catalog = _read_catalog(self.catalog_path)
         deps = []
         for d in catalog.departments:
             update: dict = {}
@@ -161,9 +161,7 @@ class Settings(BaseSettings):
 
     def working_calendar(self) -> WorkingCalendar:
         """The working calendar: chinese-calendar, with the override file's days winning."""
-        path = self.calendar_overrides_path
-        overrides = load_overrides(path) if path is not None and path.is_file() else {}
-        return WorkingCalendar(overrides=overrides)
+        return _read_calendar(self.calendar_overrides_path)
 
     def credentials(self, ref: str) -> Credentials:
         """A department account by its catalog reference: environment, then secret files, then dev default."""
@@ -189,6 +187,17 @@ class Settings(BaseSettings):
         """Bearer token for an API department (its account's password)."""
         creds = self.credentials(ref)
         return creds.password
+
+
+@lru_cache(maxsize=8)
+def _read_catalog(path: Path) -> Catalog:
+    return load_catalog(path.read_text(encoding="utf-8"))
+
+
+@lru_cache(maxsize=8)
+def _read_calendar(overrides_path: Path | None) -> WorkingCalendar:
+    overrides = load_overrides(overrides_path) if overrides_path is not None and overrides_path.is_file() else {}
+    return WorkingCalendar(overrides=overrides)
 
 
 @lru_cache

@@ -74,3 +74,10 @@ def test_dockerfile_installs_locked_dependencies_and_a_browser():
 
 def test_ci_runs_make_test():
     assert "make test" in (ROOT / ".ci" / "run").read_text()
+
+
+def test_api_and_workers_share_the_data_volume():
+    for name in ("api", "worker", "robot"):
+        assert "kaiban-data:/app/data" in SERVICES[name]["volumes"], name
+        assert SERVICES[name]["environment"]["KAIBAN_DATA_DIR"] == "/app/data"
+    assert "kaiban-data" in COMPOSE["volumes"]

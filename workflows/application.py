@@ -215,7 +215,8 @@ class ApplicationWorkflow:
             state = self._states.get(ext.department)
             if state is None:
                 raise ValueError(f"该申请不涉及部门 {ext.department}")
-            if state.status not in (TaskStatus.DISPATCHED, TaskStatus.IN_REVIEW) or state.due_at is None:
+            open_task = state.status in (TaskStatus.WAITING, TaskStatus.DISPATCHED, TaskStatus.IN_REVIEW)
+            if not open_task or state.due_at is None:  # not dispatched yet, or its task has ended
                 raise ValueError(f"部门 {ext.department} 的事项当前状态为 {state.status.value}，不能延期")
         old = self._current_due(ext.department)
         if ext.new_due_at <= old:

@@ -90,7 +90,7 @@ class DepartmentTaskWorkflow:
         self._state = DepartmentState(
             code=d.code, name=d.name, channel=d.channel, dispatched_at=now, due_at=plan.due_at, sla_state="on_track"
         )
-        self._upsert_visibility()
+        await self._update()  # the application learns the deadline at once; visibility is set
         ladder = asyncio.ensure_future(
             self._ladder.run(
                 done=lambda: self._done,

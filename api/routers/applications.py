@@ -11,14 +11,22 @@ from zoneinfo import ZoneInfo
 import structlog
 from fastapi import APIRouter, Header, HTTPException, status
 from temporalio.api.enums.v1 import WorkflowIdConflictPolicy
-from temporalio.client import WorkflowQueryFailedError
+from temporalio.client import WorkflowQueryFailedError, WorkflowUpdateFailedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.deps import ClientDep, SettingsDep
-from api.schemas import ApplicationDetail, Problem, SubmissionAccepted, ValidationProblem
+from api.schemas import (
+    ApplicationDetail,
+    DeadlineChangeRecord,
+    DeadlineExtensionRequest,
+    Problem,
+    SubmissionAccepted,
+    ValidationProblem,
+)
+from domain.deadlines import plan_application
 from domain.form import Application
 from workflows.application import ApplicationWorkflow
-from workflows.models import ApplicationInput, Timing
+from workflows.models import ApplicationInput, DeadlineExtension, Timing
 
 router = APIRouter(prefix="/api/v1/applications", tags=["applications"])
 log = structlog.get_logger(__name__)
@@ -50,10 +58,12 @@ async def submit_application(
 ) -> SubmissionAccepted:
     now = datetime.now(SHANGHAI)
     app_id = new_application_id(now, application.window.window_id, idempotency_key)
+    deadline = plan_application(now, settings.working_calendar(), settings.sla_policy)
     inp = ApplicationInput(
         application_id=app_id,
         application=application,
         submitted_at=now,
+        deadline=deadline,
         departments=list(settings.catalog().departments),
         timing=Timing(
             robot_heartbeat_timeout_s=settings.robot_heartbeat_timeout_s,
@@ -76,10 +86,12 @@ async def submit_application(
         id_conflict_policy=WorkflowIdConflictPolicy.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
     )
     log.info("application_submitted", application_id=app_id, window_id=application.window.window_id)
+    due = deadline.due_at.strftime("%Y-%m-%d %H:%M")
     return SubmissionAccepted(
         application_id=app_id,
         status="processing",
-        message="申请已受理，正在同步至各部门办理",
+        due_at=deadline.due_at,
+        message=f"申请已受理，正在同步至各部门办理，承诺于 {due} 前办结",
         links={"self": f"/api/v1/applications/{app_id}"},
     )
 
@@ -101,3 +113,32 @@ async def get_application(application_id: str, client: ClientDep) -> Application
     except WorkflowQueryFailedError as err:
         log.error("application_query_failed", application_id=application_id, error=str(err))
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, detail="暂时无法读取该申请的办理进度，请稍后重试") from err
+
+
+@router.post(
+    "/{application_id}/deadline-extensions",
+    response_model=DeadlineChangeRecord,
+    responses={404: {"model": Problem}, 409: {"model": Problem, "description": "不能延期（理由、时限或状态不符）"}},
+    summary="督办人员延长整件申请或某部门事项的办结时限（留痕）",
+)
+async def extend_deadline(application_id: str, body: DeadlineExtensionRequest, client: ClientDep) -> DeadlineChangeRecord:
+    handle = client.get_workflow_handle(application_id)
+    try:
+        change = await handle.execute_update(
+            ApplicationWorkflow.extend_deadline,
+            DeadlineExtension(
+                department=body.department, new_due_at=body.new_due_at, reason=body.reason, requested_by=body.requested_by
+            ),
+        )
+    except WorkflowUpdateFailedError as err:
+        reason = getattr(err.cause, "message", None) or str(err.cause or err)
+        reason = reason.removeprefix("ValueError: ")
+        log.info("deadline_extension_refused", application_id=application_id, reason=reason)
+        raise HTTPException(status.HTTP_409_CONFLICT, detail=reason) from err
+    except RPCError as err:
+        if err.status is RPCStatusCode.NOT_FOUND:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"未找到在办的申请 {application_id}") from err
+        raise
+    log.info("deadline_extended", application_id=application_id, department=body.department,
+             requested_by=body.requested_by, new_due_at=change.new_due_at.isoformat())
+    return change

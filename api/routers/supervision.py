@@ -7,13 +7,17 @@ thread pool, so the SQLite reads never block the event loop.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 
 from activities.notifications import NotificationSink
+from api.deps import ClientDep, SettingsDep
+from domain.sla import remaining_working_minutes
+from domain.sla import sla_state as compute_sla_state
+from workflows import visibility
 
 router = APIRouter(prefix="/api/v1", tags=["supervision"])
 
@@ -114,3 +118,65 @@ def list_notifications(
 ) -> NotificationInbox:
     rows = _sink(request).list(audience=audience, application_id=application_id, department=department, limit=limit)
     return NotificationInbox(audience=audience, count=len(rows), items=[NotificationRecord.model_validate(r) for r in rows])
+
+
+# -- the supervision board: every open department task against its deadline ----------------------
+
+
+class BoardItem(BaseModel):
+    application_id: str
+    department: str
+    window_id: str | None = None
+    status: str | None = Field(None, description="事项状态")
+    dispatched_at: datetime
+    due_at: datetime = Field(description="办结时限")
+    remaining_working_minutes: float = Field(description="剩余工作分钟（已超时为负）")
+    sla_state: Literal["on_track", "at_risk", "breached"]
+
+
+class Board(BaseModel):
+    generated_at: datetime
+    count: int
+    items: list[BoardItem]
+
+
+@router.get("/supervision/board", response_model=Board, summary="督办看板：所有在办部门事项，按紧急程度排序")
+async def supervision_board(
+    client: ClientDep,
+    settings: SettingsDep,
+    department: Annotated[str | None, Query(pattern=r"^[a-z][a-z0-9_]*$", description="部门代码")] = None,
+    sla_state: Annotated[Literal["on_track", "at_risk", "breached"] | None, Query(description="时限状态")] = None,
+    limit: Limit = 200,
+) -> Board:
+    """Open department tasks from Temporal's visibility (search attributes, no personal data), with the
+    remaining working minutes and SLA state computed now on the working calendar; most urgent first."""
+    query = "WorkflowType = 'DepartmentTask' AND ExecutionStatus = 'Running'"
+    if department:
+        query += f" AND KaibanDepartment = '{department}'"
+    calendar = settings.working_calendar()
+    now = datetime.now(UTC)
+    items: list[BoardItem] = []
+    async for wf in client.list_workflows(query, limit=2000):
+        attrs = wf.typed_search_attributes
+        due = attrs.get(visibility.DUE_AT)
+        app_id = attrs.get(visibility.APPLICATION_ID)
+        if due is None or app_id is None:
+            continue  # not planned yet
+        started = wf.start_time
+        state = compute_sla_state(now, started, due, calendar, settings.sla_policy)
+        if sla_state and state != sla_state:
+            continue
+        items.append(
+            BoardItem(
+                application_id=app_id,
+                department=attrs.get(visibility.DEPARTMENT) or wf.id.rsplit(".", 1)[-1],
+                window_id=attrs.get(visibility.WINDOW_ID),
+                status=attrs.get(visibility.STATUS),
+                dispatched_at=started,
+                due_at=calendar.to_local(due),
+                remaining_working_minutes=round(remaining_working_minutes(now, due, calendar), 1),
+                sla_state=state,
+            )
+        )
+    items.sort(key=lambda i: (i.remaining_working_minutes, i.due_at))
+    return Board(generated_at=calendar.to_local(now), count=len(items[:limit]), items=items[:limit])

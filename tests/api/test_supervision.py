@@ -152,4 +152,7 @@ def test_openapi_declares_models_and_chinese_summaries(filled):
     params = {p["name"] for p in esc["parameters"]}
     assert params == {"application_id", "department", "audience", "level", "limit"}
     assert {"NotificationRecord", "DeliveryState"} <= set(spec["components"]["schemas"])
-    assert "/api/v1/supervision/board" not in spec["paths"]
+    board = spec["paths"]["/api/v1/supervision/board"]["get"]
+    assert "督办看板" in board["summary"]
+    assert {p["name"] for p in board["parameters"]} == {"department", "sla_state", "limit"}
+    assert board["responses"]["200"]["content"]["application/json"]["schema"]["$ref"].endswith("/Board")
