@@ -14,7 +14,16 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities import api_client
-from activities.models import AUTH_ERROR, BUSINESS_REJECTION, INVALID_REQUEST, PORTAL_CHANGED, DepartmentEndpoint, DispatchInput, InquireInput
+from activities.models import (
+    AUTH_ERROR,
+    BUSINESS_REJECTION,
+    INVALID_REQUEST,
+    PORTAL_CHANGED,
+    DepartmentEndpoint,
+    DispatchInput,
+    InquireInput,
+    WithdrawInput,
+)
 from bots import errors as bot_errors
 from bots import flows
 from bots.browser import BrowserPool
@@ -50,7 +59,7 @@ class DepartmentActivities:
             if inp.endpoint.channel is Channel.API:
                 receipt = await self._api(inp.endpoint).submit(inp.request)
             else:
-                async with self._browser().page() as page:
+                async with self._browser().page(label=_label(inp.endpoint.code, inp.request.application_id)) as page:
                     receipt = await flows.dispatch(page, self._access(inp.endpoint), inp.request, on_step=_heartbeat)
             log.info("department_dispatched", receipt_no=receipt.receipt_no)
             return receipt
@@ -70,7 +79,7 @@ class DepartmentActivities:
                     raise ApplicationError("API inquiry needs the department's ticket", non_retryable=True)
                 inquiry = await self._api(inp.endpoint).inquire(inp.receipt_no)
             else:
-                async with self._browser().page() as page:
+                async with self._browser().page(label=_label(inp.endpoint.code, inp.application_id)) as page:
                     inquiry = await flows.inquire(
                         page,
                         self._access(inp.endpoint),
@@ -83,6 +92,28 @@ class DepartmentActivities:
             return inquiry
         except ApplicationError:
             raise
+        except Exception as exc:
+            raise _to_application_error(exc) from exc
+        finally:
+            structlog.contextvars.unbind_contextvars("application_id", "department", "channel")
+
+    @activity.defn(name="withdraw_from_department")
+    async def withdraw(self, inp: WithdrawInput) -> None:
+        """Tell a department that already received the application that it is withdrawn (idempotent)."""
+        structlog.contextvars.bind_contextvars(
+            application_id=inp.application_id, department=inp.endpoint.code, channel=inp.endpoint.channel.value
+        )
+        try:
+            if inp.endpoint.channel is Channel.API:
+                if inp.receipt_no:
+                    await self._api(inp.endpoint).withdraw(inp.receipt_no, inp.reason)
+            else:
+                async with self._browser().page(label=_label(inp.endpoint.code, inp.application_id)) as page:
+                    await flows.withdraw(
+                        page, self._access(inp.endpoint), inp.endpoint.code, inp.application_id, inp.receipt_no,
+                        inp.reason, on_step=_heartbeat,
+                    )
+            log.info("department_told_withdrawn")
         except Exception as exc:
             raise _to_application_error(exc) from exc
         finally:
@@ -113,10 +144,25 @@ def _heartbeat(step: str) -> None:
     activity.heartbeat(step)
 
 
+def _label(code: str, application_id: str) -> str:
+    """Evidence file name: department, application id, attempt — never personal data or credentials."""
+    return f"{code}-{application_id}-attempt{activity.info().attempt}"
+
+
 def _to_application_error(exc: Exception) -> ApplicationError:
-    """Channel errors → Temporal failures. Business outcomes and changed portals are never retried."""
+    """Channel errors → Temporal failures. Business outcomes and changed portals are never retried.
+
+    The evidence of a failed robot attempt (screenshot and trace paths) travels as the error's details."""
     if isinstance(exc, ApplicationError):
         return exc
+    evidence = getattr(exc, "evidence", None)
+    if evidence:
+        err = _classify(exc)
+        return ApplicationError(err.message, evidence, type=err.type, non_retryable=err.non_retryable)
+    return _classify(exc)
+
+
+def _classify(exc: Exception) -> ApplicationError:
     if isinstance(exc, (bot_errors.BusinessRejection, api_client.DepartmentRejected)):
         reason = getattr(exc, "reason", None) or str(exc)
         return ApplicationError(reason, type=BUSINESS_REJECTION, non_retryable=True)

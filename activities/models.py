@@ -30,6 +30,13 @@ class InquireInput(BaseModel):
     receipt_no: str | None = None
 
 
+class WithdrawInput(BaseModel):
+    endpoint: DepartmentEndpoint
+    application_id: str
+    receipt_no: str | None = None
+    reason: str
+
+
 # ApplicationError types raised by the activities; the workflows branch on them.
 BUSINESS_REJECTION = "BusinessRejection"
 PORTAL_CHANGED = "PortalChanged"

@@ -27,6 +27,7 @@ class Department(BaseModel):
     applies_when: str | None = None
     base_url: str
     credentials_ref: str | None = None
+    uses: tuple[str, ...] = ()  # dotted paths into the form this department relies on
 
 
 class Catalog(BaseModel):
@@ -98,3 +99,13 @@ def applies(department: Department, application: Any) -> bool:
     if not department.applies_when:
         return True
     return bool(_lookup(application, department.applies_when))
+
+
+def changed_fields(department: Department, old: Any, new: Any) -> list[str]:
+    """The parts of the form this department relies on that differ between two versions of it."""
+
+    def dump(x: Any) -> Any:
+        return x.model_dump(mode="json") if hasattr(x, "model_dump") else x
+
+    old, new = dump(old), dump(new)
+    return [path for path in department.uses if _lookup(old, path) != _lookup(new, path)]

@@ -15,12 +15,13 @@ from datetime import datetime, timedelta
 
 from temporalio import workflow
 from temporalio.common import TypedSearchAttributes
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ApplicationError, ChildWorkflowError
 from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
     from activities.models import PlanApplicationDeadlineInput
-    from domain.catalog import applies
+    from domain.catalog import applies, changed_fields
+    from domain.results import validate_result
     from domain.deadlines import DeadlinePlan, PlannedStep
     from domain.requests import DepartmentRequest
     from domain.status import ApplicationStatus, Channel, TaskStatus
@@ -28,7 +29,9 @@ with workflow.unsafe.imports_passed_through():
     from workflows.department import (
         ESCALATION_SIGNAL,
         EXTEND_SIGNAL,
+        MANUAL_SIGNAL,
         PROGRESS_SIGNAL,
+        REDISPATCH_SIGNAL,
         DepartmentTaskWorkflow,
         start_notification,
     )
@@ -36,6 +39,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.models import (
         ApplicationInput,
         ApplicationView,
+        Correction,
         DeadlineChange,
         DeadlineExtension,
         DepartmentProgress,
@@ -44,6 +48,11 @@ with workflow.unsafe.imports_passed_through():
         Escalation,
         EscalationFired,
         ExtendTaskDeadline,
+        HistoryEntry,
+        ManualCompletion,
+        ManualResult,
+        Redispatch,
+        Withdrawal,
     )
 
 _DONE_OK = (TaskStatus.COMPLETED, TaskStatus.SKIPPED)
@@ -63,6 +72,10 @@ class ApplicationWorkflow:
         self._ladder: Ladder | None = None
         self._escalations: list[Escalation] = []
         self._deadline_changes: list[DeadlineChange] = []
+        self._application = inp.application  # replaced by a correction (补正)
+        self._withdrawal: Withdrawal | None = None
+        self._running: dict[str, asyncio.Future] = {}
+        self._history: list[HistoryEntry] = []
         self._states: dict[str, DepartmentState] = {}
         for d in inp.departments:
             asked = applies(d, inp.application)
@@ -87,11 +100,9 @@ class ApplicationWorkflow:
                 extended=self._extended,
             )
         )
-        try:
-            await self._carry_to_departments(inp)
-        finally:
-            self._finished = True
-            await ladder
+        await self._carry_to_departments(inp)
+        self._finished = True
+        await ladder
         if self._overall_status() is ApplicationStatus.COMPLETED:
             self._completed_at = workflow.now()
         self._upsert_visibility()
@@ -100,11 +111,15 @@ class ApplicationWorkflow:
 
     async def _carry_to_departments(self, inp: ApplicationInput) -> None:
         departments = {d.code: d for d in inp.departments}
-        running: dict[str, asyncio.Task[DepartmentState]] = {}
+        running = self._running
+        self._note(None, "submitted", f"提交窗口 {inp.application.window.window_id}")
         while True:
             for code, d in departments.items():
                 state = self._states[code]
                 if state.status is not TaskStatus.WAITING or code in running:
+                    continue
+                if self._withdrawal is not None:
+                    self._states[code] = state.model_copy(update={"status": TaskStatus.CANCELLED, "waiting_for": []})
                     continue
                 pending = [p for p in d.prerequisites if self._states[p].status not in _DONE_OK]
                 self._states[code] = state.model_copy(update={"waiting_for": pending})
@@ -114,20 +129,17 @@ class ApplicationWorkflow:
                 break
             await workflow.wait(list(running.values()), return_when=asyncio.FIRST_COMPLETED)
             for code in [c for c, task in running.items() if task.done()]:
-                self._states[code] = running.pop(code).result()
+                task = running.pop(code)
+                try:
+                    self._states[code] = task.result()
+                except (asyncio.CancelledError, ChildWorkflowError):  # withdrawn while it ran
+                    self._states[code] = self._states[code].model_copy(update={"status": TaskStatus.CANCELLED})
             self._upsert_visibility()
 
     async def _run_department(self, code: str) -> DepartmentState:
         inp = self._inp
         d = next(x for x in inp.departments if x.code == code)
-        upstream = {p: self._states[p].result for p in d.prerequisites if self._states[p].result is not None}
-        request = DepartmentRequest(
-            application_id=inp.application_id,
-            department=code,
-            application=inp.application,
-            upstream=upstream,
-            submitted_at=inp.submitted_at,
-        )
+        request = self._request(code)
         queue = inp.robot_task_queue if d.channel is Channel.ROBOT else inp.task_queue
         return await workflow.execute_child_workflow(
             DepartmentTaskWorkflow.run,
@@ -144,6 +156,91 @@ class ApplicationWorkflow:
                 ]
             ),
         )
+
+    def _request(self, code: str) -> DepartmentRequest:
+        """What department ``code`` is given: the (corrected) application and its prerequisites' results."""
+        inp = self._inp
+        d = next(x for x in inp.departments if x.code == code)
+        upstream = {p: self._states[p].result for p in d.prerequisites if self._states[p].result is not None}
+        return DepartmentRequest(
+            application_id=inp.application_id, department=code, application=self._application,
+            upstream=upstream, submitted_at=inp.submitted_at,
+        )
+
+    def _note(self, department: str | None, event: str, detail: str | None = None) -> None:
+        self._history.append(HistoryEntry(at=workflow.now(), department=department, event=event, detail=detail))
+
+    # -- the clerk: correction (补正), manual completion, withdrawal ------------------------------
+
+    @workflow.update(name="correct")
+    async def correct(self, correction: Correction) -> list[str]:
+        """Re-dispatch the rejected departments with the corrected application; returns their codes."""
+        self._application = correction.application
+        redo = [c for c, s in self._states.items() if s.status is TaskStatus.REJECTED]
+        for code in redo:
+            child = workflow.get_external_workflow_handle(department_workflow_id(self._inp.application_id, code))
+            await child.signal(REDISPATCH_SIGNAL, Redispatch(request=self._request(code)))
+        self._note(None, "corrected", f"{correction.requested_by} 补正后重新报送：{', '.join(redo)}")
+        return redo
+
+    @correct.validator
+    def _validate_correction(self, correction: Correction) -> None:
+        if self._withdrawal is not None or self._finished:
+            raise ValueError("该申请已结束，不能补正")
+        if not any(s.status is TaskStatus.REJECTED for s in self._states.values()):
+            raise ValueError("当前没有需要补正的部门事项")
+        for d in self._inp.departments:
+            if self._states[d.code].status is not TaskStatus.COMPLETED:
+                continue
+            changed = changed_fields(d, self._application, correction.application)
+            if changed:
+                raise ValueError(f"{d.name}已办结，其使用的 {'、'.join(changed)} 不能在补正中修改（已办结事项的变更须另行申请）")
+
+    @workflow.update(name="complete_manually")
+    async def complete_manually(self, manual: ManualCompletion) -> DepartmentState:
+        """A clerk records the result of a task a robot could not finish; the application goes on."""
+        result = validate_result(manual.department, manual.result)
+        child = workflow.get_external_workflow_handle(department_workflow_id(self._inp.application_id, manual.department))
+        await child.signal(MANUAL_SIGNAL, ManualResult(result=result, completed_by=manual.completed_by, note=manual.note))
+        self._note(manual.department, "completed_manually", f"{manual.completed_by} 人工办结")
+        await workflow.wait_condition(lambda: self._states[manual.department].status is not TaskStatus.MANUAL)
+        return self._states[manual.department]
+
+    @complete_manually.validator
+    def _validate_manual(self, manual: ManualCompletion) -> None:
+        state = self._states.get(manual.department)
+        if state is None:
+            raise ValueError(f"该申请不涉及部门 {manual.department}")
+        if state.status is not TaskStatus.MANUAL:
+            raise ValueError(f"部门 {manual.department} 的事项当前状态为 {state.status.value}，无需人工办结")
+        if not manual.completed_by.strip():
+            raise ValueError("人工办结须注明办理人")
+        try:
+            validate_result(manual.department, manual.result)
+        except ValueError as exc:
+            raise ValueError(f"办理结果不符合{state.name}的结果格式：{exc}") from exc
+
+    @workflow.update(name="withdraw")
+    async def withdraw(self, withdrawal: Withdrawal) -> ApplicationView:
+        """Withdraw before the licence is approved: every open task is cancelled, departments are told."""
+        self._withdrawal = withdrawal.model_copy(update={"withdrawn_at": workflow.now()})
+        self._note(None, "withdrawn", f"{withdrawal.requested_by}：{withdrawal.reason}")
+        for task in self._running.values():
+            task.cancel()
+        await workflow.wait_condition(lambda: self._finished)
+        return self.status()
+
+    @withdraw.validator
+    def _validate_withdrawal(self, withdrawal: Withdrawal) -> None:
+        if not withdrawal.reason.strip() or not withdrawal.requested_by.strip():
+            raise ValueError("撤回申请须填写理由和经办人")
+        if self._withdrawal is not None:
+            raise ValueError("该申请已撤回")
+        if self._finished:
+            raise ValueError("该申请已办结，不能撤回")
+        licence = next((s for c, s in self._states.items() if c == "amr"), None)
+        if licence is not None and licence.status is TaskStatus.COMPLETED:
+            raise ValueError("营业执照已核准，不能撤回申请：撤销或注销登记须另行依法办理")
 
     # -- deadline -------------------------------------------------------------------------------
 
@@ -251,9 +348,14 @@ class ApplicationWorkflow:
         current = self._states.get(state.code)
         if current is None or current.status in (TaskStatus.COMPLETED, TaskStatus.SKIPPED, TaskStatus.CANCELLED):
             return
+        if state.status is not current.status or state.round != current.round:
+            detail = state.reason or (f"受理编号 {state.receipt_no}" if state.receipt_no else None)
+            self._note(state.code, state.status.value, detail)
         self._states[state.code] = state
 
     def _overall_status(self) -> ApplicationStatus:
+        if self._withdrawal is not None:
+            return ApplicationStatus.WITHDRAWN
         statuses = [s.status for s in self._states.values()]
         if any(s is TaskStatus.REJECTED for s in statuses):
             return ApplicationStatus.NEEDS_CORRECTION
@@ -267,7 +369,7 @@ class ApplicationWorkflow:
         return ApplicationView(
             application_id=inp.application_id,
             status=self._overall_status(),
-            company_name=inp.application.company.name,
+            company_name=self._application.company.name,
             window_id=inp.application.window.window_id,
             submitted_at=inp.submitted_at,
             due_at=self._ladder.due_at if self._ladder else None,
@@ -276,4 +378,6 @@ class ApplicationWorkflow:
             departments=list(self._states.values()),
             escalations=list(self._escalations),
             deadline_changes=list(self._deadline_changes),
+            withdrawal=self._withdrawal,
+            history=list(self._history),
         )

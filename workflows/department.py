@@ -26,7 +26,9 @@ with workflow.unsafe.imports_passed_through():
         InquireInput,
         Notification,
         PlanTaskDeadlineInput,
+        WithdrawInput,
     )
+    from domain.requests import DepartmentRequest
     from domain.deadlines import DeadlinePlan, PlannedStep
     from domain.escalation import escalation_message
     from domain.results import Inquiry, Receipt, validate_result
@@ -34,18 +36,23 @@ with workflow.unsafe.imports_passed_through():
     from workflows import visibility
     from workflows.ladder import Ladder
     from workflows.models import (
+        DepartmentCallback,
         DepartmentProgress,
         DepartmentState,
         DepartmentTaskInput,
         Escalation,
         EscalationFired,
         ExtendTaskDeadline,
+        ManualResult,
+        Redispatch,
     )
     from workflows.notification import NotificationWorkflow
 
 PROGRESS_SIGNAL = "department_progress"
 ESCALATION_SIGNAL = "escalation_fired"
 EXTEND_SIGNAL = "extend_deadline"
+REDISPATCH_SIGNAL = "redispatch"
+MANUAL_SIGNAL = "manual_result"
 PLAN_TIMEOUT = timedelta(seconds=10)
 
 
@@ -68,9 +75,14 @@ async def start_notification(esc: Escalation, *, application_id: str, window_id:
 @workflow.defn(name="DepartmentTask")
 class DepartmentTaskWorkflow:
     def __init__(self) -> None:
+        self._inp: DepartmentTaskInput | None = None
         self._state: DepartmentState | None = None
         self._ladder: Ladder | None = None
-        self._done = False
+        self._ladder_task: asyncio.Future | None = None
+        self._ladder_stopped = True
+        self._redispatch: Redispatch | None = None
+        self._manual: ManualResult | None = None
+        self._callback: DepartmentCallback | None = None
 
     @workflow.query(name="state")
     def state(self) -> DepartmentState | None:
@@ -78,68 +90,148 @@ class DepartmentTaskWorkflow:
 
     @workflow.signal(name=EXTEND_SIGNAL)
     def extend_deadline(self, ext: ExtendTaskDeadline) -> None:
-        if self._ladder is not None and not self._done:
+        if self._ladder is not None and not self._ladder_stopped:
             self._ladder.request_extension(ext.new_due_at)
+
+    @workflow.signal(name=REDISPATCH_SIGNAL)
+    def redispatch(self, redo: Redispatch) -> None:
+        if self._state is not None and self._state.status is TaskStatus.REJECTED:
+            self._redispatch = redo
+
+    @workflow.signal(name=MANUAL_SIGNAL)
+    def manual_result(self, manual: ManualResult) -> None:
+        if self._state is not None and self._state.status is TaskStatus.MANUAL:
+            self._manual = manual
+
+    @workflow.update(name="department_callback")
+    def department_callback(self, callback: DepartmentCallback) -> str:
+        """A department API reports its result; the next wait for it ends at once."""
+        self._callback = callback
+        return "accepted"
+
+    @department_callback.validator
+    def _validate_callback(self, callback: DepartmentCallback) -> None:
+        if self._state is None or self._state.status not in (TaskStatus.DISPATCHED, TaskStatus.IN_REVIEW):
+            status = self._state.status.value if self._state else "waiting"
+            raise ValueError(f"该事项当前状态为 {status}，回调未改变任何状态")
+        if callback.receipt_no != self._state.receipt_no:
+            raise ValueError(f"回执编号 {callback.receipt_no} 与该事项的受理编号不符，回调未改变任何状态")
 
     @workflow.run
     async def run(self, inp: DepartmentTaskInput) -> DepartmentState:
+        self._inp = inp
         d = inp.department
+        self._state = DepartmentState(code=d.code, name=d.name, channel=d.channel)
+        request = inp.request
+        try:
+            while True:
+                await self._start_round()
+                status = await self._dispatch_and_follow(request)
+                if status is TaskStatus.COMPLETED:
+                    break
+                if status is TaskStatus.REJECTED:
+                    # back with the clerk (补正): the department is not late meanwhile
+                    await self._stop_ladder()
+                    await workflow.wait_condition(lambda: self._redispatch is not None)
+                    assert self._redispatch is not None
+                    request, self._redispatch = self._redispatch.request, None
+                    await self._update(status=TaskStatus.WAITING, round=self._state.round + 1, receipt_no=None,
+                                       reason=None, completed_at=None)
+                    continue
+                # MANUAL: a clerk finishes the task by hand; it is still late if late
+                await workflow.wait_condition(lambda: self._manual is not None)
+                assert self._manual is not None
+                await self._finish(TaskStatus.COMPLETED, result=self._manual.result,
+                                   completed_by=self._manual.completed_by, reason=self._manual.note)
+                break
+        except asyncio.CancelledError:
+            await self._stop_ladder()
+            await self._withdrawn(request)
+            return self._state
+        # (no await in a `finally`: an evicted workflow's coroutine is closed and must not await)
+        await self._stop_ladder()
+        return self._state
+
+    async def _withdrawn(self, request: DepartmentRequest) -> None:
+        """The application was withdrawn: tell the department if it already has it, then close."""
+        assert self._inp is not None and self._state is not None
+        d = self._inp.department
+        if self._state.receipt_no is not None or self._state.status is not TaskStatus.WAITING:
+            try:
+                await workflow.execute_activity(
+                    "withdraw_from_department",
+                    WithdrawInput(endpoint=self._endpoint(), application_id=self._inp.application_id,
+                                  receipt_no=self._state.receipt_no, reason="申请人撤回申请"),
+                    **self._activity_options(self._inp),
+                )
+            except ActivityError as err:
+                workflow.logger.warning("department %s could not be told of the withdrawal: %s", d.code, err)
+        await self._finish(TaskStatus.CANCELLED, reason="申请人撤回申请，已终止办理")
+
+    def _endpoint(self) -> DepartmentEndpoint:
+        assert self._inp is not None
+        d = self._inp.department
+        return DepartmentEndpoint(code=d.code, channel=d.channel, base_url=d.base_url, credentials_ref=d.credentials_ref)
+
+    async def _start_round(self) -> None:
+        """Dispatch starts now: plan its deadline, set the ladder going."""
+        assert self._inp is not None and self._state is not None
+        d = self._inp.department
         now = workflow.now()
         plan = await self._plan(PlanTaskDeadlineInput(dispatched_at=now, budget_minutes=d.budget_minutes))
         self._ladder = Ladder(plan)
-        self._state = DepartmentState(
-            code=d.code, name=d.name, channel=d.channel, dispatched_at=now, due_at=plan.due_at, sla_state="on_track"
-        )
-        await self._update()  # the application learns the deadline at once; visibility is set
-        ladder = asyncio.ensure_future(
-            self._ladder.run(
-                done=lambda: self._done,
-                fire=lambda step: self._escalate(inp, step),
-                replan=lambda due: self._replan(inp, due),
-                extended=lambda: self._update(due_at=self._ladder.due_at, sla_state=self._ladder.sla_state),
+        ladder = self._ladder
+        self._ladder_stopped = False
+        await self._update(dispatched_at=now, due_at=plan.due_at, sla_state="on_track")  # the application learns it at once
+        self._ladder_task = asyncio.ensure_future(
+            ladder.run(
+                done=lambda: self._ladder_stopped,
+                fire=lambda step: self._escalate(self._inp, step),
+                replan=lambda due: self._replan(self._inp, due),
+                extended=lambda: self._update(due_at=ladder.due_at, sla_state=ladder.sla_state),
                 plan_more=lambda n: self._plan(
                     PlanTaskDeadlineInput(
                         dispatched_at=plan.started_at, budget_minutes=d.budget_minutes,
-                        due_at=self._ladder.due_at if self._ladder.version else None,
-                        re_escalations=n,
+                        due_at=ladder.due_at if ladder.version else None, re_escalations=n,
                     )
                 ),
             )
         )
-        try:
-            return await self._work(inp)
-        finally:
-            self._done = True
-            await ladder
 
-    async def _work(self, inp: DepartmentTaskInput) -> DepartmentState:
+    async def _stop_ladder(self) -> None:
+        self._ladder_stopped = True
+        if self._ladder_task is not None:
+            task, self._ladder_task = self._ladder_task, None
+            await task
+
+    async def _dispatch_and_follow(self, request: DepartmentRequest) -> TaskStatus:
+        """File the task, then follow it until the department decides: completed, rejected or manual."""
+        inp = self._inp
+        assert inp is not None and self._state is not None
         d = inp.department
-        assert self._state is not None
-        endpoint = DepartmentEndpoint(code=d.code, channel=d.channel, base_url=d.base_url, credentials_ref=d.credentials_ref)
+        endpoint = self._endpoint()
         options = self._activity_options(inp)
-
         try:
             receipt: Receipt = await workflow.execute_activity(
-                "dispatch_to_department",
-                DispatchInput(endpoint=endpoint, request=inp.request),
-                result_type=Receipt,
-                **options,
+                "dispatch_to_department", DispatchInput(endpoint=endpoint, request=request), result_type=Receipt, **options
             )
         except ActivityError as err:
             return await self._failed(err)
         await self._update(status=TaskStatus.DISPATCHED, receipt_no=receipt.receipt_no)
 
         delay = inp.timing.poll_initial_s
+        inquiry: Inquiry | None = None
         while True:
-            try:
-                inquiry: Inquiry = await workflow.execute_activity(
-                    "inquire_department",
-                    InquireInput(endpoint=endpoint, application_id=inp.application_id, receipt_no=receipt.receipt_no),
-                    result_type=Inquiry,
-                    **options,
-                )
-            except ActivityError as err:
-                return await self._failed(err)
+            if inquiry is None:
+                try:
+                    inquiry = await workflow.execute_activity(
+                        "inquire_department",
+                        InquireInput(endpoint=endpoint, application_id=inp.application_id, receipt_no=receipt.receipt_no),
+                        result_type=Inquiry,
+                        **options,
+                    )
+                except ActivityError as err:
+                    return await self._failed(err)
             if inquiry.status == "completed":
                 try:
                     result = validate_result(d.code, inquiry.result or {})
@@ -151,9 +243,18 @@ class DepartmentTaskWorkflow:
                 return await self._finish(TaskStatus.REJECTED, reason=inquiry.reason or "部门退回，需补正")
             if self._state.status is not TaskStatus.IN_REVIEW:
                 await self._update(status=TaskStatus.IN_REVIEW)
-            # The department is still reviewing: ask again later, backing off (a durable timer).
-            await workflow.sleep(timedelta(seconds=delay))
-            delay = min(delay * 1.5, inp.timing.poll_max_s)
+            # Still reviewing: ask again later, backing off (a durable timer); a callback ends the wait at once.
+            inquiry = None
+            try:
+                await workflow.wait_condition(lambda: self._callback is not None, timeout=timedelta(seconds=delay))
+            except asyncio.TimeoutError:
+                delay = min(delay * 1.5, inp.timing.poll_max_s)
+                continue
+            callback, self._callback = self._callback, None
+            assert callback is not None
+            status = {"processing": "in_review"}.get(callback.status, callback.status)
+            if status in ("in_review", "completed", "rejected"):
+                inquiry = Inquiry(status=status, result=callback.result, reason=callback.reason)
 
     # -- deadline -------------------------------------------------------------------------------
 
@@ -176,7 +277,7 @@ class DepartmentTaskWorkflow:
         assert self._ladder is not None
         d = inp.department
         esc = Escalation(
-            key=f"{inp.application_id}.{d.code}.v{self._ladder.version}.s{step.sequence}",
+            key=f"{inp.application_id}.{d.code}.r{self._state.round}.v{self._ladder.version}.s{step.sequence}",
             department=d.code, level=step.level, audience=step.audience, sequence=step.sequence,
             due_at=self._ladder.due_at, planned_at=step.at, fired_at=workflow.now(),
         )
@@ -220,18 +321,23 @@ class DepartmentTaskWorkflow:
             ),
         }
 
-    async def _failed(self, err: ActivityError) -> DepartmentState:
+    async def _failed(self, err: ActivityError) -> TaskStatus:
         cause = err.cause
         if isinstance(cause, ApplicationError) and cause.type == BUSINESS_REJECTION:
             return await self._finish(TaskStatus.REJECTED, reason=cause.message)
         detail = cause.message if isinstance(cause, ApplicationError) else str(cause or err)
+        evidence = None
+        if isinstance(cause, ApplicationError) and cause.details and isinstance(cause.details[0], dict):
+            evidence = {k: str(v) for k, v in cause.details[0].items()}
         workflow.logger.warning("department task needs a person: %s", detail)
-        return await self._finish(TaskStatus.MANUAL, reason=f"自动办理未能完成，需窗口人工处理：{detail}")
+        return await self._finish(
+            TaskStatus.MANUAL, reason=f"自动办理未能完成，需窗口人工处理：{detail}", evidence=evidence
+        )
 
-    async def _finish(self, status: TaskStatus, *, result: dict | None = None, reason: str | None = None) -> DepartmentState:
-        await self._update(status=status, result=result, reason=reason, completed_at=workflow.now())
-        assert self._state is not None
-        return self._state
+    async def _finish(self, status: TaskStatus, **changes) -> TaskStatus:
+        finished_at = workflow.now() if status in (TaskStatus.COMPLETED, TaskStatus.CANCELLED) else None
+        await self._update(status=status, completed_at=finished_at, **changes)
+        return status
 
     async def _update(self, **changes) -> None:
         assert self._state is not None

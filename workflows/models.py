@@ -67,6 +67,9 @@ class DepartmentState(BaseModel):
     waiting_for: list[str] = Field(default_factory=list)
     due_at: datetime | None = None
     sla_state: str | None = None  # on_track | at_risk | breached, once dispatched
+    round: int = 1  # 1, then 2 after the first correction (补正) re-dispatched it, ...
+    evidence: dict[str, str] | None = None  # the last failed robot attempt: screenshot and trace
+    completed_by: str | None = None  # a clerk who recorded the result by hand
     dispatched_at: datetime | None = None
     completed_at: datetime | None = None
     updated_at: datetime | None = None
@@ -123,6 +126,70 @@ class EscalationFired(BaseModel):
     escalation: Escalation
 
 
+class Correction(BaseModel):
+    """The clerk's corrected application (补正), after a department asked for it (update ``correct``)."""
+
+    application: Application
+    corrected_at: datetime  # the form's date rules are judged as of this instant
+    requested_by: str
+
+    @model_validator(mode="before")
+    @classmethod
+    def _judge_as_of_correction(cls, data):
+        if isinstance(data, dict) and "application" in data:
+            data = {**data, "application": application_as_of(data["application"], data.get("corrected_at"))}
+        return data
+
+
+class Redispatch(BaseModel):
+    """Signal from the application to a rejected department task: file again with this request."""
+
+    request: DepartmentRequest
+
+
+class ManualCompletion(BaseModel):
+    """A clerk's hand-recorded result for a task a robot could not finish (update ``complete_manually``)."""
+
+    department: str
+    result: dict
+    completed_by: str
+    note: str | None = None
+
+
+class ManualResult(BaseModel):
+    """Signal from the application to a ``manual`` department task: here is its result."""
+
+    result: dict
+    completed_by: str
+    note: str | None = None
+
+
+class Withdrawal(BaseModel):
+    """The applicant withdraws before the licence is approved (update ``withdraw``)."""
+
+    reason: str
+    requested_by: str
+    withdrawn_at: datetime | None = None
+
+
+class DepartmentCallback(BaseModel):
+    """A department API reporting its result (update ``department_callback`` of the department task)."""
+
+    receipt_no: str
+    status: str  # processing | in_review | completed | rejected | withdrawn
+    result: dict | None = None
+    reason: str | None = None
+
+
+class HistoryEntry(BaseModel):
+    """One line of the application's story, for the clerk: what happened, where, when."""
+
+    at: datetime
+    department: str | None = None
+    event: str
+    detail: str | None = None
+
+
 class ApplicationView(BaseModel):
     application_id: str
     status: ApplicationStatus
@@ -135,3 +202,5 @@ class ApplicationView(BaseModel):
     departments: list[DepartmentState]
     escalations: list[Escalation] = Field(default_factory=list)
     deadline_changes: list[DeadlineChange] = Field(default_factory=list)
+    withdrawal: Withdrawal | None = None
+    history: list[HistoryEntry] = Field(default_factory=list)

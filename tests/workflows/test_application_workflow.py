@@ -12,7 +12,14 @@ from temporalio.exceptions import ApplicationError
 from temporalio.worker import Worker
 
 from activities.deadlines import DeadlineActivities
-from activities.models import BUSINESS_REJECTION, PORTAL_CHANGED, DispatchInput, InquireInput, Notification
+from activities.models import (
+    BUSINESS_REJECTION,
+    PORTAL_CHANGED,
+    DispatchInput,
+    InquireInput,
+    Notification,
+    WithdrawInput,
+)
 from domain.form import Application
 from domain.results import Inquiry, Receipt
 from domain.status import ApplicationStatus, TaskStatus
@@ -47,6 +54,8 @@ class FakeDepartments:
 
     def __init__(self, *, reject: set[str] = frozenset(), portal_changed: set[str] = frozenset(), reviews: int = 0,
                  hold=None):
+        """``reject``: departments whose first filing is rejected (a corrected one goes through);
+        ``portal_changed``: robot departments whose portal no longer matches (every attempt)."""
         self.uscc = make_uscc()
         self.dispatched: list[str] = []
         self.upstream: dict[str, dict] = {}
@@ -58,6 +67,12 @@ class FakeDepartments:
         self.overlaps: list[tuple[str, frozenset]] = []
         self.notifications: list[Notification] = []
         self.hold = hold or {}  # department -> predicate(fakes): keep answering in_review while true
+        self.requests: dict[str, list] = {}  # department -> every request it was given
+        self.withdrawn: list[tuple[str, str | None]] = []
+
+    @activity.defn(name="withdraw_from_department")
+    async def withdraw(self, inp: WithdrawInput) -> None:
+        self.withdrawn.append((inp.endpoint.code, inp.receipt_no))
 
     @activity.defn(name="notify")
     async def notify(self, n: Notification) -> None:
@@ -69,6 +84,7 @@ class FakeDepartments:
         if code in self.portal_changed:
             raise ApplicationError("landmark missing", type=PORTAL_CHANGED, non_retryable=True)
         self.dispatched.append(code)
+        self.requests.setdefault(code, []).append(inp.request)
         self.upstream[code] = inp.request.upstream
         self.in_flight.add(code)
         self.overlaps.append((code, frozenset(self.in_flight)))
@@ -79,7 +95,7 @@ class FakeDepartments:
     async def inquire(self, inp: InquireInput) -> Inquiry:
         code = inp.endpoint.code
         n = self.inquiries[code] = self.inquiries.get(code, 0) + 1
-        if code in self.reject:
+        if code in self.reject and len(self.requests[code]) == 1:
             raise ApplicationError("名称重复", type=BUSINESS_REJECTION, non_retryable=True)
         if n <= self.reviews or (code in self.hold and self.hold[code](self)):
             return Inquiry(status="in_review")
@@ -92,7 +108,7 @@ def worker_kwargs(fakes) -> dict:
     deadlines = DeadlineActivities(Settings())
     return dict(
         workflows=[ApplicationWorkflow, DepartmentTaskWorkflow, NotificationWorkflow],
-        activities=[fakes.dispatch, fakes.inquire, fakes.notify, deadlines.plan_task_deadline,
+        activities=[fakes.dispatch, fakes.inquire, fakes.notify, fakes.withdraw, deadlines.plan_task_deadline,
                     deadlines.plan_application_deadline],
     )
 
@@ -152,28 +168,6 @@ async def test_departments_not_asked_for_are_skipped(time_env, sample_json):
     assert states["hpf"] is TaskStatus.SKIPPED and states["bank"] is TaskStatus.SKIPPED
     assert "hpf" not in fakes.dispatched and "bank" not in fakes.dispatched
     assert view.status is ApplicationStatus.COMPLETED
-
-
-async def test_rejection_is_not_retried_and_holds_dependents(time_env, sample_json):
-    fakes = FakeDepartments(reject={"psb_seal"})
-    view, _ = await run_application(time_env, sample_json, fakes)
-    states = {d.code: d for d in view.departments}
-    assert states["psb_seal"].status is TaskStatus.REJECTED
-    assert states["psb_seal"].reason == "名称重复"
-    assert fakes.inquiries["psb_seal"] == 1  # a business "no" is not retried
-    assert states["bank"].status is TaskStatus.WAITING
-    assert states["bank"].waiting_for == ["psb_seal"]
-    assert states["tax"].status is TaskStatus.COMPLETED
-    assert view.status is ApplicationStatus.NEEDS_CORRECTION
-
-
-async def test_changed_portal_goes_to_a_person(time_env, sample_json):
-    fakes = FakeDepartments(portal_changed={"hrss"})
-    view, _ = await run_application(time_env, sample_json, fakes)
-    hrss = next(d for d in view.departments if d.code == "hrss")
-    assert hrss.status is TaskStatus.MANUAL
-    assert "人工" in hrss.reason
-    assert view.status is ApplicationStatus.PROCESSING
 
 
 async def test_query_answers_while_running(time_env, sample_json):
