@@ -9,6 +9,8 @@ exceptions below into retryable / non-retryable failures.
   holds the department's words.
 - ``DepartmentAuthError``: non-retryable (401/403).
 
+``submit`` files a task, ``inquire`` asks what became of it, ``withdraw`` withdraws it (撤回).
+
 The wire protocol is documented in ``simulators/department_api.py``.
 """
 
@@ -26,7 +28,7 @@ from domain.results import Inquiry, Receipt, validate_result
 
 SUBMISSIONS_PATH = "/api/v1/submissions"
 _API_DEPARTMENTS = ("tax", "nhsa", "bank")
-_STATUS_MAP = {"processing": "in_review", "completed": "completed", "rejected": "rejected"}
+_STATUS_MAP = {"processing": "in_review", "completed": "completed", "rejected": "rejected", "withdrawn": "withdrawn"}
 
 
 class DepartmentError(Exception):
@@ -305,6 +307,9 @@ class DepartmentApiClient:
         if status == "rejected":
             reason = data.get("reason")
             return Inquiry(status="rejected", reason=str(reason) if reason else "rejected without a reason")
+        if status == "withdrawn":
+            reason = data.get("reason")
+            return Inquiry(status="withdrawn", reason=str(reason) if reason else None)
         result = data.get("result")
         if not isinstance(result, dict):
             raise DepartmentProtocolError(f"{label}: completed {receipt_no} without a result", department=dept)
@@ -321,3 +326,22 @@ class DepartmentApiClient:
                 department=dept,
             ) from exc
         return Inquiry(status="completed", result=checked)
+
+    async def withdraw(self, receipt_no: str, reason: str) -> None:
+        """Withdraw (撤回) the submission ``receipt_no`` with ``reason``. Idempotent: a submission already
+        withdrawn, or one the department does not know (404: nothing to withdraw), is success."""
+        if not reason or not reason.strip():
+            raise ValueError("a withdrawal needs a reason (撤回原因)")
+        dept = self.department
+        path = f"{SUBMISSIONS_PATH}/{quote(receipt_no, safe='')}/withdrawal"
+        try:
+            response = await self._call("POST", path, dept, json={"reason": reason.strip()})
+        except DepartmentRejected as exc:
+            if exc.status_code == 404:
+                return
+            raise
+        data = self._json(response, dept)
+        if data.get("status") != "withdrawn":
+            raise DepartmentProtocolError(
+                f"{self._label(dept)}: {receipt_no} is {data.get('status')!r} after its withdrawal", department=dept
+            )

@@ -51,73 +51,62 @@ class DepartmentActivities:
 
     @activity.defn(name="dispatch_to_department")
     async def dispatch(self, inp: DispatchInput) -> Receipt:
-        structlog.contextvars.bind_contextvars(
-            application_id=inp.request.application_id, department=inp.endpoint.code, channel=inp.endpoint.channel.value
-        )
-        try:
-            log.info("department_dispatch_started", attempt=activity.info().attempt)
-            if inp.endpoint.channel is Channel.API:
-                receipt = await self._api(inp.endpoint).submit(inp.request)
-            else:
-                async with self._browser().page(label=_label(inp.endpoint.code, inp.request.application_id)) as page:
-                    receipt = await flows.dispatch(page, self._access(inp.endpoint), inp.request, on_step=_heartbeat)
-            log.info("department_dispatched", receipt_no=receipt.receipt_no)
-            return receipt
-        except Exception as exc:  # mapped onto Temporal failures below
-            raise _to_application_error(exc) from exc
-        finally:
-            structlog.contextvars.unbind_contextvars("application_id", "department", "channel")
+        with _log_context(inp.request.application_id, inp.endpoint):
+            try:
+                log.info("department_dispatch_started", attempt=activity.info().attempt)
+                if inp.endpoint.channel is Channel.API:
+                    callback = f"{self._settings.public_base_url}/api/v1/departments/{inp.endpoint.code}/callbacks"
+                    receipt = await self._api(inp.endpoint).submit(inp.request, callback_url=callback)
+                else:
+                    async with self._browser().page(label=_label(inp.endpoint.code, inp.request.application_id)) as page:
+                        receipt = await flows.dispatch(page, self._access(inp.endpoint), inp.request, on_step=_heartbeat)
+                log.info("department_dispatched", receipt_no=receipt.receipt_no)
+                return receipt
+            except Exception as exc:  # mapped onto Temporal failures below
+                raise _to_application_error(exc) from exc
 
     @activity.defn(name="inquire_department")
     async def inquire(self, inp: InquireInput) -> Inquiry:
-        structlog.contextvars.bind_contextvars(
-            application_id=inp.application_id, department=inp.endpoint.code, channel=inp.endpoint.channel.value
-        )
-        try:
-            if inp.endpoint.channel is Channel.API:
-                if not inp.receipt_no:
-                    raise ApplicationError("API inquiry needs the department's ticket", non_retryable=True)
-                inquiry = await self._api(inp.endpoint).inquire(inp.receipt_no)
-            else:
-                async with self._browser().page(label=_label(inp.endpoint.code, inp.application_id)) as page:
-                    inquiry = await flows.inquire(
-                        page,
-                        self._access(inp.endpoint),
-                        inp.endpoint.code,
-                        inp.application_id,
-                        inp.receipt_no,
-                        on_step=_heartbeat,
-                    )
-            log.info("department_inquired", status=inquiry.status)
-            return inquiry
-        except ApplicationError:
-            raise
-        except Exception as exc:
-            raise _to_application_error(exc) from exc
-        finally:
-            structlog.contextvars.unbind_contextvars("application_id", "department", "channel")
+        with _log_context(inp.application_id, inp.endpoint):
+            try:
+                if inp.endpoint.channel is Channel.API:
+                    if not inp.receipt_no:
+                        raise ApplicationError("API inquiry needs the department's ticket", non_retryable=True)
+                    inquiry = await self._api(inp.endpoint).inquire(inp.receipt_no)
+                else:
+                    async with self._browser().page(label=_label(inp.endpoint.code, inp.application_id)) as page:
+                        inquiry = await flows.inquire(
+                            page,
+                            self._access(inp.endpoint),
+                            inp.endpoint.code,
+                            inp.application_id,
+                            inp.receipt_no,
+                            on_step=_heartbeat,
+                        )
+                log.info("department_inquired", status=inquiry.status)
+                return inquiry
+            except ApplicationError:
+                raise
+            except Exception as exc:
+                raise _to_application_error(exc) from exc
 
     @activity.defn(name="withdraw_from_department")
     async def withdraw(self, inp: WithdrawInput) -> None:
         """Tell a department that already received the application that it is withdrawn (idempotent)."""
-        structlog.contextvars.bind_contextvars(
-            application_id=inp.application_id, department=inp.endpoint.code, channel=inp.endpoint.channel.value
-        )
-        try:
-            if inp.endpoint.channel is Channel.API:
-                if inp.receipt_no:
-                    await self._api(inp.endpoint).withdraw(inp.receipt_no, inp.reason)
-            else:
-                async with self._browser().page(label=_label(inp.endpoint.code, inp.application_id)) as page:
-                    await flows.withdraw(
-                        page, self._access(inp.endpoint), inp.endpoint.code, inp.application_id, inp.receipt_no,
-                        inp.reason, on_step=_heartbeat,
-                    )
-            log.info("department_told_withdrawn")
-        except Exception as exc:
-            raise _to_application_error(exc) from exc
-        finally:
-            structlog.contextvars.unbind_contextvars("application_id", "department", "channel")
+        with _log_context(inp.application_id, inp.endpoint):
+            try:
+                if inp.endpoint.channel is Channel.API:
+                    if inp.receipt_no:
+                        await self._api(inp.endpoint).withdraw(inp.receipt_no, inp.reason)
+                else:
+                    async with self._browser().page(label=_label(inp.endpoint.code, inp.application_id)) as page:
+                        await flows.withdraw(
+                            page, self._access(inp.endpoint), inp.endpoint.code, inp.application_id, inp.receipt_no,
+                            inp.reason, on_step=_heartbeat,
+                        )
+                log.info("department_told_withdrawn")
+            except Exception as exc:
+                raise _to_application_error(exc) from exc
 
     # -- helpers ----------------------------------------------------------------------------------
 
@@ -138,6 +127,13 @@ class DepartmentActivities:
             client = api_client.DepartmentApiClient(endpoint.base_url, token)
             self._api_clients[key] = client
         return client
+
+
+def _log_context(application_id: str, endpoint: DepartmentEndpoint):
+    """Every log line of one department call names the application, the department and the channel."""
+    return structlog.contextvars.bound_contextvars(
+        application_id=application_id, department=endpoint.code, channel=endpoint.channel.value
+    )
 
 
 def _heartbeat(step: str) -> None:

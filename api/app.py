@@ -12,7 +12,7 @@ from temporalio.client import Client
 from temporalio.service import RPCError
 
 from api.deps import ClientHolder, TemporalUnavailable
-from api.routers import applications, deadlines, health, supervision
+from api.routers import applications, deadlines, departments, evidence, health, supervision
 from domain.form_errors import request_errors
 from runtime.settings import Settings, get_settings
 
@@ -41,6 +41,8 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
     app.include_router(health.router)
     app.include_router(applications.router)
     app.include_router(deadlines.router)
+    app.include_router(departments.router)
+    app.include_router(evidence.router)
     app.include_router(supervision.router)
 
     @app.exception_handler(RequestValidationError)

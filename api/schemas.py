@@ -57,3 +57,19 @@ class Health(BaseModel):
 ApplicationDetail = ApplicationView
 DeadlineChangeRecord = DeadlineChange
 DepartmentDetail = DepartmentState
+
+
+class ManualCompletionRequest(BaseModel):
+    result: dict = Field(description="该部门的办理结果（按部门结果格式校验）")
+    completed_by: str = Field(min_length=1, max_length=64, description="人工办结的窗口工作人员")
+    note: str | None = Field(None, max_length=500, description="说明")
+
+
+class WithdrawalRequest(BaseModel):
+    reason: str = Field(min_length=1, max_length=500, description="撤回理由")
+    requested_by: str = Field(min_length=1, max_length=64, description="经办窗口工作人员")
+
+
+class CallbackAck(BaseModel):
+    status: str
+    detail: str

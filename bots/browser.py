@@ -9,6 +9,19 @@
 At most ``max_sessions`` pages are open at once (an ``asyncio.Semaphore``); on 2
 cores more than 2–4 concurrent sessions add little. A browser that crashed or
 was killed is relaunched on the next ``page()``.
+
+Evidence of failed attempts (``evidence_dir``): every context then records a Playwright
+trace (screenshots and DOM snapshots, no sources). When the body of
+``pool.page(label=...)`` raises, a full-page screenshot ``<label>.png`` and the trace
+``<label>.zip`` (secrets and cookies scrubbed, see :mod:`bots.evidence`) are saved under
+``evidence_dir/<yyyy-mm-dd>/`` and the exception carries their paths, relative to
+``evidence_dir``, as ``exc.evidence = {"screenshot": ..., "trace": ...}``. A body that
+succeeds leaves no trace behind; ``await pool.save_screenshot(page, label)`` keeps a
+picture of a page worth keeping (a receipt)::
+
+    async with pool.page(label=make_label("amr", application_id, attempt)) as page:
+        receipt = await flows.dispatch(page, access, request)
+        shot = await pool.save_screenshot(page, make_label("amr", application_id, attempt, action="receipt"))
 """
 
 from __future__ import annotations
@@ -18,12 +31,15 @@ import contextlib
 import glob
 import os
 import shutil
+import tempfile
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import structlog
 from playwright.async_api import Browser, BrowserContext, Page, Playwright, async_playwright
 from playwright.async_api import Error as PlaywrightError
+
+from bots import evidence
 
 __all__ = ["BrowserNotFound", "BrowserPool", "find_chromium", "launch_args"]
 
@@ -108,6 +124,8 @@ def launch_args() -> list[str]:
 class BrowserPool:
     """One browser for the process, at most ``max_sessions`` concurrent pages."""
 
+    _EVIDENCE_TIMEOUT_MS = 5000  # a screenshot of a failed page must not hold the task long
+
     def __init__(
         self,
         max_sessions: int = 4,
@@ -116,9 +134,15 @@ class BrowserPool:
         *,
         action_timeout_s: float = 10.0,
         navigation_timeout_s: float = 30.0,
+        evidence_dir: str | Path | None = None,
+        trace: bool = True,
     ) -> None:
+        """``evidence_dir``: where evidence of failed attempts goes (None: nowhere, no tracing);
+        ``trace``: record a Playwright trace per session for that evidence (a screenshot only when False)."""
         if max_sessions < 1:
             raise ValueError("max_sessions must be at least 1")
+        self.evidence_dir = Path(evidence_dir) if evidence_dir is not None else None
+        self.trace = trace
         self.max_sessions = max_sessions
         self.headless = headless
         self.executable_path = executable_path
@@ -209,19 +233,93 @@ class BrowserPool:
 
     # --- sessions ---------------------------------------------------------------
 
+    @property
+    def tracing(self) -> bool:
+        """Whether sessions record a trace (evidence is kept and tracing is on)."""
+        return self.evidence_dir is not None and self.trace
+
     @contextlib.asynccontextmanager
-    async def page(self) -> AsyncIterator[Page]:
-        """A fresh, isolated context and page for one task; both are closed afterwards."""
+    async def page(self, label: str | None = None) -> AsyncIterator[Page]:
+        """A fresh, isolated context and page for one task; both are closed afterwards.
+
+        ``label`` names the evidence kept if the body raises (see the module docstring): only
+        department, application id and attempt number (:func:`bots.evidence.make_label`).
+        """
         async with self._semaphore:
             context = await self._new_context()
             try:
                 context.set_default_timeout(self.action_timeout_s * 1000)
                 context.set_default_navigation_timeout(self.navigation_timeout_s * 1000)
+                traced = False
+                if self.tracing:
+                    try:
+                        await context.tracing.start(screenshots=True, snapshots=True, sources=False)
+                        traced = True
+                    except PlaywrightError as exc:
+                        log.warning("browser.trace_not_started", error=str(exc).splitlines()[0] if str(exc) else "")
                 page = await context.new_page()
-                yield page
+                try:
+                    yield page
+                except Exception as exc:
+                    if self.evidence_dir is not None:
+                        try:
+                            kept = await self._keep_evidence(context, page, label, traced)
+                        except Exception as problem:  # never hide the attempt's own failure
+                            log.warning("browser.evidence_failed", error=type(problem).__name__)
+                            kept = {}
+                        evidence.attach(exc, kept)
+                    raise
+                if traced:  # success: the trace is not written anywhere
+                    with contextlib.suppress(Exception):
+                        await context.tracing.stop()
             finally:
                 with contextlib.suppress(Exception):
                     await context.close()
+
+    async def save_screenshot(self, page: Page, label: str) -> str | None:
+        """A full-page screenshot ``<label>.png`` under ``evidence_dir/<yyyy-mm-dd>/``; returns its path
+        relative to ``evidence_dir``, or None when the pool keeps no evidence or the page cannot be shot."""
+        if self.evidence_dir is None:
+            return None
+        path: Path | None = None
+        try:
+            path, relative = evidence.reserve(self.evidence_dir, label, ".png")
+            await page.screenshot(path=str(path), full_page=True, timeout=self._EVIDENCE_TIMEOUT_MS)
+        except Exception as exc:  # evidence is best effort: never the reason a task fails
+            if path is not None:
+                with contextlib.suppress(OSError):
+                    path.unlink()
+            log.warning("browser.screenshot_failed", label=evidence.safe_label(label), error=type(exc).__name__)
+            return None
+        return relative
+
+    async def _keep_evidence(self, context: BrowserContext, page: Page, label: str | None, traced: bool) -> dict[str, str]:
+        """Save the screenshot and the (scrubbed) trace of a failed attempt; what was saved, by kind."""
+        assert self.evidence_dir is not None
+        label = evidence.safe_label(label)
+        kept: dict[str, str] = {}
+        shot = await self.save_screenshot(page, label)
+        if shot:
+            kept["screenshot"] = shot
+        if traced:
+            raw_dir = tempfile.mkdtemp(prefix="kaiban-trace-")
+            raw = Path(raw_dir) / "trace.zip"
+            path: Path | None = None
+            try:
+                await context.tracing.stop(path=str(raw))
+                path, relative = evidence.reserve(self.evidence_dir, label, ".zip")
+                evidence.scrub_trace(raw, path, evidence.secrets_of(context))
+                kept["trace"] = relative
+            except Exception as exc:
+                if path is not None:
+                    with contextlib.suppress(OSError):
+                        path.unlink()
+                log.warning("browser.trace_not_kept", label=label, error=type(exc).__name__, detail=str(exc)[:200])
+            finally:
+                shutil.rmtree(raw_dir, ignore_errors=True)
+        if kept:
+            log.info("browser.evidence_kept", label=label, **kept)
+        return kept
 
 
 def _main(argv: list[str] | None = None) -> int:

@@ -1,15 +1,20 @@
 """Robot flows: what a clerk would do on each department's legacy portal.
 
-The Temporal activities call exactly two functions:
+The Temporal activities call three functions:
 
 - :func:`dispatch` files a :class:`~domain.requests.DepartmentRequest` and returns the
   department's :class:`~domain.results.Receipt`. It is idempotent: it first searches
   the portal's progress page by our ``application_id`` (the form's 外部业务编号) and,
-  if the portal already holds a submission, returns that receipt without filing again
-  (a case the department sent back for correction, 已退回, does not count: the
-  corrected application is filed anew).
+  if the portal already holds a live submission, returns that receipt without filing
+  again (a case the department sent back for correction, 已退回, or one withdrawn,
+  已撤回, does not count: the corrected application is filed anew).
 - :func:`inquire` reads a case's progress and, once the department is done, its
   result in the shape of :mod:`domain.results`.
+- :func:`withdraw` withdraws (撤回) the application's live case(s); idempotent: nothing
+  live to withdraw (already withdrawn, sent back, never filed) is success.
+
+Every flow registers the portal password with :func:`bots.evidence.register_secret`, so
+a trace kept as evidence of a failed attempt does not hold it.
 
 A :class:`PortalFlow` per department (``FLOWS``) maps the application to the
 portal's labelled fields, step by step, and reads the department's result back.
@@ -30,12 +35,13 @@ from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import Page
 from pydantic import ValidationError
 
+from bots import evidence
 from bots.errors import PortalChanged, PortalError, SubmissionNotFound, from_playwright
 from bots.pages import FieldValue, LoginPage, ProgressPage, WizardStepPage, parse_time
 from domain.requests import DepartmentRequest
 from domain.results import Inquiry, Receipt, validate_result
 
-__all__ = ["FLOWS", "FlowStep", "PortalAccess", "PortalFlow", "StepCallback", "dispatch", "inquire"]
+__all__ = ["FLOWS", "FlowStep", "PortalAccess", "PortalFlow", "StepCallback", "dispatch", "inquire", "withdraw"]
 
 log = structlog.get_logger()
 
@@ -281,7 +287,8 @@ FLOWS: dict[str, PortalFlow] = {
     ),
 }
 
-STATUSES = {"审核中": "in_review", "已办结": "completed", "已退回": "rejected"}
+STATUSES = {"审核中": "in_review", "已办结": "completed", "已退回": "rejected", "已撤回": "withdrawn"}
+CLOSED = ("rejected", "withdrawn")  # a case in these states is no longer live
 
 
 # ---------------------------------------------------------------------------
@@ -315,6 +322,7 @@ PROGRESS_PATH = "/progress"  # the progress page's address (a bookmark): logging
 
 
 async def _log_in_and_open_progress(page: Page, access: PortalAccess) -> ProgressPage:
+    evidence.register_secret(page, access.password)  # kept out of any trace of this session
     login = await LoginPage(page, access.base_url).open(landing=PROGRESS_PATH)
     landing = await login.log_in(access.username, access.password)
     if isinstance(landing, ProgressPage):
@@ -326,9 +334,13 @@ def _earliest(records: list[dict[str, Any]]) -> dict[str, Any]:
     return min(records, key=lambda r: (r.get("submitted_at") or "", r["receipt_no"]))
 
 
+def _live(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [r for r in records if STATUSES.get(r["status"]) not in CLOSED]
+
+
 def _current(records: list[dict[str, Any]]) -> dict[str, Any]:
-    """The case that counts: the first one still open or done, else the latest one sent back."""
-    live = [r for r in records if STATUSES.get(r["status"]) != "rejected"]
+    """The case that counts: the first one still open or done, else the latest one closed."""
+    live = _live(records)
     if live:
         return _earliest(live)
     return max(records, key=lambda r: (r.get("submitted_at") or "", r["receipt_no"]))
@@ -356,8 +368,8 @@ async def dispatch(
         await steps("search_existing")
         filed = [r for r in await progress.search(application_id=request.application_id)
                  if r.get("application_id") == request.application_id]
-        # a case the department sent back (已退回, 需补正) is closed: the corrected application is filed anew
-        live = [r for r in filed if STATUSES.get(r["status"]) != "rejected"]
+        # a case sent back (已退回, 需补正) or withdrawn (已撤回) is closed: the application is filed anew
+        live = _live(filed)
         if live:
             record = _earliest(live)
             blog.info("robot.dispatch.already_filed", receipt_no=record["receipt_no"], submissions=len(filed))
@@ -429,10 +441,74 @@ async def inquire(
             inquiry = Inquiry(status="completed", result=result)
         elif status == "rejected":
             inquiry = Inquiry(status="rejected", reason=record.get("reason") or "部门退回，未说明原因")
+        elif status == "withdrawn":
+            inquiry = Inquiry(status="withdrawn", reason=record.get("withdrawal_reason") or None)
         else:
             inquiry = Inquiry(status="in_review")
         blog.info("robot.inquire.read", receipt_no=record["receipt_no"], status=status)
         return inquiry
+    except PortalError as exc:
+        _located(exc, department, steps.current, blog)
+        raise
+    except PlaywrightError as exc:
+        raise _located(from_playwright(exc, what=steps.current), department, steps.current, blog) from exc
+
+
+async def withdraw(
+    page: Page,
+    access: PortalAccess,
+    department: str,
+    application_id: str,
+    receipt_no: str | None,
+    reason: str,
+    on_step: StepCallback = None,
+) -> None:
+    """Withdraw (撤回) the application's live case(s) at the portal, with ``reason``.
+
+    Found by ``application_id`` (by ``receipt_no`` when no id is given). Idempotent: when
+    nothing is live there (already withdrawn, sent back, or never filed) it returns quietly.
+    """
+    _flow(department)
+    if not reason or not reason.strip():
+        raise ValueError("a withdrawal needs a reason (撤回原因)")
+    if not application_id and not receipt_no:
+        raise ValueError("a withdrawal needs the application id or the receipt number")
+    blog = log.bind(department=department, application_id=application_id)
+    steps = _Steps(on_step)
+
+    def ours(record: dict[str, Any]) -> bool:
+        if application_id:
+            return record.get("application_id") == application_id
+        return record["receipt_no"] == receipt_no
+
+    try:
+        await steps("login")
+        progress = await _log_in_and_open_progress(page, access)
+        withdrawn: list[str] = []
+        while True:
+            await steps("search")
+            search = {"application_id": application_id} if application_id else {"receipt_no": receipt_no}
+            records = [r for r in await progress.search(**search) if ours(r)]
+            unknown = [r["status"] for r in records if r["status"] not in STATUSES]
+            if unknown:
+                raise PortalChanged(f"unknown case status {unknown[0]!r}")
+            live = [r for r in _live(records) if r["receipt_no"] not in withdrawn]
+            if not live:
+                break
+            record = _earliest(live)
+
+            await steps("withdraw")
+            done = await progress.withdraw(record["receipt_no"], reason.strip())
+            shown = done.shown
+            if shown.get("receipt_no") != record["receipt_no"]:
+                raise PortalChanged("the withdrawal page names another case")
+            if STATUSES.get(shown.get("status", "")) not in CLOSED:
+                raise PortalChanged(f"case {record['receipt_no']} still shows {shown.get('status')!r} after withdrawal")
+            withdrawn.append(record["receipt_no"])
+            blog.info("robot.withdraw.withdrawn", receipt_no=record["receipt_no"])
+            progress = await done.open_progress_inquiry()
+        if not withdrawn:
+            blog.info("robot.withdraw.nothing_live", cases=len(records))
     except PortalError as exc:
         _located(exc, department, steps.current, blog)
         raise

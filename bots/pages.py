@@ -40,6 +40,7 @@ __all__ = [
     "ProgressPage",
     "ReceiptPage",
     "Snapshot",
+    "WithdrawalPage",
     "WizardStepPage",
     "parse_time",
 ]
@@ -347,6 +348,29 @@ class ProgressPage(_MenuPage):
                 raise PortalChanged("a case on the progress page lacks its receipt number or status")
         return list(snap.records)
 
+    WITHDRAW = "撤回"
+    WITHDRAW_REASON = "撤回原因"
+
+    async def withdraw(self, receipt_no: str, reason: str) -> WithdrawalPage:
+        """Withdraw one listed case (its card's 撤回原因 and 撤回 button); returns the confirmation."""
+        card = self.page.get_by_role("article", name=f"{self.RECEIPT_NO} {receipt_no}", exact=True)
+        reason_box = card.get_by_label(self.WITHDRAW_REASON, exact=True)
+        button = card.get_by_role("button", name=self.WITHDRAW, exact=True)
+        try:
+            if await card.count() != 1:
+                raise PortalChanged(f"case {receipt_no} is not listed once on the progress page")
+            if await reason_box.count() != 1 or await button.count() != 1:
+                raise PortalChanged(f"case {receipt_no} offers no withdrawal ({self.WITHDRAW_REASON}, {self.WITHDRAW})")
+            await reason_box.fill(reason)
+        except PlaywrightError as exc:
+            raise from_playwright(exc, what="entering the withdrawal") from exc
+        snap = await self._navigate(button.click, "withdrawing")
+        if snap.is_login:
+            raise SessionExpired("the portal logged the robot out before the withdrawal")
+        if snap.alerts:
+            raise BusinessRejection("; ".join(snap.alerts))
+        return WithdrawalPage(self.page, snap).expect()
+
 
 class WizardStepPage(_MenuPage):
     """One step of the application wizard; the flow knows which step it expects."""
@@ -414,6 +438,23 @@ class ReceiptPage(_MenuPage):
         if not fields.get("receipt_no"):
             raise PortalChanged("the receipt page shows no receipt number")
         return Receipt(receipt_no=fields["receipt_no"], submitted_at=parse_time(fields.get("submitted_at")))
+
+
+class WithdrawalPage(_MenuPage):
+    """The confirmation after a withdrawal (办件撤回), showing the case as it now stands."""
+
+    HEADING = "办件撤回"
+
+    @property
+    def shown(self) -> dict[str, Any]:
+        assert self.snap is not None
+        return dict(self.snap.fields)
+
+    def expect(self) -> WithdrawalPage:
+        self.expect_landmarks()
+        if not self.shown.get("receipt_no") or not self.shown.get("status"):
+            raise PortalChanged("the withdrawal page shows no receipt number or status")
+        return self
 
 
 def parse_time(text: str | None) -> datetime | None:

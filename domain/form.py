@@ -705,3 +705,18 @@ def application_as_of(data: Any, submitted_at: date | datetime | str | None) -> 
     if isinstance(submitted_at, str):
         submitted_at = datetime.fromisoformat(submitted_at)
     return Application.model_validate(data, context={"today": submitted_at})
+
+
+def judged_as_of(instant_field: str):
+    """A before-validator for a model that carries an ``application`` and the instant it was made:
+    the form's date rules are judged as of that instant (see :func:`application_as_of`).
+
+    Use in a class body: ``_as_of = judged_as_of("submitted_at")``.
+    """
+
+    def _validator(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "application" in data:
+            data = {**data, "application": application_as_of(data["application"], data.get(instant_field))}
+        return data
+
+    return model_validator(mode="before")(classmethod(_validator))

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field
 
-from domain.form import Application, application_as_of
+from domain.form import Application, judged_as_of
 
 
 class DepartmentRequest(BaseModel):
@@ -24,12 +24,7 @@ class DepartmentRequest(BaseModel):
     upstream: dict[str, dict] = Field(default_factory=dict)
     submitted_at: datetime | None = None  # the form's date rules are judged as of this instant
 
-    @model_validator(mode="before")
-    @classmethod
-    def _judge_as_of_submission(cls, data):
-        if isinstance(data, dict) and "application" in data:
-            data = {**data, "application": application_as_of(data["application"], data.get("submitted_at"))}
-        return data
+    _as_of_submission = judged_as_of("submitted_at")
 
     @property
     def uscc(self) -> str | None:

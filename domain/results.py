@@ -77,8 +77,9 @@ class Receipt(BaseModel):
 
 
 class Inquiry(BaseModel):
-    """What a department says about a task it has received."""
+    """What a department says about a task it has received (``withdrawn``: the application was
+    withdrawn there; ``reason`` is then the withdrawal's)."""
 
-    status: Literal["in_review", "completed", "rejected"]
+    status: Literal["in_review", "completed", "rejected", "withdrawn"]
     result: dict | None = None
     reason: str | None = None

@@ -98,6 +98,7 @@ class Settings(BaseSettings):
 
     # Robots
     chromium_path: str | None = None
+    evidence_dir: Path | None = None  # screenshots and traces of failed robot attempts; default <data_dir>/evidence
     headless: bool = True
     robot_max_sessions: int = 3
     robot_heartbeat_timeout_s: float = 20.0
@@ -158,6 +159,10 @@ class Settings(BaseSettings):
                 update["base_url"] = self.department_urls[d.code]
             deps.append(d.model_copy(update=update) if update else d)
         return Catalog(departments=tuple(deps))
+
+    @property
+    def evidence_path(self) -> Path:
+        return self.evidence_dir or self.data_dir / "evidence"
 
     def working_calendar(self) -> WorkingCalendar:
         """The working calendar: chinese-calendar, with the override file's days winning."""

@@ -42,7 +42,8 @@ async def running_workers(client: Client, settings: Settings, role: str = "all")
     pool: BrowserPool | None = None
     if role in ("all", "robots"):
         pool = BrowserPool(
-            max_sessions=settings.robot_max_sessions, headless=settings.headless, executable_path=settings.chromium_path
+            max_sessions=settings.robot_max_sessions, headless=settings.headless, executable_path=settings.chromium_path,
+            evidence_dir=settings.evidence_path,
         )
         await pool.start()
     acts = DepartmentActivities(settings, pool)
@@ -60,7 +61,7 @@ async def running_workers(client: Client, settings: Settings, role: str = "all")
                 task_queue=settings.task_queue,
                 workflows=[ApplicationWorkflow, DepartmentTaskWorkflow, NotificationWorkflow],
                 activities=[
-                    acts.dispatch, acts.inquire, notifier.notify,
+                    acts.dispatch, acts.inquire, acts.withdraw, notifier.notify,
                     deadlines.plan_task_deadline, deadlines.plan_application_deadline,
                 ],
                 graceful_shutdown_timeout=timedelta(seconds=10),
@@ -71,7 +72,7 @@ async def running_workers(client: Client, settings: Settings, role: str = "all")
             Worker(
                 client,
                 task_queue=settings.robot_task_queue,
-                activities=[acts.dispatch, acts.inquire],
+                activities=[acts.dispatch, acts.inquire, acts.withdraw],
                 max_concurrent_activities=settings.robot_max_sessions,
                 graceful_shutdown_timeout=timedelta(seconds=10),
             )

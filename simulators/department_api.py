@@ -13,16 +13,23 @@ Every ``/api/v1`` call needs ``Authorization: Bearer <token>``; otherwise
 
 - first time: ``202 {"ticket", "status": "accepted", "application_id", "department", "received_at"}``
 - the same ``application_id`` again: ``200`` with the same ticket; nothing new is stored.
-  (Exception: once a submission was *rejected* by the department, a new submission
-  for the same application is a correction and gets a new ticket.)
+  (Exception: once a submission was *rejected* by the department or *withdrawn*, it is no
+  longer live, and a new submission for the same application gets a new ticket.)
 - invalid body: ``422 {"error": "validation_failed", "reason": "<field>: <why>"}``;
   nothing is stored.
 
 ``GET /api/v1/submissions/{ticket}`` →
-``{"ticket", "application_id", "department", "status": "processing"|"completed"|"rejected",
-"result": {...}|null, "reason": null|str, "received_at"}``. A submission is
-``completed`` once ``process_delay_s`` has passed since receipt (zero: at once).
-Unknown ticket: ``404 {"error": "not_found", "reason": ...}``.
+``{"ticket", "application_id", "department",
+"status": "processing"|"completed"|"rejected"|"withdrawn", "result": {...}|null,
+"reason": null|str, "received_at", "withdrawn_at": null|str}``. A submission is
+``completed`` once ``process_delay_s`` has passed since receipt (zero: at once), or
+``rejected`` then when a rejection rule applies to it (see Admin). ``reason`` is the
+rejection's or the withdrawal's. Unknown ticket: ``404 {"error": "not_found", "reason": ...}``.
+
+``POST /api/v1/submissions/{ticket}/withdrawal`` ``{"reason": "..."}`` → the applicant
+withdraws (撤回): ``200`` with the submission, status ``withdrawn``; idempotent (a
+submission already withdrawn answers the same, keeping the first reason); a completed or
+rejected submission is marked withdrawn too. A missing reason: ``422``. Unknown ticket: ``404``.
 
 ``GET /api/v1/submissions?application_id=...`` → a JSON list of the above.
 
@@ -55,9 +62,15 @@ Admin (no auth, for tests and the demo):
 - ``GET /_admin/submissions?application_id=...`` → a list of full records, body included.
 - ``POST /_admin/submissions/{ticket}/reject`` ``{"reason": "..."}`` → the department
   asks for correction (需补正): only while the submission is still processing (else 409).
+- ``POST /_admin/rejections`` ``{"application_id", "reason"}`` → a rejection rule: the
+  application's submissions still processing, and every one received until the rule is
+  deleted, are rejected with that reason when processing ends. ``GET /_admin/rejections``
+  lists the rules; ``DELETE /_admin/rejections/{application_id}`` ends one (a corrected
+  re-submission is then accepted; submissions received before stay rejected).
+  ``create_department_api_app(reject_application_ids={...})`` sets rules at start.
 
-Storage: SQLite (stdlib ``sqlite3``, WAL). ``count_submissions`` and
-``list_submissions`` read it directly. Text is stored as UTF-8, so names with
+Storage: SQLite (stdlib ``sqlite3``, WAL). ``count_submissions``,
+``count_live_submissions`` and ``list_submissions`` read it directly. Text is stored as UTF-8, so names with
 characters outside the BMP (𬱖, 䶮) round-trip unchanged.
 """
 
@@ -71,7 +84,7 @@ import re
 import secrets
 import sqlite3
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -84,6 +97,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from stdnum.cn import uscc as stdnum_uscc
 
 DEPARTMENTS = ("tax", "nhsa", "bank")
+DEFAULT_REJECTION_REASON = "材料不全，请补正 (materials incomplete, please correct)"
 CST = timezone(timedelta(hours=8), name="Asia/Shanghai")
 CALLBACK_TIMEOUT_S = 3.0
 
@@ -258,12 +272,22 @@ CREATE TABLE IF NOT EXISTS submissions (
     received_ts     REAL NOT NULL,
     ready_ts        REAL NOT NULL,
     rejected_reason TEXT,
-    rejected_ts     REAL
+    rejected_ts     REAL,
+    decision_reason   TEXT,
+    withdrawn_ts      REAL,
+    withdrawal_reason TEXT
 );
 CREATE INDEX IF NOT EXISTS ix_submissions_application ON submissions(application_id);
-CREATE UNIQUE INDEX IF NOT EXISTS ux_submissions_live
-    ON submissions(department, application_id) WHERE rejected_reason IS NULL;
 """
+# columns added after the first release (added to an existing file by init_db)
+_ADDED_COLUMNS = (("decision_reason", "TEXT"), ("withdrawn_ts", "REAL"), ("withdrawal_reason", "TEXT"))
+# at most one live (neither rejected nor withdrawn) submission per department and application
+_LIVE_INDEX = """
+DROP INDEX IF EXISTS ux_submissions_live;
+CREATE UNIQUE INDEX IF NOT EXISTS ux_submissions_live_v2
+    ON submissions(department, application_id) WHERE rejected_reason IS NULL AND withdrawn_ts IS NULL;
+"""
+_LIVE = "rejected_reason IS NULL AND withdrawn_ts IS NULL"
 
 
 def _connect(db_path: str | Path) -> sqlite3.Connection:
@@ -279,27 +303,42 @@ def init_db(db_path: str | Path) -> None:
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")
         conn.executescript(_SCHEMA)
+        have = {r["name"] for r in conn.execute("PRAGMA table_info(submissions)")}
+        for name, kind in _ADDED_COLUMNS:
+            if name not in have:
+                conn.execute(f"ALTER TABLE submissions ADD COLUMN {name} {kind}")
+        conn.executescript(_LIVE_INDEX)
     finally:
         conn.close()
 
 
 def _status(row: sqlite3.Row, now: float | None = None) -> str:
+    if row["withdrawn_ts"] is not None:
+        return "withdrawn"
     if row["rejected_reason"] is not None:
         return "rejected"
     now = time.time() if now is None else now
-    return "completed" if now >= row["ready_ts"] else "processing"
+    if now < row["ready_ts"]:
+        return "processing"
+    return "rejected" if row["decision_reason"] is not None else "completed"
 
 
 def _public(row: sqlite3.Row, now: float | None = None) -> dict[str, Any]:
     status = _status(row, now)
+    reason = None
+    if status == "rejected":
+        reason = row["rejected_reason"] if row["rejected_reason"] is not None else row["decision_reason"]
+    elif status == "withdrawn":
+        reason = row["withdrawal_reason"]
     return {
         "ticket": row["ticket"],
         "application_id": row["application_id"],
         "department": row["department"],
         "status": status,
         "result": json.loads(row["result"]) if status == "completed" else None,
-        "reason": row["rejected_reason"] if status == "rejected" else None,
+        "reason": reason,
         "received_at": row["received_at"],
+        "withdrawn_at": _iso(row["withdrawn_ts"]) if row["withdrawn_ts"] is not None else None,
     }
 
 
@@ -333,22 +372,42 @@ def count_submissions(db_path: str | Path, application_id: str) -> int:
         conn.close()
 
 
+def count_live_submissions(db_path: str | Path, application_id: str) -> int:
+    """How many of an application's submissions (any department) are live now: neither rejected nor withdrawn."""
+    now = time.time()
+    rows = _select(db_path, "WHERE application_id = ?", (application_id,))
+    return sum(1 for r in rows if _status(r, now) in ("processing", "completed"))
+
+
 def list_submissions(db_path: str | Path) -> list[dict]:
     """Every stored submission as a full record (body, result, status as of now)."""
     now = time.time()
     return [_full(r, now) for r in _select(db_path)]
 
 
+def _settle(conn: sqlite3.Connection, code: str, application_id: str, now: float) -> None:
+    """Record the rejections that rules decided and processing has since made effective."""
+    conn.execute(
+        f"UPDATE submissions SET rejected_reason = decision_reason, rejected_ts = ready_ts"
+        f" WHERE department = ? AND application_id = ? AND {_LIVE} AND decision_reason IS NOT NULL AND ready_ts <= ?",
+        (code, application_id, now),
+    )
+
+
 def _store(
-    db_path: str | Path, code: str, body: _Submission, process_delay_s: float
+    db_path: str | Path, code: str, body: _Submission, process_delay_s: float, decision_reason: str | None = None
 ) -> tuple[sqlite3.Row, bool]:
-    """Store a submission unless a live one exists for the application; returns (row, created)."""
+    """Store a submission unless a live one exists for the application; returns (row, created).
+
+    ``decision_reason``: a rejection rule applies: the new submission will be rejected with it.
+    """
     conn = _connect(db_path)
     try:
         conn.execute("BEGIN IMMEDIATE")
         try:
+            _settle(conn, code, body.application_id, time.time())
             row = conn.execute(
-                "SELECT * FROM submissions WHERE department = ? AND application_id = ? AND rejected_reason IS NULL",
+                f"SELECT * FROM submissions WHERE department = ? AND application_id = ? AND {_LIVE}",
                 (code, body.application_id),
             ).fetchone()
             if row is not None:
@@ -360,7 +419,7 @@ def _store(
             payload = body.model_dump(mode="json")
             conn.execute(
                 "INSERT INTO submissions (ticket, department, application_id, uscc, payload, result,"
-                " callback_url, received_at, received_ts, ready_ts) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                " callback_url, received_at, received_ts, ready_ts, decision_reason) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     ticket,
                     code,
@@ -372,6 +431,7 @@ def _store(
                     _iso(now),
                     now,
                     ready,
+                    decision_reason,
                 ),
             )
             row = conn.execute("SELECT * FROM submissions WHERE ticket = ?", (ticket,)).fetchone()
@@ -414,6 +474,44 @@ def _reject(db_path: str | Path, code: str, ticket: str, reason: str) -> tuple[s
         conn.close()
 
 
+def _decide_rejection(db_path: str | Path, code: str, application_id: str, reason: str) -> int:
+    """A rule: the application's submissions still processing will be rejected (an earlier decision stands)."""
+    conn = _connect(db_path)
+    try:
+        cur = conn.execute(
+            f"UPDATE submissions SET decision_reason = ? WHERE department = ? AND application_id = ? AND {_LIVE}"
+            " AND decision_reason IS NULL AND ready_ts > ?",
+            (reason, code, application_id, time.time()),
+        )
+        return cur.rowcount
+    finally:
+        conn.close()
+
+
+def _withdraw(db_path: str | Path, code: str, ticket: str, reason: str) -> sqlite3.Row | None:
+    """Mark a submission withdrawn (idempotent: the first withdrawal's time and reason stay)."""
+    conn = _connect(db_path)
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.execute(
+                "UPDATE submissions SET withdrawn_ts = ?, withdrawal_reason = ?"
+                " WHERE ticket = ? AND department = ? AND withdrawn_ts IS NULL",
+                (time.time(), reason, ticket, code),
+            )
+            row = conn.execute(
+                "SELECT * FROM submissions WHERE ticket = ? AND department = ?", (ticket, code)
+            ).fetchone()
+            conn.execute("COMMIT")
+            return row
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+    finally:
+        conn.close()
+
+
 # ---------------------------------------------------------------------------
 # the app
 
@@ -434,9 +532,18 @@ def _reason(exc: ValidationError) -> str:
 
 
 def create_department_api_app(
-    code: str, *, db_path: str | Path, token: str, process_delay_s: float = 0.0
+    code: str,
+    *,
+    db_path: str | Path,
+    token: str,
+    process_delay_s: float = 0.0,
+    reject_application_ids: Mapping[str, str] | None = None,
 ) -> FastAPI:
-    """A FastAPI app simulating the REST API of department ``code`` (tax, nhsa or bank)."""
+    """A FastAPI app simulating the REST API of department ``code`` (tax, nhsa or bank).
+
+    ``reject_application_ids`` (application id -> reason): rejection rules in force from the
+    start, as if posted to ``/_admin/rejections``.
+    """
     if code not in BODY_MODELS:
         raise ValueError(f"no API simulator for department {code!r}; known: {', '.join(DEPARTMENTS)}")
     if not token:
@@ -445,6 +552,10 @@ def create_department_api_app(
     db_path = Path(db_path)
     init_db(db_path)
     pending: set[asyncio.Task] = set()
+    rejection_rules: dict[str, str] = {}
+    for application_id, reason in (reject_application_ids or {}).items():
+        rejection_rules[str(application_id)] = str(reason) or DEFAULT_REJECTION_REASON
+        _decide_rejection(db_path, code, str(application_id), rejection_rules[str(application_id)])
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -459,6 +570,7 @@ def create_department_api_app(
     app = FastAPI(title=f"{code} department API (simulator)", lifespan=lifespan)
     app.state.department = code
     app.state.db_path = db_path
+    app.state.rejection_rules = rejection_rules
 
     def _authorized(request: Request) -> bool:
         header = request.headers.get("authorization", "")
@@ -468,22 +580,25 @@ def create_department_api_app(
     def _unauthorized() -> JSONResponse:
         return _error(401, "unauthorized", "missing or invalid bearer token", {"WWW-Authenticate": "Bearer"})
 
-    async def _post_callback(ticket: str, delay: float, expect: str) -> None:
+    async def _post_callback(ticket: str, delay: float, expect: tuple[str, ...]) -> None:
         try:
             if delay > 0:
                 await asyncio.sleep(delay)
             rows = await asyncio.to_thread(_select, db_path, "WHERE ticket = ?", (ticket,))
-            if not rows or not rows[0]["callback_url"] or _status(rows[0]) != expect:
+            if not rows or not rows[0]["callback_url"] or _status(rows[0]) not in expect:
                 return
             row = rows[0]
             async with httpx.AsyncClient(timeout=CALLBACK_TIMEOUT_S) as client:
-                await client.post(row["callback_url"], json=_public(row), headers={"X-Department": code})
+                await client.post(
+                    row["callback_url"], json=_public(row),
+                    headers={"X-Department": code, "Authorization": f"Bearer {token}"},  # the shared account secret
+                )
         except asyncio.CancelledError:
             raise
         except Exception:  # a callback is best effort: the inquiry endpoint stays authoritative
             pass
 
-    def _schedule_callback(ticket: str, delay: float, expect: str) -> None:
+    def _schedule_callback(ticket: str, delay: float, expect: tuple[str, ...]) -> None:
         task = asyncio.get_running_loop().create_task(_post_callback(ticket, delay, expect))
         pending.add(task)
         task.add_done_callback(pending.discard)
@@ -511,9 +626,13 @@ def create_department_api_app(
                 "validation_failed",
                 f"Idempotency-Key {key!r} does not match application_id {body.application_id!r}",
             )
-        row, created = await asyncio.to_thread(_store, db_path, code, body, process_delay_s)
+        row, created = await asyncio.to_thread(
+            _store, db_path, code, body, process_delay_s, rejection_rules.get(body.application_id)
+        )
         if created and row["callback_url"]:
-            _schedule_callback(row["ticket"], max(0.0, row["ready_ts"] - time.time()) + 0.02, "completed")
+            # once processed: completed, or rejected by a rule (possibly one set in the meantime)
+            delay = max(0.0, row["ready_ts"] - time.time()) + 0.02
+            _schedule_callback(row["ticket"], delay, ("completed", "rejected"))
         return JSONResponse(
             {
                 "ticket": row["ticket"],
@@ -569,7 +688,46 @@ def create_department_api_app(
         if problem == "conflict":
             return _error(409, "conflict", f"ticket {ticket!r} is already {_status(row)}")
         if row["callback_url"]:
-            _schedule_callback(ticket, 0.0, "rejected")
+            _schedule_callback(ticket, 0.0, ("rejected",))
         return JSONResponse(_public(row))
+
+    @app.post("/api/v1/submissions/{ticket}/withdrawal")
+    async def withdraw(request: Request, ticket: str) -> JSONResponse:
+        if not _authorized(request):
+            return _unauthorized()
+        try:
+            data = json.loads(await request.body() or b"{}")
+        except (ValueError, UnicodeDecodeError):
+            return _error(422, "validation_failed", "body: not valid JSON")
+        reason = data.get("reason") if isinstance(data, dict) else None
+        if not isinstance(reason, str) or not reason.strip():
+            return _error(422, "validation_failed", "reason: a withdrawal needs a reason (撤回原因)")
+        row = await asyncio.to_thread(_withdraw, db_path, code, ticket, reason.strip()[:500])
+        if row is None:
+            return _error(404, "not_found", f"unknown ticket {ticket!r}")
+        return JSONResponse(_public(row))
+
+    @app.get("/_admin/rejections")
+    async def admin_rejection_rules() -> JSONResponse:
+        return JSONResponse(rejection_rules)
+
+    @app.post("/_admin/rejections")
+    async def admin_add_rejection_rule(request: Request) -> JSONResponse:
+        try:
+            data = json.loads(await request.body() or b"{}")
+        except (ValueError, UnicodeDecodeError):
+            data = None
+        application_id = str(data.get("application_id") or "").strip() if isinstance(data, dict) else ""
+        if not application_id:
+            return _error(422, "validation_failed", "application_id: required")
+        reason = str(data.get("reason") or "").strip() or DEFAULT_REJECTION_REASON
+        rejection_rules[application_id] = reason
+        marked = await asyncio.to_thread(_decide_rejection, db_path, code, application_id, reason)
+        return JSONResponse({"application_id": application_id, "reason": reason, "processing_marked": marked})
+
+    @app.delete("/_admin/rejections/{application_id}")
+    async def admin_remove_rejection_rule(application_id: str) -> JSONResponse:
+        removed = rejection_rules.pop(application_id, None) is not None
+        return JSONResponse({"application_id": application_id, "removed": removed})
 
     return app

@@ -12,10 +12,22 @@ validation, what it issues) rendered by one generic FastAPI app:
 - ``GET|POST /apply/step/{n}``       wizard steps; the draft lives in the server session
 - ``GET /apply/confirm``, ``POST /apply/submit``   confirmation, then the submission
 - ``GET /receipt/{receipt_no}``      受理回执 with the 受理号
-- ``GET /progress``                  办理进度查询 by 外部业务编号 (our application_id) or 受理号
+- ``GET /progress``                  办理进度查询 by 外部业务编号 (our application_id) or 受理号;
+                                     every live case (审核中, 已办结) has a 撤回 form (reason + button)
+- ``POST /cases/{receipt_no}/withdrawal``  withdraw a case (form field ``reason``), then
+  ``GET /cases/{receipt_no}/withdrawal`` the confirmation (办件撤回: 已撤回). Idempotent: a case
+  already withdrawn is confirmed again; one already sent back (已退回) is left as it is.
 - ``GET /_admin/submissions``        JSON, no login (tests and the demo)
 - ``POST /_admin/submissions/{receipt_no}/reject``  the department sends a case back (需补正)
 - ``POST /_admin/submissions/{receipt_no}/complete`` the department finishes now (fast-forward)
+- ``GET|POST /_admin/rejections``, ``DELETE /_admin/rejections/{application_id}``  rejection rules
+  (no login): ``POST {"application_id", "reason"}`` makes the department reject that application's
+  submissions still in review and every one received until the rule is deleted, with that reason,
+  when processing ends (``process_delay_s``). ``reject_application_ids`` sets rules at start.
+
+A case is *live* until it is rejected (已退回) or withdrawn (已撤回); a new submission for
+an application whose cases are all closed is a new live case. amr rejects every
+company name containing ``测试驳回`` (名称重复：…) when processing ends: a trigger for trials.
 
 Server-side validation errors are shown in red next to the field and in a
 ``role="alert"`` summary. Results appear on the progress page as structured
@@ -31,7 +43,7 @@ import asyncio
 import re
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
@@ -55,6 +67,7 @@ __all__ = [
     "PortalSpec",
     "RepeatSpec",
     "StepSpec",
+    "count_live_submissions",
     "count_submissions",
     "create_portal_app",
     "issue_uscc",
@@ -64,7 +77,15 @@ __all__ = [
 CST = timezone(timedelta(hours=8), "Asia/Shanghai")
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates" / "portal"
 SESSION_COOKIE = "PORTALSESSID"
-STATUS_LABELS = {store.IN_REVIEW: "审核中", store.COMPLETED: "已办结", store.REJECTED: "已退回"}
+STATUS_LABELS = {
+    store.IN_REVIEW: "审核中",
+    store.COMPLETED: "已办结",
+    store.REJECTED: "已退回",
+    store.WITHDRAWN: "已撤回",
+}
+DEFAULT_REJECTION_REASON = "材料不齐全，需补正"
+AMR_REJECT_MARKER = "测试驳回"
+AMR_NAME_TAKEN = "名称重复：与已登记企业名称近似，请更换字号"
 
 
 # ---------------------------------------------------------------------------
@@ -122,6 +143,8 @@ class PortalSpec:
     issue_result: Callable[[int, dict[str, Any], datetime], dict[str, Any]]
     result_rows: Callable[[dict[str, Any]], list[tuple[str, str | None, str, str]]]  # (field, key, label, value)
     shows_uscc: bool = True  # show the USCC it was given (every department but amr)
+    # the department's own review: a submission's data -> the reason it will be rejected, or None
+    review: Callable[[dict[str, Any]], str | None] | None = None
     login_fields: tuple[FieldSpec, ...] = (
         FieldSpec("username", "用户名"),
         FieldSpec("password", "密码", kind="password"),
@@ -335,6 +358,11 @@ def _amr_capital_check(draft: dict[str, Any]) -> dict[str, str]:
     return {}
 
 
+def _amr_name_review(data: dict[str, Any]) -> str | None:
+    """amr's name check (a trigger for trials): a name containing 测试驳回 is taken."""
+    return AMR_NAME_TAKEN if AMR_REJECT_MARKER in str(data.get("company_name") or "") else None
+
+
 def _external_ref() -> FieldSpec:
     return FieldSpec("external_ref", "外部业务编号", check="external_ref", hint="一窗通办系统的业务编号")
 
@@ -427,6 +455,7 @@ _AMR = PortalSpec(
     ),
     issue_result=_amr_result,
     result_rows=_amr_rows,
+    review=_amr_name_review,
 )
 
 _PSB_SEAL = PortalSpec(
@@ -653,8 +682,13 @@ def create_portal_app(
     password: str,
     process_delay_s: float = 0.0,
     step_delay_s: float = 0.0,
+    reject_application_ids: Mapping[str, str] | None = None,
 ) -> FastAPI:
-    """The legacy portal of department ``code`` (amr, psb_seal, hrss or hpf)."""
+    """The legacy portal of department ``code`` (amr, psb_seal, hrss or hpf).
+
+    ``reject_application_ids`` (application id -> reason): rejection rules in force from the
+    start, as if posted to ``/_admin/rejections``.
+    """
     spec = PORTAL_SPECS.get(code)
     if spec is None:
         raise ValueError(f"no portal simulator for department {code!r}; known: {', '.join(PORTAL_CODES)}")
@@ -672,12 +706,21 @@ def create_portal_app(
     env.globals.update(spec=spec, display=_display, status_labels=STATUS_LABELS)
     sessions: dict[str, dict[str, Any]] = {}
     n_steps = len(spec.steps)
+    rejection_rules: dict[str, str] = {}
+
+    def add_rejection_rule(application_id: str, reason: str) -> int:
+        rejection_rules[application_id] = reason
+        return store.decide_rejection(db_path, spec.code, application_id, reason)
+
+    for application_id, reason in (reject_application_ids or {}).items():
+        add_rejection_rule(str(application_id), str(reason) or DEFAULT_REJECTION_REASON)
 
     app = FastAPI(title=spec.system_name, docs_url=None, redoc_url=None, openapi_url=None)
     app.state.spec = spec
     app.state.behaviour = behaviour
     app.state.db_path = db_path
     app.state.sessions = sessions
+    app.state.rejection_rules = rejection_rules
 
     def session_of(request: Request) -> dict[str, Any] | None:
         token = request.cookies.get(SESSION_COOKIE)
@@ -824,6 +867,7 @@ def create_portal_app(
         if first_open_step(session) <= n_steps:
             return RedirectResponse(f"/apply/step/{first_open_step(session)}", status_code=303)
         data = _structured(spec, session["draft"])
+        decision = rejection_rules.get(data["external_ref"]) or (spec.review(data) if spec.review else None)
         now = _now()
         submitted_ts = now.timestamp()
         ready_at = now + timedelta(seconds=behaviour.process_delay_s)
@@ -838,6 +882,7 @@ def create_portal_app(
             make_receipt_no=lambda row_id: f"{spec.receipt_prefix}{now:%Y%m%d}{row_id:06d}",
             make_result=lambda row_id: spec.issue_result(row_id, data, ready_at),
             username=session["user"],
+            decision_reason=decision,
         )
         session["draft"], session["done"] = {}, set()
         # stored first, answered late: a robot killed while waiting must find it on retry
@@ -856,23 +901,12 @@ def create_portal_app(
 
     # --- progress inquiry ---------------------------------------------------------
 
-    @app.get("/progress", response_class=HTMLResponse)
-    async def progress(request: Request, external_ref: str = "", receipt_no: str = "") -> Response:
-        session = session_of(request)
-        if session is None:
-            return to_login(request)
-        external_ref, receipt_no = external_ref.strip(), receipt_no.strip()
-        searched = "external_ref" in request.query_params or "receipt_no" in request.query_params
+    def render_progress(
+        session: dict[str, Any], external_ref: str, receipt_no: str, searched: bool, errors: dict[str, str]
+    ) -> HTMLResponse:
         records: list[dict[str, Any]] = []
-        errors: dict[str, str] = {}
         if searched:
-            if not external_ref and not receipt_no:
-                errors["_form"] = "请输入外部业务编号或受理号"
-                searched = False
-            else:
-                records = store.find_submissions(
-                    db_path, application_id=external_ref or None, receipt_no=receipt_no or None
-                )
+            records = store.find_submissions(db_path, application_id=external_ref or None, receipt_no=receipt_no or None)
         return render(
             "progress.html",
             session,
@@ -880,8 +914,49 @@ def create_portal_app(
             values={"external_ref": external_ref, "receipt_no": receipt_no},
             searched=searched,
             records=[dict(r, result_rows=spec.result_rows(r["result"]) if r["result"] else []) for r in records],
+            live_statuses=(store.IN_REVIEW, store.COMPLETED),
             errors=errors,
         )
+
+    @app.get("/progress", response_class=HTMLResponse)
+    async def progress(request: Request, external_ref: str = "", receipt_no: str = "") -> Response:
+        session = session_of(request)
+        if session is None:
+            return to_login(request)
+        external_ref, receipt_no = external_ref.strip(), receipt_no.strip()
+        searched = "external_ref" in request.query_params or "receipt_no" in request.query_params
+        errors: dict[str, str] = {}
+        if searched and not external_ref and not receipt_no:
+            errors["_form"] = "请输入外部业务编号或受理号"
+            searched = False
+        return render_progress(session, external_ref, receipt_no, searched, errors)
+
+    # --- withdrawal (撤回) ------------------------------------------------------------
+
+    @app.post("/cases/{receipt_no}/withdrawal", response_class=HTMLResponse)
+    async def withdraw_case(request: Request, receipt_no: str) -> Response:
+        session = session_of(request)
+        if session is None:
+            return to_login(request)
+        form = await request.form()
+        reason = str(form.get("reason") or "").strip()
+        if not store.find_submissions(db_path, receipt_no=receipt_no):
+            return render("message.html", session, status=404, page_title="页面不存在", message="未找到该办件。")
+        if not reason:
+            return render_progress(session, "", receipt_no, True, {"withdraw_reason": "请填写撤回原因"})
+        await slow_step()
+        store.withdraw(db_path, receipt_no, reason[:200], _now().isoformat(timespec="seconds"))
+        return RedirectResponse(f"/cases/{quote(receipt_no)}/withdrawal", status_code=303)
+
+    @app.get("/cases/{receipt_no}/withdrawal", response_class=HTMLResponse)
+    async def withdrawal_result(request: Request, receipt_no: str) -> Response:
+        session = session_of(request)
+        if session is None:
+            return to_login(request)
+        rows = store.find_submissions(db_path, receipt_no=receipt_no)
+        if not rows:
+            return render("message.html", session, status=404, page_title="页面不存在", message="未找到该办件。")
+        return render("withdrawal.html", session, page_title="办件撤回", record=rows[0])
 
     # --- admin (no login; tests and the demo) ----------------------------------------
 
@@ -909,6 +984,28 @@ def create_portal_app(
         store.complete_now(db_path, receipt_no, result)
         return JSONResponse(store.find_submissions(db_path, receipt_no=receipt_no)[0])
 
+    @app.get("/_admin/rejections")
+    async def admin_rejection_rules() -> JSONResponse:
+        return JSONResponse(rejection_rules)
+
+    @app.post("/_admin/rejections")
+    async def admin_add_rejection_rule(request: Request) -> JSONResponse:
+        try:
+            body = await request.json() if await request.body() else {}
+        except ValueError:
+            body = None
+        if not isinstance(body, dict) or not str(body.get("application_id") or "").strip():
+            return JSONResponse({"detail": "application_id is required"}, status_code=422)
+        application_id = str(body["application_id"]).strip()
+        reason = str(body.get("reason") or "").strip() or DEFAULT_REJECTION_REASON
+        marked = add_rejection_rule(application_id, reason)
+        return JSONResponse({"application_id": application_id, "reason": reason, "in_review_marked": marked})
+
+    @app.delete("/_admin/rejections/{application_id}")
+    async def admin_remove_rejection_rule(application_id: str) -> JSONResponse:
+        removed = rejection_rules.pop(application_id, None) is not None
+        return JSONResponse({"application_id": application_id, "removed": removed})
+
     @app.get("/_admin/health")
     async def admin_health() -> JSONResponse:
         return JSONResponse({"portal": spec.code, "ok": True})
@@ -924,6 +1021,11 @@ def create_portal_app(
 def count_submissions(db_path: str | Path, application_id: str) -> int:
     """How many times ``application_id`` was filed at the portal whose store is ``db_path``."""
     return store.count_submissions(db_path, application_id)
+
+
+def count_live_submissions(db_path: str | Path, application_id: str) -> int:
+    """How many of ``application_id``'s submissions are live (neither rejected nor withdrawn) now."""
+    return store.count_live_submissions(db_path, application_id)
 
 
 def list_submissions(db_path: str | Path) -> list[dict[str, Any]]:

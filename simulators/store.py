@@ -6,6 +6,11 @@ processes). There is deliberately NO uniqueness on ``application_id``: a real
 department records every submission it is sent, so a robot that files twice
 leaves two rows, and the tests can see it.
 
+A submission is *live* until the department rejects it (退回) or the applicant
+withdraws it (撤回). A rejection can be decided in advance (``decision_reason``: a
+rejection rule or a screening check): it takes effect when processing ends
+(``ready_ts``), like any other outcome.
+
 Text is stored as UTF-8 (``ensure_ascii=False``), so characters outside the
 Basic Multilingual Plane (𬱖, 䶮) round-trip unchanged.
 """
@@ -33,14 +38,21 @@ CREATE TABLE IF NOT EXISTS submissions (
     reason         TEXT,
     data           TEXT NOT NULL,
     result         TEXT,
-    username       TEXT
+    username       TEXT,
+    decision_reason   TEXT,
+    withdrawn_at      TEXT,
+    withdrawal_reason TEXT
 );
 CREATE INDEX IF NOT EXISTS submissions_application_id ON submissions (application_id);
 """
+# columns added after the first release: added to an existing file by init_db
+_ADDED_COLUMNS = (("decision_reason", "TEXT"), ("withdrawn_at", "TEXT"), ("withdrawal_reason", "TEXT"))
 
 IN_REVIEW = "in_review"
 COMPLETED = "completed"
 REJECTED = "rejected"
+WITHDRAWN = "withdrawn"
+CLOSED = (REJECTED, WITHDRAWN)  # no longer live
 
 
 @contextlib.contextmanager
@@ -61,16 +73,28 @@ def init_db(db_path: str | Path) -> None:
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = NORMAL")
         conn.executescript(SCHEMA)
+        have = {r["name"] for r in conn.execute("PRAGMA table_info(submissions)")}
+        for name, kind in _ADDED_COLUMNS:
+            if name not in have:
+                conn.execute(f"ALTER TABLE submissions ADD COLUMN {name} {kind}")
 
 
 def _dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
-def _row(row: sqlite3.Row, now: float) -> dict[str, Any]:
+def _status(row: sqlite3.Row, now: float) -> tuple[str, str | None]:
+    """(status, rejection reason) as of ``now``."""
     status = row["status"]
-    if status == IN_REVIEW and now >= row["ready_ts"]:
-        status = COMPLETED  # the department finished processing
+    if status == IN_REVIEW and now >= row["ready_ts"]:  # the department finished processing
+        if row["decision_reason"]:
+            return REJECTED, row["decision_reason"]
+        return COMPLETED, None
+    return status, row["reason"] if status == REJECTED else None
+
+
+def _row(row: sqlite3.Row, now: float) -> dict[str, Any]:
+    status, reason = _status(row, now)
     return {
         "id": row["id"],
         "portal": row["portal"],
@@ -78,7 +102,9 @@ def _row(row: sqlite3.Row, now: float) -> dict[str, Any]:
         "receipt_no": row["receipt_no"],
         "submitted_at": row["submitted_at"],
         "status": status,
-        "reason": row["reason"],
+        "reason": reason,
+        "withdrawn_at": row["withdrawn_at"],
+        "withdrawal_reason": row["withdrawal_reason"],
         "data": json.loads(row["data"]),
         # a result exists from submission on, but is only issued once processing is over
         "result": json.loads(row["result"]) if status == COMPLETED and row["result"] else None,
@@ -97,15 +123,22 @@ def insert_submission(
     make_receipt_no: Callable[[int], str],
     make_result: Callable[[int], dict[str, Any]],
     username: str | None = None,
+    decision_reason: str | None = None,
 ) -> dict[str, Any]:
-    """Record one submission; the receipt number and result are derived from its row id."""
+    """Record one submission; the receipt number and result are derived from its row id.
+
+    ``decision_reason``: the department will reject it with this reason when processing ends.
+    """
     with connect(db_path) as conn:
         conn.execute("BEGIN IMMEDIATE")
         try:
             cur = conn.execute(
                 "INSERT INTO submissions (portal, application_id, submitted_at, submitted_ts, ready_ts,"
-                " status, data, username) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (portal, application_id, submitted_at, submitted_ts, ready_ts, IN_REVIEW, _dumps(data), username),
+                " status, data, username, decision_reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    portal, application_id, submitted_at, submitted_ts, ready_ts, IN_REVIEW, _dumps(data), username,
+                    decision_reason,
+                ),
             )
             row_id = int(cur.lastrowid)
             conn.execute(
@@ -145,6 +178,43 @@ def count_submissions(db_path: str | Path, application_id: str) -> int:
     with connect(db_path) as conn:
         (n,) = conn.execute("SELECT COUNT(*) FROM submissions WHERE application_id = ?", (application_id,)).fetchone()
     return int(n)
+
+
+def count_live_submissions(db_path: str | Path, application_id: str) -> int:
+    """Submissions of ``application_id`` that are neither rejected nor withdrawn (as of now)."""
+    return sum(1 for r in find_submissions(db_path, application_id=application_id) if r["status"] not in CLOSED)
+
+
+def decide_rejection(db_path: str | Path, portal: str, application_id: str, reason: str) -> int:
+    """Make the department reject, when processing ends, every submission of ``application_id``
+    still in review (an earlier decision stands). Returns how many were marked."""
+    with connect(db_path) as conn:
+        cur = conn.execute(
+            "UPDATE submissions SET decision_reason = ? WHERE portal = ? AND application_id = ?"
+            " AND status = ? AND ready_ts > ? AND decision_reason IS NULL",
+            (reason, portal, application_id, IN_REVIEW, time.time()),
+        )
+    return cur.rowcount
+
+
+def withdraw(db_path: str | Path, receipt_no: str, reason: str, withdrawn_at: str) -> dict[str, Any] | None:
+    """The applicant withdraws a case (撤回). A live case (in review or completed) becomes withdrawn;
+    a withdrawn or rejected one is left as it is. Returns the case as it now stands, or None."""
+    with connect(db_path) as conn:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            row = conn.execute("SELECT * FROM submissions WHERE receipt_no = ?", (receipt_no,)).fetchone()
+            if row is not None and _status(row, time.time())[0] not in CLOSED:
+                conn.execute(
+                    "UPDATE submissions SET status = ?, withdrawn_at = ?, withdrawal_reason = ? WHERE id = ?",
+                    (WITHDRAWN, withdrawn_at, reason, row["id"]),
+                )
+                row = conn.execute("SELECT * FROM submissions WHERE id = ?", (row["id"],)).fetchone()
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+    return None if row is None else _row(row, time.time())
 
 
 def set_status(db_path: str | Path, receipt_no: str, status: str, reason: str | None = None) -> bool:

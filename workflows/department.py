@@ -241,6 +241,8 @@ class DepartmentTaskWorkflow:
                 return await self._finish(TaskStatus.COMPLETED, result=result)
             if inquiry.status == "rejected":
                 return await self._finish(TaskStatus.REJECTED, reason=inquiry.reason or "部门退回，需补正")
+            if inquiry.status == "withdrawn":  # withdrawn at the department, not through kaiban: a person must look
+                return await self._finish(TaskStatus.MANUAL, reason="部门系统显示该件已撤回，需窗口人工核实")
             if self._state.status is not TaskStatus.IN_REVIEW:
                 await self._update(status=TaskStatus.IN_REVIEW)
             # Still reviewing: ask again later, backing off (a durable timer); a callback ends the wait at once.
@@ -253,7 +255,7 @@ class DepartmentTaskWorkflow:
             callback, self._callback = self._callback, None
             assert callback is not None
             status = {"processing": "in_review"}.get(callback.status, callback.status)
-            if status in ("in_review", "completed", "rejected"):
+            if status in ("in_review", "completed", "rejected", "withdrawn"):
                 inquiry = Inquiry(status=status, result=callback.result, reason=callback.reason)
 
     # -- deadline -------------------------------------------------------------------------------

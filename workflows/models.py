@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field
 
 from domain.catalog import Department
 from domain.deadlines import DeadlinePlan
-from domain.form import Application, application_as_of
+from domain.form import Application, judged_as_of
 from domain.requests import DepartmentRequest
 from domain.status import ApplicationStatus, Channel, TaskStatus
 
@@ -37,13 +37,8 @@ class ApplicationInput(BaseModel):
     task_queue: str = "kaiban"
     robot_task_queue: str = "kaiban-robots"
 
-    @model_validator(mode="before")
-    @classmethod
-    def _judge_as_of_submission(cls, data):
-        # replays and queries re-validate the payload: date rules are judged on the submission day
-        if isinstance(data, dict) and "application" in data:
-            data = {**data, "application": application_as_of(data["application"], data.get("submitted_at"))}
-        return data
+    # replays and queries re-validate the payload: date rules are judged on the submission day
+    _as_of_submission = judged_as_of("submitted_at")
 
 
 class DepartmentTaskInput(BaseModel):
@@ -133,12 +128,7 @@ class Correction(BaseModel):
     corrected_at: datetime  # the form's date rules are judged as of this instant
     requested_by: str
 
-    @model_validator(mode="before")
-    @classmethod
-    def _judge_as_of_correction(cls, data):
-        if isinstance(data, dict) and "application" in data:
-            data = {**data, "application": application_as_of(data["application"], data.get("corrected_at"))}
-        return data
+    _as_of_correction = judged_as_of("corrected_at")
 
 
 class Redispatch(BaseModel):

@@ -17,6 +17,8 @@ from temporalio.service import RPCError, RPCStatusCode
 from api.deps import ClientDep, SettingsDep
 from api.schemas import (
     ApplicationDetail,
+    ManualCompletionRequest,
+    WithdrawalRequest,
     DeadlineChangeRecord,
     DeadlineExtensionRequest,
     Problem,
@@ -26,7 +28,14 @@ from api.schemas import (
 from domain.deadlines import plan_application
 from domain.form import Application
 from workflows.application import ApplicationWorkflow
-from workflows.models import ApplicationInput, DeadlineExtension, Timing
+from workflows.models import (
+    ApplicationInput,
+    Correction,
+    DeadlineExtension,
+    ManualCompletion,
+    Timing,
+    Withdrawal,
+)
 
 router = APIRouter(prefix="/api/v1/applications", tags=["applications"])
 log = structlog.get_logger(__name__)
@@ -122,23 +131,75 @@ async def get_application(application_id: str, client: ClientDep) -> Application
     summary="督办人员延长整件申请或某部门事项的办结时限（留痕）",
 )
 async def extend_deadline(application_id: str, body: DeadlineExtensionRequest, client: ClientDep) -> DeadlineChangeRecord:
-    handle = client.get_workflow_handle(application_id)
-    try:
-        change = await handle.execute_update(
-            ApplicationWorkflow.extend_deadline,
-            DeadlineExtension(
-                department=body.department, new_due_at=body.new_due_at, reason=body.reason, requested_by=body.requested_by
-            ),
-        )
-    except WorkflowUpdateFailedError as err:
-        reason = getattr(err.cause, "message", None) or str(err.cause or err)
-        reason = reason.removeprefix("ValueError: ")
-        log.info("deadline_extension_refused", application_id=application_id, reason=reason)
-        raise HTTPException(status.HTTP_409_CONFLICT, detail=reason) from err
-    except RPCError as err:
-        if err.status is RPCStatusCode.NOT_FOUND:
-            raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"未找到在办的申请 {application_id}") from err
-        raise
+    change = await _update(
+        client, application_id, ApplicationWorkflow.extend_deadline,
+        DeadlineExtension(
+            department=body.department, new_due_at=body.new_due_at, reason=body.reason, requested_by=body.requested_by
+        ),
+    )
     log.info("deadline_extended", application_id=application_id, department=body.department,
              requested_by=body.requested_by, new_due_at=change.new_due_at.isoformat())
     return change
+
+
+async def _update(client, workflow_id: str, update, arg):
+    """Run a Temporal update; a refusal (validator or handler) is 409 with its Chinese reason."""
+    handle = client.get_workflow_handle(workflow_id)
+    try:
+        return await handle.execute_update(update, arg)
+    except WorkflowUpdateFailedError as err:
+        reason = getattr(err.cause, "message", None) or str(err.cause or err)
+        reason = reason.removeprefix("ValueError: ")
+        log.info("update_refused", workflow_id=workflow_id, update=update.__name__, reason=reason)
+        raise HTTPException(status.HTTP_409_CONFLICT, detail=reason) from err
+    except RPCError as err:
+        if err.status is RPCStatusCode.NOT_FOUND:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"未找到在办的申请 {workflow_id}") from err
+        raise
+
+
+@router.post(
+    "/{application_id}/corrections",
+    response_model=ApplicationDetail,
+    responses={404: {"model": Problem}, 409: {"model": Problem}, 422: {"model": ValidationProblem}},
+    summary="补正：提交更正后的申请表，仅重新报送被退回的部门",
+)
+async def correct_application(application_id: str, application: Application, client: ClientDep) -> ApplicationDetail:
+    await _update(
+        client, application_id, ApplicationWorkflow.correct,
+        Correction(application=application, corrected_at=datetime.now(SHANGHAI), requested_by=application.window.clerk_id),
+    )
+    log.info("application_corrected", application_id=application_id)
+    return await client.get_workflow_handle(application_id).query(ApplicationWorkflow.status)
+
+
+@router.post(
+    "/{application_id}/departments/{code}/manual-completion",
+    response_model=ApplicationDetail,
+    responses={404: {"model": Problem}, 409: {"model": Problem}},
+    summary="人工办结：机器人无法完成时，窗口人员录入部门办理结果",
+)
+async def complete_manually(
+    application_id: str, code: str, body: ManualCompletionRequest, client: ClientDep
+) -> ApplicationDetail:
+    await _update(
+        client, application_id, ApplicationWorkflow.complete_manually,
+        ManualCompletion(department=code, result=body.result, completed_by=body.completed_by, note=body.note),
+    )
+    log.info("task_completed_manually", application_id=application_id, department=code, completed_by=body.completed_by)
+    return await client.get_workflow_handle(application_id).query(ApplicationWorkflow.status)
+
+
+@router.post(
+    "/{application_id}/withdrawal",
+    response_model=ApplicationDetail,
+    responses={404: {"model": Problem}, 409: {"model": Problem, "description": "营业执照已核准等，不能撤回"}},
+    summary="撤回申请（营业执照核准前）",
+)
+async def withdraw_application(application_id: str, body: WithdrawalRequest, client: ClientDep) -> ApplicationDetail:
+    view = await _update(
+        client, application_id, ApplicationWorkflow.withdraw,
+        Withdrawal(reason=body.reason, requested_by=body.requested_by),
+    )
+    log.info("application_withdrawn", application_id=application_id, requested_by=body.requested_by)
+    return view

@@ -20,7 +20,7 @@ from activities.api_client import (
 from domain.form import Application
 from domain.requests import DepartmentRequest
 from domain.results import Inquiry, Receipt
-from simulators.department_api import count_submissions, create_department_api_app
+from simulators.department_api import count_live_submissions, count_submissions, create_department_api_app
 from tests.support.servers import free_port, serve_app
 
 TOKEN = "client-test-token"
@@ -286,3 +286,44 @@ def test_errors_survive_pickling():
     )
     unavailable = pickle.loads(pickle.dumps(DepartmentUnavailable("bank: down", department="bank", retry_after=3.0)))
     assert unavailable.retry_after == 3.0
+
+
+async def test_withdraw_is_idempotent_and_quiet_about_unknown_receipts(tmp_path, sample_json):
+    db = tmp_path / "nhsa.db"
+    app = create_department_api_app("nhsa", db_path=db, token=TOKEN, process_delay_s=30)
+    request = make_request(sample_json, "nhsa")
+    async with serve_app(app) as url:
+        async with DepartmentApiClient(url, TOKEN) as client:
+            receipt = await client.submit(request)
+            assert count_live_submissions(db, request.application_id) == 1
+            await client.withdraw(receipt.receipt_no, "申请人撤回申请")
+            assert count_live_submissions(db, request.application_id) == 0
+            await client.withdraw(receipt.receipt_no, "再次撤回")  # already withdrawn: done
+            inquiry = await client.inquire(receipt.receipt_no)
+            await client.withdraw("NHSA-20260101-NOPE", "申请人撤回申请")  # nothing to withdraw: done
+            with pytest.raises(ValueError, match="reason"):
+                await client.withdraw(receipt.receipt_no, " ")
+        async with DepartmentApiClient(url, "not-the-token") as intruder:
+            with pytest.raises(DepartmentAuthError):
+                await intruder.withdraw(receipt.receipt_no, "申请人撤回申请")
+    assert inquiry == Inquiry(status="withdrawn", reason="申请人撤回申请")
+    assert count_submissions(db, request.application_id) == 1
+
+
+async def test_a_department_told_to_reject_an_application_rejects_it(tmp_path, sample_json):
+    db = tmp_path / "tax.db"
+    app = create_department_api_app("tax", db_path=db, token=TOKEN, process_delay_s=0.2)
+    request = make_request(sample_json, "tax")
+    async with serve_app(app) as url:
+        async with DepartmentApiClient(url, TOKEN) as client, httpx.AsyncClient(base_url=url) as admin:
+            rule = {"application_id": request.application_id, "reason": "财务负责人信息需补正"}
+            assert (await admin.post("/_admin/rejections", json=rule)).status_code == 200
+            receipt = await client.submit(request)
+            rejected = await until_done(client, receipt.receipt_no)
+            assert (await admin.delete(f"/_admin/rejections/{request.application_id}")).json()["removed"] is True
+            corrected = await client.submit(request)
+            done = await until_done(client, corrected.receipt_no)
+    assert rejected == Inquiry(status="rejected", reason="财务负责人信息需补正")
+    assert corrected.receipt_no != receipt.receipt_no and done.status == "completed"
+    assert count_submissions(db, request.application_id) == 2
+    assert count_live_submissions(db, request.application_id) == 1

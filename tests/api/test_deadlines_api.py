@@ -40,3 +40,16 @@ def test_unknown_department_and_naive_times_are_refused_in_chinese(http):
     assert r.status_code == 404 and "未知的部门" in r.json()["detail"]
     r = http.get("/api/v1/deadlines", params={"submitted_at": "2026-09-30T14:00:00"})
     assert r.status_code == 422 and "时区" in r.json()["detail"]
+
+
+def test_evidence_is_served_only_from_its_folder(tmp_path):
+    day = tmp_path / "evidence" / "2026-11-28"
+    day.mkdir(parents=True)
+    (day / "amr-KB1-attempt2.png").write_bytes(b"\x89PNG fake")
+    (tmp_path / "secret.png").write_bytes(b"outside")
+    with TestClient(create_app(Settings(data_dir=tmp_path), client=object())) as client:
+        r = client.get("/api/v1/evidence/2026-11-28/amr-KB1-attempt2.png")
+        assert r.status_code == 200 and r.content == b"\x89PNG fake" and r.headers["content-type"] == "image/png"
+        for bad in ("../secret.png", "2026-11-28/missing.png", "..%2Fsecret.png"):
+            r = client.get(f"/api/v1/evidence/{bad}")
+            assert r.status_code == 404, bad

@@ -16,7 +16,7 @@ from stdnum.cn import uscc as uscc_std
 from bots.browser import BrowserPool, find_chromium
 from bots.flows import PortalAccess
 from domain.requests import DepartmentRequest
-from simulators.portal import count_submissions, create_portal_app, list_submissions
+from simulators.portal import count_live_submissions, count_submissions, create_portal_app, list_submissions
 from tests.support.servers import serve_app
 
 CODES = ("amr", "psb_seal", "hrss", "hpf")
@@ -46,6 +46,9 @@ class Portal:
     def count(self, application_id: str) -> int:
         return count_submissions(self.db, application_id)
 
+    def live(self, application_id: str) -> int:
+        return count_live_submissions(self.db, application_id)
+
     def stored(self, application_id: str) -> list[dict]:
         return [s for s in list_submissions(self.db) if s["application_id"] == application_id]
 
@@ -54,6 +57,18 @@ class Portal:
             r = await c.post(f"/_admin/submissions/{receipt_no}/{action}", json=body)
             r.raise_for_status()
             return r.json()
+
+    async def reject_application(self, application_id: str, reason: str) -> None:
+        """Tell the department to reject this application's submissions (a rejection rule)."""
+        async with httpx.AsyncClient(base_url=self.url) as c:
+            r = await c.post("/_admin/rejections", json={"application_id": application_id, "reason": reason})
+            r.raise_for_status()
+
+    async def stop_rejecting(self, application_id: str) -> bool:
+        async with httpx.AsyncClient(base_url=self.url) as c:
+            r = await c.delete(f"/_admin/rejections/{application_id}")
+            r.raise_for_status()
+            return r.json()["removed"]
 
 
 @pytest_asyncio.fixture(scope="module")

@@ -17,7 +17,7 @@ from runtime.settings import Settings
 from runtime.temporal import data_converter, temporal_cli_path
 from runtime.worker import running_workers
 from simulators import department_api, portal
-from tests.support.servers import serve_app
+from tests.support.servers import free_port, serve_app
 
 PORTALS = ("amr", "psb_seal", "hrss", "hpf")
 APIS = ("tax", "nhsa", "bank")
@@ -67,7 +67,10 @@ async def running_departments(tmp: Path, *, step_delay_s: float = 0.0, process_d
 def e2e_settings(departments: Departments, tmp: Path, **overrides) -> Settings:
     """Settings pointing at the simulators, on task queues of this test's own."""
     queue = f"e2e-{uuid.uuid4().hex[:8]}"
+    api_port = free_port()
     values = dict(
+        api_port=api_port,
+        public_base_url=f"http://127.0.0.1:{api_port}",  # department APIs call back here
         department_urls=departments.urls,
         task_queue=queue,
         robot_task_queue=f"{queue}-robots",
@@ -95,7 +98,7 @@ def settings_env(settings: Settings, temporal_address: str) -> dict[str, str]:
 
 @contextlib.asynccontextmanager
 async def running_api(settings: Settings, client):
-    async with serve_app(create_app(settings, client=client)) as base_url:
+    async with serve_app(create_app(settings, client=client), port=settings.api_port) as base_url:
         yield base_url
 
 

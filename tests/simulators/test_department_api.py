@@ -12,6 +12,7 @@ from fastapi import FastAPI, Request
 from stdnum.cn import uscc as stdnum_uscc
 
 from simulators.department_api import (
+    count_live_submissions,
     count_submissions,
     create_department_api_app,
     list_submissions,
@@ -334,3 +335,130 @@ async def test_callback_url_is_stored_and_called(tmp_path):
     assert received[0]["json"]["status"] == "completed"
     assert received[0]["json"]["result"]["bank_code"] == "ICBC"
 
+
+
+# --- rejection rules and withdrawals --------------------------------------------------------------
+
+
+async def test_a_department_rejects_what_it_is_told_to_until_the_rule_is_deleted(tmp_path):
+    db = tmp_path / "tax.db"
+    told, later, bystander = app_id(), app_id(), app_id()
+    app = create_department_api_app("tax", db_path=db, token=TOKEN, process_delay_s=0.3,
+                                    reject_application_ids={told: "税务登记信息需补正"})
+    async with client_for(app) as c:
+        async def state(ticket: str) -> dict:
+            return (await c.get(f"/api/v1/submissions/{ticket}", headers=AUTH)).json()
+
+        first = (await post(c, body("tax", told))).json()["ticket"]
+        assert (await state(first))["status"] == "processing"  # decided when processing ends
+        second = (await post(c, body("tax", later))).json()["ticket"]
+        r = await c.post("/_admin/rejections", json={"application_id": later, "reason": "经营地址需核实"})
+        assert r.status_code == 200 and r.json()["processing_marked"] == 1
+        third = (await post(c, body("tax", bystander))).json()["ticket"]
+        assert (await c.get("/_admin/rejections")).json() == {told: "税务登记信息需补正", later: "经营地址需核实"}
+        assert (await c.post("/_admin/rejections", json={"reason": "x"})).status_code == 422
+        await asyncio.sleep(0.35)
+        states = [await state(t) for t in (first, second, third)]
+        assert [(s["status"], s["reason"]) for s in states] == [
+            ("rejected", "税务登记信息需补正"), ("rejected", "经营地址需核实"), ("completed", None)]
+        assert states[0]["result"] is None
+        # a completed submission is not undone by a later rule
+        await c.post("/_admin/rejections", json={"application_id": bystander, "reason": "迟到的规则"})
+        assert (await state(third))["status"] == "completed"
+
+        # the rule stands: a re-submission is a new ticket, rejected as well (also once the rule is gone)
+        during = await post(c, body("tax", told))
+        assert during.status_code == 202 and during.json()["ticket"] != first
+        assert (await post(c, body("tax", told))).json()["ticket"] == during.json()["ticket"]  # still one live
+        assert (await c.delete(f"/_admin/rejections/{told}")).json() == {"application_id": told, "removed": True}
+        await asyncio.sleep(0.35)
+        assert (await state(during.json()["ticket"]))["status"] == "rejected"
+        corrected = await post(c, body("tax", told))
+        assert corrected.status_code == 202
+        await asyncio.sleep(0.35)
+        assert (await state(corrected.json()["ticket"]))["status"] == "completed"
+    assert count_submissions(db, told) == 3
+    assert count_live_submissions(db, told) == 1
+    assert count_live_submissions(db, bystander) == 1 and count_live_submissions(db, later) == 0
+
+
+async def test_a_rule_rejection_is_called_back(tmp_path):
+    received: list[dict] = []
+    got = asyncio.Event()
+    sink = FastAPI()
+
+    @sink.post("/cb")
+    async def cb(request: Request) -> dict:
+        received.append(await request.json())
+        got.set()
+        return {"ok": True}
+
+    aid = app_id()
+    app = create_department_api_app("nhsa", db_path=tmp_path / "nhsa.db", token=TOKEN, process_delay_s=0.1,
+                                    reject_application_ids={aid: "参保信息需补正"})
+    async with serve_app(sink) as sink_url, serve_app(app) as sim_url:
+        async with httpx.AsyncClient(base_url=sim_url) as c:
+            await post(c, body("nhsa", aid, callback_url=f"{sink_url}/cb"))
+        await asyncio.wait_for(got.wait(), timeout=5)
+    assert (received[0]["status"], received[0]["reason"]) == ("rejected", "参保信息需补正")
+
+
+async def test_withdrawal_is_idempotent(tmp_path):
+    db = tmp_path / "bank.db"
+    app = create_department_api_app("bank", db_path=db, token=TOKEN, process_delay_s=30)
+    aid = app_id()
+    async with client_for(app) as c:
+        ticket = (await post(c, body("bank", aid))).json()["ticket"]
+        url = f"/api/v1/submissions/{ticket}/withdrawal"
+        assert (await c.post(url, json={"reason": "申请人撤回申请"})).status_code == 401
+        assert (await c.post(url, json={}, headers=AUTH)).status_code == 422
+        first = await c.post(url, json={"reason": "申请人撤回申请"}, headers=AUTH)
+        assert first.status_code == 200
+        assert (first.json()["status"], first.json()["reason"]) == ("withdrawn", "申请人撤回申请")
+        assert first.json()["withdrawn_at"].endswith("+08:00") and first.json()["result"] is None
+        again = await c.post(url, json={"reason": "又撤回一次"}, headers=AUTH)
+        assert again.status_code == 200 and again.json() == first.json()  # the first withdrawal stands
+        assert (await c.get(f"/api/v1/submissions/{ticket}", headers=AUTH)).json()["status"] == "withdrawn"
+        assert (await c.post(f"/_admin/submissions/{ticket}/reject", json={})).status_code == 409
+        r = await c.post("/api/v1/submissions/BANK-20260101-NOPE/withdrawal", json={"reason": "x"}, headers=AUTH)
+        assert r.status_code == 404
+        assert count_live_submissions(db, aid) == 0
+        # a submission after the withdrawal is a new live one
+        renewed = await post(c, body("bank", aid))
+        assert renewed.status_code == 202 and renewed.json()["ticket"] != ticket
+    assert count_submissions(db, aid) == 2 and count_live_submissions(db, aid) == 1
+
+
+async def test_a_completed_submission_can_be_withdrawn(tmp_path):
+    db = tmp_path / "nhsa.db"
+    app = create_department_api_app("nhsa", db_path=db, token=TOKEN)
+    aid = app_id()
+    async with client_for(app) as c:
+        ticket = (await post(c, body("nhsa", aid))).json()["ticket"]
+        assert (await c.get(f"/api/v1/submissions/{ticket}", headers=AUTH)).json()["status"] == "completed"
+        assert count_live_submissions(db, aid) == 1
+        r = await c.post(f"/api/v1/submissions/{ticket}/withdrawal", json={"reason": "企业开办申请已撤回"}, headers=AUTH)
+        assert r.json()["status"] == "withdrawn" and r.json()["result"] is None
+    assert count_live_submissions(db, aid) == 0
+
+
+async def test_an_older_database_gets_the_new_columns_and_live_index(tmp_path):
+    import sqlite3
+
+    db = tmp_path / "tax.db"
+    with sqlite3.connect(db) as conn:  # the schema of the first release
+        conn.executescript(
+            "CREATE TABLE submissions (ticket TEXT PRIMARY KEY, department TEXT NOT NULL,"
+            " application_id TEXT NOT NULL, uscc TEXT NOT NULL, payload TEXT NOT NULL, result TEXT NOT NULL,"
+            " callback_url TEXT, received_at TEXT NOT NULL, received_ts REAL NOT NULL, ready_ts REAL NOT NULL,"
+            " rejected_reason TEXT, rejected_ts REAL);"
+            "CREATE UNIQUE INDEX ux_submissions_live ON submissions(department, application_id)"
+            " WHERE rejected_reason IS NULL;"
+        )
+    app = create_department_api_app("tax", db_path=db, token=TOKEN, process_delay_s=30)
+    aid = app_id()
+    async with client_for(app) as c:
+        ticket = (await post(c, body("tax", aid))).json()["ticket"]
+        await c.post(f"/api/v1/submissions/{ticket}/withdrawal", json={"reason": "撤回"}, headers=AUTH)
+        assert (await post(c, body("tax", aid))).status_code == 202  # the old index would refuse it
+    assert count_live_submissions(db, aid) == 1

@@ -15,7 +15,13 @@ import pytest
 from stdnum.cn import uscc as uscc_std
 
 from simulators import portal
-from simulators.portal import count_submissions, create_portal_app, issue_uscc, list_submissions
+from simulators.portal import (
+    count_live_submissions,
+    count_submissions,
+    create_portal_app,
+    issue_uscc,
+    list_submissions,
+)
 
 USER, PASSWORD = "clerk-robot", "pw-Ω-秘密"
 CODES = ("amr", "psb_seal", "hrss", "hpf")
@@ -402,3 +408,129 @@ async def test_amr_complete_now_issues_a_current_approval_date(tmp_path):
     approved = datetime.fromisoformat(done["result"]["approved_at"])
     assert abs((approved - datetime.now(approved.tzinfo)).total_seconds()) < 60
     assert uscc_std.is_valid(done["result"]["uscc"])
+
+
+# --- rejections and withdrawals ---------------------------------------------------------------
+
+
+async def test_amr_rejects_names_marked_for_rejection_when_processing_ends(tmp_path):
+    app, db = make_app("amr", tmp_path, process_delay_s=3600)
+    async with client_for(app) as c:
+        await log_in(c)
+        marked = await submit_all(c, form_steps("amr", "APP-AMR-REJ1", company="太原测试驳回数据科技有限公司"))
+        plain = await submit_all(c, form_steps("amr", "APP-AMR-OK01"))
+        rec = records((await c.get("/progress", params={"receipt_no": marked})).text)[0]
+        assert rec["status"] == "审核中" and "reason" not in rec  # decided when processing ends
+        assert count_live_submissions(db, "APP-AMR-REJ1") == 1
+        done = (await c.post(f"/_admin/submissions/{marked}/complete")).json()
+        assert done["status"] == "rejected" and done["result"] is None
+        assert done["reason"] == portal.AMR_NAME_TAKEN and done["reason"].startswith("名称重复")
+        page = (await c.get("/progress", params={"receipt_no": marked})).text
+        rec = records(page)[0]
+        assert rec["status"] == "已退回" and rec["reason"] == portal.AMR_NAME_TAKEN and "uscc" not in rec
+        assert "撤回原因" not in page  # a case sent back cannot be withdrawn
+        assert (await c.post(f"/_admin/submissions/{plain}/complete")).json()["status"] == "completed"
+    assert count_live_submissions(db, "APP-AMR-REJ1") == 0
+    assert count_live_submissions(db, "APP-AMR-OK01") == 1
+    # the trigger is amr's name check: another department accepts the name
+    app, db = make_app("hpf", tmp_path / "hpf")
+    async with client_for(app) as c:
+        await log_in(c)
+        await submit_all(c, form_steps("hpf", "APP-HPF-NAME", company="太原测试驳回数据科技有限公司"))
+    assert list_submissions(db)[0]["status"] == "completed"
+
+
+async def test_a_portal_rejects_what_it_is_told_to_until_the_rule_is_deleted(tmp_path):
+    app, db = make_app("hrss", tmp_path, process_delay_s=0.3,
+                       reject_application_ids={"APP-RULE-0001": "参保人员名单需补正"})
+    async with client_for(app) as c:
+        await log_in(c)
+        first = await submit_all(c, form_steps("hrss", "APP-RULE-0001"))
+        second = await submit_all(c, form_steps("hrss", "APP-RULE-0002"))
+        r = await c.post("/_admin/rejections", json={"application_id": "APP-RULE-0002", "reason": "单位地址与执照不一致"})
+        assert r.status_code == 200 and r.json()["in_review_marked"] == 1  # applies to the case in review
+        bystander = await submit_all(c, form_steps("hrss", "APP-RULE-0003"))
+        assert (await c.get("/_admin/rejections")).json() == {
+            "APP-RULE-0001": "参保人员名单需补正", "APP-RULE-0002": "单位地址与执照不一致"}
+        assert (await c.post("/_admin/rejections", json={"reason": "x"})).status_code == 422
+        await asyncio.sleep(0.35)
+
+        async def state(receipt_no: str) -> dict:
+            return records((await c.get("/progress", params={"receipt_no": receipt_no})).text)[0]
+
+        recs = [await state(n) for n in (first, second, bystander)]
+        assert [(r["status"], r.get("reason")) for r in recs] == [
+            ("已退回", "参保人员名单需补正"), ("已退回", "单位地址与执照不一致"), ("已办结", None)]
+        # a case already processed is not undone by a later rule
+        await c.post("/_admin/rejections", json={"application_id": "APP-RULE-0003", "reason": "迟到的规则"})
+        assert (await state(bystander))["status"] == "已办结"
+
+        # while the rule stands a new submission is rejected too, even if processed after the rule is deleted
+        during = await submit_all(c, form_steps("hrss", "APP-RULE-0001"))
+        assert (await c.delete("/_admin/rejections/APP-RULE-0001")).json() == {
+            "application_id": "APP-RULE-0001", "removed": True}
+        assert (await c.delete("/_admin/rejections/APP-RULE-0001")).json()["removed"] is False
+        corrected = await submit_all(c, form_steps("hrss", "APP-RULE-0001"))
+        await asyncio.sleep(0.35)
+        assert (await state(during))["status"] == "已退回"
+        assert (await state(corrected))["status"] == "已办结"
+    assert count_submissions(db, "APP-RULE-0001") == 3
+    assert count_live_submissions(db, "APP-RULE-0001") == 1
+
+
+async def test_withdrawal_from_the_progress_page(tmp_path):
+    app, db = make_app("psb_seal", tmp_path, process_delay_s=3600)
+    async with client_for(app) as c:
+        r = await c.post("/cases/NOPE/withdrawal", data={"reason": "x"})
+        assert r.status_code == 303 and r.headers["location"].startswith("/login")
+        await log_in(c)
+        receipt = await submit_all(c, form_steps("psb_seal", "APP-WD-0001"))
+        page = (await c.get("/progress", params={"external_ref": "APP-WD-0001"})).text
+        assert f'<label for="withdraw-reason-{receipt}">撤回原因</label>' in page
+        assert f'action="/cases/{receipt}/withdrawal"' in page and ">撤回</button>" in page
+
+        r = await c.post(f"/cases/{receipt}/withdrawal", data={"reason": "  "})
+        assert alerts(r.text) == ["请填写撤回原因"] and count_live_submissions(db, "APP-WD-0001") == 1
+
+        r = await c.post(f"/cases/{receipt}/withdrawal", data={"reason": "申请人撤回申请"})
+        assert r.status_code == 303 and r.headers["location"] == f"/cases/{receipt}/withdrawal"
+        shown = fields((await c.get(r.headers["location"])).text)
+        assert shown["status"] == "已撤回" and shown["withdrawal_reason"] == "申请人撤回申请"
+        # idempotent: withdrawing again confirms the first withdrawal
+        r = await c.post(f"/cases/{receipt}/withdrawal", data={"reason": "又撤回一次"})
+        assert fields((await c.get(r.headers["location"])).text) == shown
+        page = (await c.get("/progress", params={"receipt_no": receipt})).text
+        assert records(page)[0]["status"] == "已撤回" and "撤回原因</label>" not in page
+        assert count_live_submissions(db, "APP-WD-0001") == 0
+
+        # a case sent back stays sent back; a completed one can be withdrawn
+        sent_back = await submit_all(c, form_steps("psb_seal", "APP-WD-0002"))
+        await c.post(f"/_admin/submissions/{sent_back}/reject", json={"reason": "印章类型需补正"})
+        r = await c.post(f"/cases/{sent_back}/withdrawal", data={"reason": "申请人撤回申请"})
+        assert fields((await c.get(r.headers["location"])).text)["status"] == "已退回"
+        done = await submit_all(c, form_steps("psb_seal", "APP-WD-0003"))
+        await c.post(f"/_admin/submissions/{done}/complete")
+        r = await c.post(f"/cases/{done}/withdrawal", data={"reason": "申请人撤回申请"})
+        assert fields((await c.get(r.headers["location"])).text)["status"] == "已撤回"
+        assert (await c.post("/cases/NOPE/withdrawal", data={"reason": "x"})).status_code == 404
+
+        # a new submission after the withdrawal is a new live case
+        again = await submit_all(c, form_steps("psb_seal", "APP-WD-0001"))
+        assert again != receipt
+    assert count_submissions(db, "APP-WD-0001") == 2 and count_live_submissions(db, "APP-WD-0001") == 1
+    assert [s["status"] for s in list_submissions(db)] == ["withdrawn", "rejected", "withdrawn", "in_review"]
+
+
+def test_an_older_store_file_gains_the_new_columns(tmp_path):
+    db = tmp_path / "old.sqlite3"
+    with sqlite3.connect(db) as conn:  # the schema of the first release
+        conn.execute(
+            "CREATE TABLE submissions (id INTEGER PRIMARY KEY AUTOINCREMENT, portal TEXT NOT NULL,"
+            " application_id TEXT NOT NULL, receipt_no TEXT UNIQUE, submitted_at TEXT NOT NULL,"
+            " submitted_ts REAL NOT NULL, ready_ts REAL NOT NULL, status TEXT NOT NULL DEFAULT 'in_review',"
+            " reason TEXT, data TEXT NOT NULL, result TEXT, username TEXT)"
+        )
+    create_portal_app("hpf", db_path=db, username=USER, password=PASSWORD)
+    with sqlite3.connect(db) as conn:
+        columns = {r[1] for r in conn.execute("PRAGMA table_info(submissions)")}
+    assert {"decision_reason", "withdrawn_at", "withdrawal_reason"} <= columns

@@ -1,0 +1,231 @@
+"""Evidence of robot attempts: full-page screenshots and Playwright traces on disk.
+
+Layout: ``<evidence_dir>/<yyyy-mm-dd>/<label>.png`` and ``<label>.zip`` (the date in
+Asia/Shanghai); a name already taken gets ``-2``, ``-3``… The paths handed back are
+relative to ``evidence_dir`` (``"2026-11-28/amr-KB20261128-0001-attempt3.png"``).
+
+Labels become file names, so they may hold only what identifies an attempt: the
+department, our application id and the attempt number (:func:`make_label`). Anything
+else is stripped by :func:`safe_label`; never put names, ID numbers, mobiles or
+credentials in a label.
+
+A trace records every action's parameters, DOM snapshots (input values included) and
+network bodies, so the password a robot typed would be in it in clear. A flow therefore
+registers its secrets on the page (:func:`register_secret`) and :func:`scrub_trace`
+replaces them (as typed, JSON-escaped, URL-encoded, HTML-escaped) and every cookie and
+authorization header value by ``***`` before the trace is kept. Screenshots show
+password fields masked by the browser. The evidence still shows the application's
+personal data (it is a picture of the form): keep ``evidence_dir`` as private as the
+application data itself.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+import re
+import secrets as _secrets
+import weakref
+import zipfile
+from collections.abc import Iterable
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, quote_plus
+
+from playwright.async_api import BrowserContext, Page
+
+__all__ = [
+    "MIN_SECRET_LENGTH",
+    "attach",
+    "evidence_of",
+    "make_label",
+    "register_secret",
+    "reserve",
+    "safe_label",
+    "scrub_trace",
+    "secrets_of",
+]
+
+CST = timezone(timedelta(hours=8), "Asia/Shanghai")
+MAX_LABEL_LENGTH = 96
+#: shorter secrets cannot be scrubbed without mangling the trace: such a trace is not kept
+MIN_SECRET_LENGTH = 4
+MASK = "***"
+_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
+_SENSITIVE_HEADERS = frozenset({"cookie", "set-cookie", "authorization", "proxy-authorization"})
+_BINARY_SUFFIXES = (".jpeg", ".jpg", ".png", ".webp", ".gif", ".woff", ".woff2")
+
+_SECRETS: weakref.WeakKeyDictionary[BrowserContext, set[str]] = weakref.WeakKeyDictionary()
+
+
+# --- labels and paths -------------------------------------------------------------------------
+
+
+def make_label(department: str, application_id: str, attempt: int | None = None, *, action: str | None = None) -> str:
+    """``amr-KB20261128-0001-attempt3`` (``action`` e.g. ``receipt`` goes before the attempt)."""
+    parts = [department, application_id]
+    if action:
+        parts.append(action)
+    if attempt is not None:
+        parts.append(f"attempt{int(attempt)}")
+    return safe_label("-".join(parts))
+
+
+def safe_label(label: str | None) -> str:
+    """A file-name-safe label: ASCII letters, digits, ``_``, ``.`` and ``-`` only, at most 96 characters.
+    Without a label: ``session-<hhmmss>-<random>``."""
+    cleaned = _UNSAFE.sub("-", label or "").strip("-.")[:MAX_LABEL_LENGTH].strip("-.")
+    if not cleaned:
+        cleaned = f"session-{datetime.now(CST):%H%M%S}-{_secrets.token_hex(3)}"
+    return cleaned
+
+
+def reserve(root: Path, label: str, suffix: str, now: datetime | None = None) -> tuple[Path, str]:
+    """Create ``<root>/<yyyy-mm-dd>/<label><suffix>`` empty (never overwriting one that exists);
+    returns its absolute path and its path relative to ``root``."""
+    day = (now or datetime.now(CST)).astimezone(CST).strftime("%Y-%m-%d")
+    folder = root / day
+    folder.mkdir(parents=True, exist_ok=True)
+    stem = safe_label(label)
+    for n in range(1, 1000):
+        name = f"{stem}{suffix}" if n == 1 else f"{stem}-{n}{suffix}"
+        path = folder / name
+        try:
+            with open(path, "x"):
+                pass
+        except FileExistsError:
+            continue
+        return path, f"{day}/{name}"
+    raise FileExistsError(f"no free evidence file name for {stem}{suffix} in {folder}")
+
+
+# --- attaching to exceptions ----------------------------------------------------------------
+
+
+def attach(exc: BaseException, evidence: dict[str, str]) -> None:
+    """Set ``exc.evidence`` (merged with what is already there)."""
+    if not evidence:
+        return
+    try:
+        exc.evidence = {**(getattr(exc, "evidence", None) or {}), **evidence}  # type: ignore[attr-defined]
+    except (AttributeError, TypeError):  # an exception type without attributes: nothing to attach to
+        pass
+
+
+def evidence_of(exc: BaseException | None) -> dict[str, str] | None:
+    """The evidence attached to ``exc`` or to an exception it was raised from (``__cause__``/``__context__``)."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        found = getattr(exc, "evidence", None)
+        if isinstance(found, dict) and found:
+            return dict(found)
+        exc = exc.__cause__ or exc.__context__
+    return None
+
+
+# --- secrets ------------------------------------------------------------------------------------
+
+
+def register_secret(page: Page | BrowserContext, *secrets: str) -> None:
+    """Secrets (passwords) this session types: scrubbed from its trace before the trace is kept."""
+    context = page.context if isinstance(page, Page) else page
+    bucket = _SECRETS.setdefault(context, set())
+    bucket.update(s for s in secrets if s)
+
+
+def secrets_of(page: Page | BrowserContext) -> frozenset[str]:
+    context = page.context if isinstance(page, Page) else page
+    return frozenset(_SECRETS.get(context, ()))
+
+
+def _form_encoded(secret: str) -> str:
+    """application/x-www-form-urlencoded as browsers write it (WHATWG: ``*-._`` kept, space as ``+``)."""
+    out = []
+    for byte in secret.encode("utf-8"):
+        ch = chr(byte)
+        if ch.isascii() and (ch.isalnum() or ch in "*-._"):
+            out.append(ch)
+        elif ch == " ":
+            out.append("+")
+        else:
+            out.append(f"%{byte:02X}")
+    return "".join(out)
+
+
+def _variants(secret: str) -> list[bytes]:
+    forms = {
+        secret,
+        json.dumps(secret, ensure_ascii=False)[1:-1],
+        json.dumps(secret)[1:-1],
+        quote(secret, safe=""),
+        quote(secret),
+        quote_plus(secret),
+        _form_encoded(secret),
+        html.escape(secret),
+        html.escape(secret, quote=False),
+    }
+    forms |= {f.replace("%", "%25") for f in list(forms) if "%" in f}  # encoded twice (a URL in a URL)
+    # longest first, so a form that contains another is replaced whole
+    return sorted({f.encode("utf-8") for f in forms if f}, key=len, reverse=True)
+
+
+def _mask_headers(node: Any) -> Any:
+    """Mask cookie and authorization header values and every cookie value in a trace event."""
+    if isinstance(node, dict):
+        name = node.get("name")
+        if isinstance(name, str) and name.lower() in _SENSITIVE_HEADERS and "value" in node:
+            return {**node, "value": MASK}
+        out = {}
+        for key, value in node.items():
+            if key == "cookies" and isinstance(value, list):
+                out[key] = [{**c, "value": MASK} if isinstance(c, dict) and "value" in c else c for c in value]
+            else:
+                out[key] = _mask_headers(value)
+        return out
+    if isinstance(node, list):
+        return [_mask_headers(v) for v in node]
+    return node
+
+
+def _scrub_events(data: bytes) -> bytes:
+    lines = []
+    for line in data.split(b"\n"):
+        if line.strip():
+            try:
+                event = json.loads(line)
+            except ValueError:
+                lines.append(line)
+                continue
+            line = json.dumps(_mask_headers(event), ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        lines.append(line)
+    return b"\n".join(lines)
+
+
+def scrub_trace(source: Path, target: Path, secrets: Iterable[str]) -> None:
+    """Copy a Playwright trace zip from ``source`` to ``target`` without the given secrets nor any
+    cookie / authorization header value. Raises ``ValueError`` for a secret too short to scrub."""
+    secrets = [s for s in secrets if s]
+    short = [s for s in secrets if len(s) < MIN_SECRET_LENGTH]
+    if short:
+        raise ValueError(f"{len(short)} secret(s) shorter than {MIN_SECRET_LENGTH} characters cannot be scrubbed")
+    variants = [v for s in secrets for v in _variants(s)]
+    variants.sort(key=len, reverse=True)
+    mask = MASK.encode()
+    tmp = target.with_name(target.name + ".part")
+    try:
+        with zipfile.ZipFile(source) as src, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as dst:
+            for info in src.infolist():
+                data = src.read(info)
+                if not info.filename.lower().endswith(_BINARY_SUFFIXES):
+                    if info.filename.endswith((".trace", ".network")):
+                        data = _scrub_events(data)
+                    for v in variants:
+                        data = data.replace(v, mask)
+                dst.writestr(info, data)
+        os.replace(tmp, target)
+    finally:
+        if tmp.exists():
+            tmp.unlink()

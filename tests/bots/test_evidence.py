@@ -1,0 +1,168 @@
+"""Evidence of failed robot attempts: screenshot and trace on disk, attached to the exception."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+import zipfile
+from datetime import datetime
+from pathlib import Path
+from urllib.parse import quote, quote_plus
+
+import pytest
+import pytest_asyncio
+
+from bots import evidence
+from bots.browser import BrowserPool
+from bots.errors import LoginRejected, PortalChanged, SubmissionNotFound
+from bots.evidence import make_label, safe_label
+from bots.flows import PortalAccess, dispatch, inquire
+from tests.bots.conftest import PASSWORD, USERNAME
+from tests.bots.test_flows import stub_app
+from tests.support.servers import serve_app
+
+SAFE_NAME = re.compile(r"[A-Za-z0-9_.-]+")
+
+
+@pytest_asyncio.fixture(scope="module")
+async def evidence_dir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("evidence")
+
+
+@pytest_asyncio.fixture(scope="module")
+async def evidence_pool(evidence_dir):
+    pool = BrowserPool(max_sessions=1, evidence_dir=evidence_dir)
+    await pool.start()
+    yield pool
+    await pool.stop()
+
+
+def today() -> str:
+    return datetime.now(evidence.CST).strftime("%Y-%m-%d")
+
+
+def encodings(secret: str) -> list[bytes]:
+    return [v.encode() for v in (secret, quote(secret), quote_plus(secret), json.dumps(secret)[1:-1])]
+
+
+def assert_kept(evidence_dir: Path, kept: dict, label: str) -> zipfile.ZipFile:
+    assert kept == {"screenshot": f"{today()}/{label}.png", "trace": f"{today()}/{label}.zip"}
+    shot = evidence_dir / kept["screenshot"]
+    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 1000
+    trace = zipfile.ZipFile(evidence_dir / kept["trace"])
+    names = trace.namelist()
+    assert {"trace.trace", "trace.network"} <= set(names)
+    assert b'"frame-snapshot"' in trace.read("trace.trace")  # DOM snapshots
+    assert any(n.endswith(".jpeg") for n in names)  # screenshots
+    assert not any("src@" in n for n in names)  # no sources
+    for line in trace.read("trace.trace").splitlines():  # still a readable trace after scrubbing
+        json.loads(line)
+    return trace
+
+
+def assert_absent(trace: zipfile.ZipFile, secret: str) -> None:
+    for name in trace.namelist():
+        data = trace.read(name)
+        for form in encodings(secret):
+            assert form not in data, (name, form)
+
+
+async def test_a_failed_attempt_leaves_a_screenshot_and_a_trace_without_the_password(
+    portals, evidence_pool, evidence_dir, new_id
+):
+    application_id = new_id()
+    label = make_label("hpf", application_id, 3)
+    assert label == f"hpf-{application_id}-attempt3"
+    with pytest.raises(SubmissionNotFound) as err:
+        async with evidence_pool.page(label=label) as page:
+            await inquire(page, portals["hpf"].access, "hpf", application_id, None)  # logs in, then finds nothing
+
+    trace = assert_kept(evidence_dir, err.value.evidence, label)
+    network = trace.read("trace.network").decode()
+    assert "/login" in network and "/progress" in network  # the attempt is in the trace...
+    assert_absent(trace, PASSWORD)  # ...but not the password it typed
+    assert b"***" in trace.read("trace.trace")
+    cookies = [h["value"] for line in network.splitlines() for h in _headers(json.loads(line))
+               if h["name"].lower() in ("cookie", "set-cookie")]
+    assert cookies and set(cookies) == {"***"}  # nor the session
+
+
+def _headers(event: dict) -> list[dict]:
+    snap = event.get("snapshot") or {}
+    return [*snap.get("request", {}).get("headers", []), *snap.get("response", {}).get("headers", [])]
+
+
+async def test_a_refused_login_keeps_evidence_without_the_wrong_password(portals, evidence_pool, evidence_dir,
+                                                                         make_request):
+    request = make_request("amr")
+    access = dataclasses.replace(portals["amr"].access, password="wrong-口令-2026")
+    label = make_label("amr", request.application_id, 1)
+    with pytest.raises(LoginRejected) as err:
+        async with evidence_pool.page(label=label) as page:
+            await dispatch(page, access, request)
+    assert_absent(assert_kept(evidence_dir, err.value.evidence, label), "wrong-口令-2026")
+
+
+async def test_without_tracing_only_the_screenshot_is_kept(evidence_pool, evidence_dir, make_request, monkeypatch):
+    monkeypatch.setattr(evidence_pool, "trace", False)
+    request = make_request("amr")
+    label = make_label("amr", request.application_id, 2)
+    async with serve_app(stub_app(200, "<html><body><h2>系统升级公告</h2></body></html>")) as url:
+        with pytest.raises(PortalChanged) as err:
+            async with evidence_pool.page(label=label) as page:
+                await dispatch(page, PortalAccess(url, USERNAME, PASSWORD), request)
+    assert err.value.evidence == {"screenshot": f"{today()}/{label}.png"}
+    assert not (evidence_dir / today() / f"{label}.zip").exists()
+
+
+async def test_a_successful_attempt_keeps_no_trace_only_the_screenshot_asked_for(
+    portals, evidence_pool, evidence_dir, browser_pool, make_request
+):
+    request = make_request("hpf")
+    label = make_label("hpf", request.application_id, 1)
+    async with evidence_pool.page(label=label) as page:
+        receipt = await dispatch(page, portals["hpf"].access, request)
+        shot = await evidence_pool.save_screenshot(page, make_label("hpf", request.application_id, 1, action="receipt"))
+    assert receipt.receipt_no
+    assert shot == f"{today()}/hpf-{request.application_id}-receipt-attempt1.png"
+    assert (evidence_dir / shot).read_bytes()[:4] == b"\x89PNG"
+    kept = sorted(p.name for p in evidence_dir.rglob(f"*{request.application_id}*"))
+    assert kept == [Path(shot).name]  # no trace, no failure screenshot
+    # a pool without an evidence folder keeps nothing
+    async with browser_pool.page(label=label) as page:
+        assert await browser_pool.save_screenshot(page, label) is None
+
+
+def test_labels_are_file_names_of_ids_only(tmp_path):
+    assert safe_label("../../etc/passwd") == "etc-passwd"
+    assert SAFE_NAME.fullmatch(safe_label("amr 王𬱖 KB20261128-0001 第3次"))
+    assert re.fullmatch(r"session-\d{6}-[0-9a-f]{6}", safe_label(None))
+    assert len(safe_label("x" * 500)) == 96
+    first = evidence.reserve(tmp_path, "amr-KB1-attempt1", ".png")
+    second = evidence.reserve(tmp_path, "amr-KB1-attempt1", ".png")
+    assert first[1].endswith("/amr-KB1-attempt1.png") and second[1].endswith("/amr-KB1-attempt1-2.png")
+    assert first[0].exists() and second[0].exists()
+
+
+def test_evidence_is_found_through_the_exceptions_it_caused():
+    inner = RuntimeError("robot failed")
+    evidence.attach(inner, {"screenshot": "2026-11-28/a.png"})
+    try:
+        try:
+            raise inner
+        except RuntimeError as exc:
+            raise ValueError("activity failed") from exc
+    except ValueError as outer:
+        assert evidence.evidence_of(outer) == {"screenshot": "2026-11-28/a.png"}
+    assert evidence.evidence_of(ValueError("none")) is None
+
+
+def test_secrets_too_short_to_scrub_are_refused(tmp_path):
+    src = tmp_path / "t.zip"
+    with zipfile.ZipFile(src, "w") as z:
+        z.writestr("trace.trace", '{"type":"before","params":{"value":"pw"}}\n')
+    with pytest.raises(ValueError, match="shorter"):
+        evidence.scrub_trace(src, tmp_path / "out.zip", ["pw"])
+    evidence.scrub_trace(src, tmp_path / "out.zip", ["s3cret-口令"])
+    assert zipfile.ZipFile(tmp_path / "out.zip").read("trace.trace") == b'{"type":"before","params":{"value":"pw"}}\n'
