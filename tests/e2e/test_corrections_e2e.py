@@ -3,6 +3,8 @@ reject → correct → complete; a robot that gives up → manual completion; wi
 after approval; duplicate, late and unauthenticated callbacks."""
 
 import asyncio
+import io
+import zipfile
 
 import httpx
 
@@ -81,6 +83,19 @@ async def test_a_robot_that_gives_up_is_completed_by_hand(dev_env, tmp_path, sam
                 app_id = (await http.post("/api/v1/applications", json=sample_json)).json()["application_id"]
                 view = await wait_status(http, app_id, lambda v: dept(v, "hpf")["status"] == "manual", "hpf manual")
                 assert "人工" in dept(view, "hpf")["reason"]
+                # the evidence of the last attempt is linked from the task and can be fetched
+                evidence = dept(view, "hpf")["evidence"]
+                assert evidence["screenshot"].endswith(".png") and evidence["trace"].endswith(".zip")
+                assert app_id in evidence["screenshot"]
+                shot = await http.get(f"/api/v1/evidence/{evidence['screenshot']}")
+                assert shot.status_code == 200 and shot.content.startswith(b"\x89PNG")
+                trace = await http.get(f"/api/v1/evidence/{evidence['trace']}")
+                assert trace.status_code == 200 and trace.content.startswith(b"PK")
+                secret = settings.credentials("hpf").password.encode()
+                with zipfile.ZipFile(io.BytesIO(trace.content)) as archive:
+                    assert archive.namelist(), "an empty trace"
+                    for name in archive.namelist():  # the password is scrubbed from every part of the trace
+                        assert secret not in archive.read(name), name
                 url = f"/api/v1/applications/{app_id}/departments/hpf/manual-completion"
                 r = await http.post(url, json={"result": {"wrong": 1}, "completed_by": "clerk-0007"})
                 assert r.status_code == 409 and "结果格式" in r.json()["detail"]
