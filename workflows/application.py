@@ -107,6 +107,7 @@ class ApplicationWorkflow:
             self._completed_at = workflow.now()
         self._upsert_visibility()
         workflow.logger.info("application finished with status %s", self._overall_status())
+        await workflow.wait_condition(workflow.all_handlers_finished)  # e.g. the withdrawal answering its caller
         return self.status()
 
     async def _carry_to_departments(self, inp: ApplicationInput) -> None:

@@ -153,19 +153,22 @@ class DepartmentTaskWorkflow:
         return self._state
 
     async def _withdrawn(self, request: DepartmentRequest) -> None:
-        """The application was withdrawn: tell the department if it already has it, then close."""
+        """The application was withdrawn: tell the department, then close.
+
+        Always asked, even without a receipt: a filing cut short between submit and receipt may be at
+        the department already; the withdrawal looks the application up and is quiet if it is not there.
+        """
         assert self._inp is not None and self._state is not None
         d = self._inp.department
-        if self._state.receipt_no is not None or self._state.status is not TaskStatus.WAITING:
-            try:
-                await workflow.execute_activity(
-                    "withdraw_from_department",
-                    WithdrawInput(endpoint=self._endpoint(), application_id=self._inp.application_id,
-                                  receipt_no=self._state.receipt_no, reason="申请人撤回申请"),
-                    **self._activity_options(self._inp),
-                )
-            except ActivityError as err:
-                workflow.logger.warning("department %s could not be told of the withdrawal: %s", d.code, err)
+        try:
+            await workflow.execute_activity(
+                "withdraw_from_department",
+                WithdrawInput(endpoint=self._endpoint(), application_id=self._inp.application_id,
+                              receipt_no=self._state.receipt_no, reason="申请人撤回申请"),
+                **self._activity_options(self._inp),
+            )
+        except ActivityError as err:
+            workflow.logger.warning("department %s could not be told of the withdrawal: %s", d.code, err)
         await self._finish(TaskStatus.CANCELLED, reason="申请人撤回申请，已终止办理")
 
     def _endpoint(self) -> DepartmentEndpoint:
