@@ -9,6 +9,8 @@ before filing, so a retry or a crashed worker never files a second submission.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import structlog
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
@@ -170,6 +172,12 @@ def _classify(exc: Exception) -> ApplicationError:
         return ApplicationError(str(exc), type=AUTH_ERROR, non_retryable=True)
     if isinstance(exc, ValueError):  # a request that cannot be built (e.g. no USCC upstream): retrying cannot help
         return ApplicationError(f"invalid department request: {exc}", type=INVALID_REQUEST, non_retryable=True)
-    # Unavailable portals/APIs, expired sessions, anything unexpected: retried by the retry policy.
+    # Unavailable portals/APIs, expired sessions, anything unexpected: retried by the retry policy,
+    # after the pause the department asked for (Retry-After during maintenance) when it named one.
     log.warning("department_attempt_failed", error_type=type(exc).__name__, error=str(exc))
-    return ApplicationError(f"{type(exc).__name__}: {exc}", type=type(exc).__name__)
+    retry_after = getattr(exc, "retry_after_s", None) or getattr(exc, "retry_after", None)
+    return ApplicationError(
+        f"{type(exc).__name__}: {exc}",
+        type=type(exc).__name__,
+        next_retry_delay=timedelta(seconds=float(retry_after)) if retry_after else None,
+    )

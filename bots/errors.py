@@ -42,9 +42,23 @@ class PortalError(Exception):
 
 
 class PortalUnavailable(PortalError):
-    """The portal cannot be reached or answers badly: connection refused, 5xx, timeouts. Retry."""
+    """The portal cannot be reached or answers badly: connection refused, 5xx, timeouts. Retry.
+
+    ``retry_after_s``: how long the portal asked us to wait (its ``Retry-After``, e.g. during
+    maintenance, 系统维护中), or None when it did not say."""
 
     retryable = True
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        department: str | None = None,
+        step: str | None = None,
+        retry_after_s: float | None = None,
+    ) -> None:
+        super().__init__(message, department=department, step=step)
+        self.retry_after_s = retry_after_s
 
 
 class SessionExpired(PortalError):

@@ -13,6 +13,13 @@ The Temporal activities call three functions:
 - :func:`withdraw` withdraws (撤回) the application's live case(s); idempotent: nothing
   live to withdraw (already withdrawn, sent back, never filed) is success.
 
+Portals misbehave: a captcha on the login page is read and answered (:class:`~bots.pages.LoginPage`);
+when the portal logs the robot out mid-form (会话已过期), :func:`dispatch` logs in again, searches
+again (never filing twice) and fills the form anew, up to ``MAX_RELOGINS`` times; 5xx and timeouts
+are :class:`~bots.errors.PortalUnavailable` (with ``retry_after_s`` when the portal sent
+``Retry-After``, e.g. 系统维护中); a relabelled portal is :class:`~bots.errors.PortalChanged` before
+the first keystroke of the step that changed, so nothing half-filled is ever submitted.
+
 Every flow registers the portal password with :func:`bots.evidence.register_secret`, so
 a trace kept as evidence of a failed attempt does not hold it.
 
@@ -36,7 +43,7 @@ from playwright.async_api import Page
 from pydantic import ValidationError
 
 from bots import evidence
-from bots.errors import PortalChanged, PortalError, SubmissionNotFound, from_playwright
+from bots.errors import PortalChanged, PortalError, SessionExpired, SubmissionNotFound, from_playwright
 from bots.pages import FieldValue, LoginPage, ProgressPage, WizardStepPage, parse_time
 from domain.requests import DepartmentRequest
 from domain.results import Inquiry, Receipt, validate_result
@@ -310,9 +317,9 @@ class _Steps:
         self.on_step = on_step
         self.current = "start"
 
-    async def __call__(self, name: str) -> None:
+    async def __call__(self, name: str, *, report: bool = True) -> None:
         self.current = name
-        if self.on_step is not None:
+        if report and self.on_step is not None:
             outcome = self.on_step(name)
             if inspect.isawaitable(outcome):
                 await outcome
@@ -365,40 +372,73 @@ async def dispatch(
         await steps("login")
         progress = await _log_in_and_open_progress(page, access)
 
-        await steps("search_existing")
-        filed = [r for r in await progress.search(application_id=request.application_id)
-                 if r.get("application_id") == request.application_id]
-        # a case sent back (已退回, 需补正) or withdrawn (已撤回) is closed: the application is filed anew
-        live = _live(filed)
-        if live:
-            record = _earliest(live)
-            blog.info("robot.dispatch.already_filed", receipt_no=record["receipt_no"], submissions=len(filed))
-            return _receipt(record)
+        reported: set[str] = set()  # each step is reported once, however often it is redone
 
-        form: WizardStepPage = await progress.start_application(flow.apply_link)
-        for i, (step, values) in enumerate(step_values):
-            await steps(f"form:{step.slug}")
-            form.expect_step(step.title)
-            await form.fill_in(values)
-            if i + 1 < len(step_values):
-                form = await form.proceed_to_next_step()
-            else:
-                confirm = await form.proceed_to_confirmation()
+        async def step(name: str) -> None:
+            await steps(name, report=name not in reported)
+            reported.add(name)
 
-        await steps("submit")
-        receipt_page = await confirm.submit_application()
-
-        await steps("receipt")
-        receipt = receipt_page.read_receipt()
-        if receipt_page.shown.get("application_id") not in (None, request.application_id):
-            raise PortalChanged("the receipt names another application id")
-        blog.info("robot.dispatch.filed", receipt_no=receipt.receipt_no)
-        return receipt
+        relogins = 0
+        while True:
+            await step("search_existing")
+            filed = [r for r in await progress.search(application_id=request.application_id)
+                     if r.get("application_id") == request.application_id]
+            # a case sent back (已退回, 需补正) or withdrawn (已撤回) is closed: the application is filed anew
+            live = _live(filed)
+            if live:
+                record = _earliest(live)
+                blog.info("robot.dispatch.already_filed", receipt_no=record["receipt_no"], submissions=len(filed))
+                return _receipt(record)
+            try:
+                return await _file(progress, flow, request, step_values, step, blog)
+            except SessionExpired:
+                # logged out mid-form (会话已过期): the draft went with the session. Log in again,
+                # search again (the submission may have been stored), and fill the form anew.
+                relogins += 1
+                if relogins > MAX_RELOGINS:
+                    raise
+                blog.info("robot.dispatch.session_expired", step=steps.current, relogin=relogins)
+                await steps("relogin")
+                progress = await _log_in_and_open_progress(page, access)
     except PortalError as exc:
         _located(exc, flow.department, steps.current, blog)
         raise
     except PlaywrightError as exc:
         raise _located(from_playwright(exc, what=steps.current), flow.department, steps.current, blog) from exc
+
+
+MAX_RELOGINS = 5  # per dispatch: a portal that logs us out more often is treated as unavailable (retried)
+
+
+async def _file(
+    progress: ProgressPage,
+    flow: PortalFlow,
+    request: DepartmentRequest,
+    step_values: list[tuple[FlowStep, dict[str, FieldValue]]],
+    step: Callable[[str], Awaitable[None]],
+    blog: Any,
+) -> Receipt:
+    """Fill the portal's wizard from its first step and submit. Every label of a step is checked
+    before its first keystroke, so a changed portal stops the robot before anything is submitted."""
+    form: WizardStepPage = await progress.start_application(flow.apply_link)
+    for i, (fs, values) in enumerate(step_values):
+        await step(f"form:{fs.slug}")
+        form.expect_step(fs.title)
+        await form.fill_in(values)
+        if i + 1 < len(step_values):
+            form = await form.proceed_to_next_step()
+        else:
+            confirm = await form.proceed_to_confirmation()
+
+    await step("submit")
+    receipt_page = await confirm.submit_application()
+
+    await step("receipt")
+    receipt = receipt_page.read_receipt()
+    if receipt_page.shown.get("application_id") not in (None, request.application_id):
+        raise PortalChanged("the receipt names another application id")
+    blog.info("robot.dispatch.filed", receipt_no=receipt.receipt_no)
+    return receipt
 
 
 async def inquire(

@@ -16,7 +16,9 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+import re
+from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
 from typing import Any, Self
 
 from playwright.async_api import Error as PlaywrightError
@@ -43,9 +45,11 @@ __all__ = [
     "WithdrawalPage",
     "WizardStepPage",
     "parse_time",
+    "solve_captcha",
 ]
 
 FieldValue = str | bool
+SESSION_EXPIRED = "会话已过期"
 
 _SNAPSHOT_JS = r"""
 () => {
@@ -78,6 +82,7 @@ _SNAPSHOT_JS = r"""
     records: Array.from(document.querySelectorAll('[data-record]')).map((r) => fieldsOf(Array.from(r.querySelectorAll('[data-field]')))),
     fields: fieldsOf(all.filter((e) => !e.closest('[data-record]'))),
     has_password: !!document.querySelector('input[type=password]'),
+    notices: Array.from(document.querySelectorAll('[role=status]')).map((n) => norm(n.textContent)).filter((t) => t),
   };
 }
 """
@@ -122,6 +127,7 @@ class Snapshot:
     records: tuple[dict[str, Any], ...]
     fields: dict[str, Any] = field(default_factory=dict)
     has_password: bool = False
+    notices: tuple[str, ...] = ()
 
     @classmethod
     def from_js(cls, raw: dict[str, Any]) -> Snapshot:
@@ -139,11 +145,16 @@ class Snapshot:
             records=tuple(_group(r) for r in raw["records"]),
             fields=_group(raw["fields"]),
             has_password=raw["has_password"],
+            notices=tuple(raw.get("notices") or ()),
         )
 
     @property
     def is_login(self) -> bool:
         return self.has_password and LoginPage.HEADING in self.main_heading
+
+    @property
+    def says_session_expired(self) -> bool:
+        return any(SESSION_EXPIRED in t for t in (*self.notices, *self.alerts))
 
 
 class PortalPage:
@@ -190,7 +201,9 @@ class PortalPage:
         if response is None:
             return
         if response.status >= 500 or response.status == 429:
-            raise PortalUnavailable(f"{what}: HTTP {response.status}")
+            retry_after = _retry_after_s(response.headers.get("retry-after"))
+            detail = f", Retry-After {retry_after:g} s" if retry_after is not None else ""
+            raise PortalUnavailable(f"{what}: HTTP {response.status}{detail}", retry_after_s=retry_after)
         if response.status in (404, 405, 410):
             raise PortalChanged(f"{what}: HTTP {response.status} at {response.url}")
 
@@ -249,6 +262,8 @@ class LoginPage(PortalPage):
     USERNAME = "用户名"
     PASSWORD = "密码"
     SUBMIT = "登录"
+    CAPTCHA = "验证码"
+    CAPTCHA_ATTEMPTS = 3
 
     def __init__(self, page: Page, base_url: str) -> None:
         super().__init__(page)
@@ -256,6 +271,7 @@ class LoginPage(PortalPage):
         self.username = page.get_by_label(self.USERNAME, exact=True)
         self.password = page.get_by_label(self.PASSWORD, exact=True)
         self.submit_button = page.get_by_role("button", name=self.SUBMIT, exact=True)
+        self.captcha = page.get_by_label(self.CAPTCHA, exact=True)
         self._already_in: HomePage | ProgressPage | None = None
 
     async def open(self, landing: str = "/") -> LoginPage:
@@ -274,18 +290,38 @@ class LoginPage(PortalPage):
         self.expect_landmarks(labels=(self.USERNAME, self.PASSWORD), buttons=(self.SUBMIT,))
         return self
 
+    async def _answer_captcha(self) -> None:
+        """When the login page asks for a captcha (验证码), read the question and answer it."""
+        if self.snap is None or self.CAPTCHA not in self.snap.labels:
+            return
+        try:
+            text = await self.page.locator("main").inner_text()
+            await self.captcha.fill(solve_captcha(text))
+        except PlaywrightError as exc:
+            raise from_playwright(exc, what="answering the captcha") from exc
+
     async def log_in(self, username: str, password: str) -> HomePage | ProgressPage:
-        """Log in; returns the page the portal leads to (the progress page when asked for, else home)."""
+        """Log in (answering the captcha if one is asked, again with the new one if an answer is
+        refused); returns the page the portal leads to (the progress page when asked for, else home)."""
         if self._already_in is not None:
             return self._already_in
-        try:
-            await self.username.fill(username)
-            await self.password.fill(password)
-        except PlaywrightError as exc:
-            raise from_playwright(exc, what="entering credentials") from exc
-        snap = await self._navigate(self.submit_button.click, "logging in")
-        if snap.is_login:
+        for attempt in range(1, self.CAPTCHA_ATTEMPTS + 1):
+            try:
+                await self.username.fill(username)
+                await self.password.fill(password)
+            except PlaywrightError as exc:
+                raise from_playwright(exc, what="entering credentials") from exc
+            await self._answer_captcha()
+            snap = await self._navigate(self.submit_button.click, "logging in")
+            if not snap.is_login:
+                break
+            captcha_refused = any(self.CAPTCHA in a for a in snap.alerts)
+            if captcha_refused and attempt < self.CAPTCHA_ATTEMPTS:
+                self.expect_landmarks(labels=(self.USERNAME, self.PASSWORD), buttons=(self.SUBMIT,))
+                continue
             reason = "; ".join(snap.alerts) or "login page shown again"
+            if captcha_refused:
+                raise PortalChanged(f"the portal refused every captcha answer: {reason}")
             raise LoginRejected(f"the portal refused the robot's credentials: {reason}")
         if ProgressPage.HEADING in snap.main_heading:
             return ProgressPage(self.page, snap).expect()
@@ -455,6 +491,42 @@ class WithdrawalPage(_MenuPage):
         if not self.shown.get("receipt_no") or not self.shown.get("status"):
             raise PortalChanged("the withdrawal page shows no receipt number or status")
         return self
+
+
+def _retry_after_s(value: str | None) -> float | None:
+    """``Retry-After`` in seconds: delta-seconds or an HTTP date; None when absent or unreadable."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
+
+
+_ARITHMETIC = re.compile(r"(\d+)\s*([+＋\-－−×xX*＊])\s*(\d+)\s*[=＝]\s*[?？]")
+_CHARACTERS = re.compile(r"验证码\s*[：:]\s*([A-Za-z0-9]{3,8})")
+
+
+def solve_captcha(text: str) -> str:
+    """The answer to a captcha shown as text: "3 + 4 = ?" -> "7"; "请输入验证码：K7QP" -> "K7QP"."""
+    m = _ARITHMETIC.search(text)
+    if m:
+        a, op, b = int(m.group(1)), m.group(2), int(m.group(3))
+        if op in "+＋":
+            return str(a + b)
+        if op in "-－−":
+            return str(a - b)
+        return str(a * b)
+    m = _CHARACTERS.search(text)
+    if m:
+        return m.group(1)
+    raise PortalChanged("the login page asks for a captcha the robot cannot read")
 
 
 def parse_time(text: str | None) -> datetime | None:

@@ -33,22 +33,41 @@ Server-side validation errors are shown in red next to the field and in a
 ``role="alert"`` summary. Results appear on the progress page as structured
 markup (``<dd data-field="uscc">``) once ``process_delay_s`` has passed.
 
-Knobs for later issues (captcha, session expiry, renamed fields, 5xx rates, slow
-pages) belong in :class:`Behaviour` and in the spec; only ``step_delay_s`` exists now.
+How the portal misbehaves is a :class:`Behaviour`, given to :func:`create_portal_app`
+(``behaviour=Behaviour(...)`` or the same names as keyword arguments) and changed at run time
+with ``PUT /_admin/behaviour`` (JSON, the fields to change; no login; ``GET`` reads it):
+
+- ``captcha``: ``None``, ``"arithmetic"`` ("3 + 4 = ?") or ``"characters"`` ("请输入验证码：K7QP"),
+  asked on the login page (field 验证码); a wrong answer is an error in red and a new captcha;
+- ``session_idle_timeout_s``: a session idle that long is gone; any page then redirects to the
+  login page, which says 会话已过期，请重新登录 (the draft of the wizard is lost with the session);
+- ``error_rate`` (0..1) with ``error_seed``: that fraction of requests is answered 503 with a plain
+  error page (服务暂时不可用), drawn from ``random.Random(error_seed)`` so a test is repeatable.
+  A GET fails before doing anything; a POST fails *after* the portal did its work (a gateway that
+  timed out), so a submission can be stored while the robot sees a 503;
+- ``slow_s``: every response waits that long first;
+- ``maintenance`` (+ ``maintenance_retry_after_s``): every page is a 503 系统维护中 with ``Retry-After``;
+- ``version``: 2 renames the wizard's labels (e.g. 企业名称 → 名称（字号全称）, 外部业务编号 → 关联业务编号)
+  and its control names and ids (prefix ``v2_``), so landmarks of version 1 no longer match.
+
+``/_admin/*`` is exempt from every behaviour.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import random
 import re
 import secrets
+import string
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import quote
 
 from fastapi import FastAPI, Request
@@ -153,10 +172,76 @@ class PortalSpec:
 
 @dataclass
 class Behaviour:
-    """How a portal instance misbehaves (later: captcha, session expiry, 5xx rate, slow pages)."""
+    """How a portal instance misbehaves; see the module docstring. Mutable: ``PUT /_admin/behaviour``."""
 
     process_delay_s: float = 0.0
     step_delay_s: float = 0.0
+    captcha: Literal[None, "arithmetic", "characters"] = None
+    session_idle_timeout_s: float | None = None
+    error_rate: float = 0.0
+    error_seed: int | None = None
+    slow_s: float = 0.0
+    maintenance: bool = False
+    maintenance_retry_after_s: int = 120
+    version: Literal[1, 2] = 1
+
+    def __post_init__(self) -> None:
+        problems = behaviour_problems(dataclasses.asdict(self))
+        if problems:
+            raise ValueError("; ".join(problems))
+
+
+def behaviour_problems(values: Mapping[str, Any]) -> list[str]:
+    """What is wrong with these Behaviour field values (unknown names, types, ranges)."""
+    known = {f.name for f in dataclasses.fields(Behaviour)}
+    out = [f"unknown behaviour {k!r}" for k in values if k not in known]
+
+    def number(v: Any) -> bool:
+        return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+    for k, v in values.items():
+        if k in ("process_delay_s", "step_delay_s", "slow_s") and not (number(v) and v >= 0):
+            out.append(f"{k} must be a number >= 0")
+        elif k == "session_idle_timeout_s" and not (v is None or (number(v) and v > 0)):
+            out.append(f"{k} must be null or a number > 0")
+        elif k == "error_rate" and not (number(v) and 0 <= v <= 1):
+            out.append(f"{k} must be between 0 and 1")
+        elif k == "error_seed" and not (v is None or (isinstance(v, int) and not isinstance(v, bool))):
+            out.append(f"{k} must be null or an integer")
+        elif k == "maintenance" and not isinstance(v, bool):
+            out.append(f"{k} must be true or false")
+        elif k == "maintenance_retry_after_s" and not (isinstance(v, int) and not isinstance(v, bool) and v >= 0):
+            out.append(f"{k} must be an integer >= 0")
+        elif k == "captcha" and v not in (None, "arithmetic", "characters"):
+            out.append(f"{k} must be null, 'arithmetic' or 'characters'")
+        elif k == "version" and (isinstance(v, bool) or v not in (1, 2)):
+            out.append(f"{k} must be 1 or 2")
+    return out
+
+
+# version 2 of the portals: the same wizard, relabelled (every other label unchanged)
+V2_LABELS: dict[str, str] = {
+    "外部业务编号": "关联业务编号",
+    "企业名称": "名称（字号全称）",
+    "单位名称": "单位全称",
+    "统一社会信用代码": "社会信用代码（18位）",
+    "企业类型": "市场主体类型",
+    "经办人姓名": "经办人",
+    "职工人数": "在职职工人数",
+}
+V2_PREFIX = "v2_"
+
+
+def _v2_step(step: StepSpec) -> StepSpec:
+    def relabel(f: FieldSpec) -> FieldSpec:
+        return replace(f, label=V2_LABELS.get(f.label, f.label))
+
+    rep = step.repeat
+    return replace(
+        step,
+        fields=tuple(relabel(f) for f in step.fields),
+        repeat=replace(rep, fields=tuple(relabel(f) for f in rep.fields)) if rep else None,
+    )
 
 
 # --- field checks: (value, label) -> error message or None ------------------
@@ -584,14 +669,14 @@ def _step_groups(step: StepSpec, draft: dict[str, Any]) -> list[tuple[str | None
     return groups
 
 
-def _read_form(form: Any, groups: list[tuple[str | None, list[FieldSpec]]]) -> dict[str, Any]:
+def _read_form(form: Any, groups: list[tuple[str | None, list[FieldSpec]]], prefix: str = "") -> dict[str, Any]:
     values: dict[str, Any] = {}
     for _, fields in groups:
         for f in fields:
             if f.kind == "checkboxes":
-                values[f.name] = [str(v) for v in form.getlist(f.name)]
+                values[f.name] = [str(v) for v in form.getlist(prefix + f.name)]
             else:
-                v = form.get(f.name)
+                v = form.get(prefix + f.name)
                 values[f.name] = v.strip() if isinstance(v, str) else ""
     return values
 
@@ -680,19 +765,33 @@ def create_portal_app(
     db_path: str | Path,
     username: str,
     password: str,
-    process_delay_s: float = 0.0,
-    step_delay_s: float = 0.0,
+    process_delay_s: float | None = None,
+    step_delay_s: float | None = None,
     reject_application_ids: Mapping[str, str] | None = None,
+    behaviour: Behaviour | None = None,
+    **knobs: Any,
 ) -> FastAPI:
     """The legacy portal of department ``code`` (amr, psb_seal, hrss or hpf).
 
     ``reject_application_ids`` (application id -> reason): rejection rules in force from the
-    start, as if posted to ``/_admin/rejections``.
+    start, as if posted to ``/_admin/rejections``. ``behaviour`` and/or keyword arguments named
+    like its fields (``captcha="arithmetic"``, ``error_rate=0.3``, ...) set how it misbehaves;
+    keyword arguments win. The app's ``state.behaviour`` is that (mutable) object.
     """
     spec = PORTAL_SPECS.get(code)
     if spec is None:
         raise ValueError(f"no portal simulator for department {code!r}; known: {', '.join(PORTAL_CODES)}")
-    behaviour = Behaviour(process_delay_s=process_delay_s, step_delay_s=step_delay_s)
+    if process_delay_s is not None:
+        knobs["process_delay_s"] = process_delay_s
+    if step_delay_s is not None:
+        knobs["step_delay_s"] = step_delay_s
+    problems = behaviour_problems(knobs)
+    if problems:
+        raise ValueError("; ".join(problems))
+    behaviour = replace(behaviour or Behaviour(), **knobs)
+    v2_steps = tuple(_v2_step(step) for step in spec.steps)
+    rng = random.Random(behaviour.error_seed)
+    captchas: dict[str, str] = {}  # captcha id -> expected answer (one use each)
     db_path = Path(db_path)
     store.init_db(db_path)
 
@@ -724,7 +823,76 @@ def create_portal_app(
 
     def session_of(request: Request) -> dict[str, Any] | None:
         token = request.cookies.get(SESSION_COOKIE)
-        return sessions.get(token) if token else None
+        session = sessions.get(token) if token else None
+        if session is None:
+            return None
+        now = getattr(request.state, "arrived", None) or time.time()
+        idle = behaviour.session_idle_timeout_s
+        if idle is not None and now - session.get("seen", now) > idle:
+            sessions.pop(token, None)
+            request.state.expired = True
+            return None
+        session["seen"] = now
+        return session
+
+    def steps_now() -> tuple[StepSpec, ...]:
+        return v2_steps if behaviour.version == 2 else spec.steps
+
+    def wire_prefix() -> str:
+        return V2_PREFIX if behaviour.version == 2 else ""
+
+    def new_captcha() -> dict[str, str] | None:
+        if behaviour.captcha is None:
+            return None
+        if behaviour.captcha == "arithmetic":
+            a, b = secrets.randbelow(9) + 1, secrets.randbelow(9) + 1
+            op = ("+", "-", "×")[secrets.randbelow(3)]
+            if op == "-" and b > a:
+                a, b = b, a
+            answer = a + b if op == "+" else a - b if op == "-" else a * b
+            question, expected = f"{a} {op} {b} = ?", str(answer)
+        else:
+            alphabet = "".join(c for c in string.ascii_uppercase + string.digits if c not in "0O1IL")
+            expected = "".join(secrets.choice(alphabet) for _ in range(4))
+            question = f"请输入验证码：{expected}"
+        captcha_id = secrets.token_urlsafe(12)
+        if len(captchas) > 10_000:  # never-answered captchas must not grow without end
+            captchas.clear()
+        captchas[captcha_id] = expected
+        return {"id": captcha_id, "question": question}
+
+    def plain_error(status: int, title: str, text: str, headers: dict[str, str] | None = None) -> HTMLResponse:
+        html = (
+            f'<!doctype html><html lang="zh-CN"><head><meta charset="utf-8"><title>{status} {title}</title></head>'
+            f"<body><h1>{title}</h1><p>{text}</p></body></html>"
+        )
+        return HTMLResponse(html, status_code=status, headers=headers)
+
+    @app.middleware("http")
+    async def misbehave(request: Request, call_next: Callable[[Request], Any]) -> Response:
+        path = request.url.path
+        if path.startswith("/_admin") or path == "/favicon.ico":
+            return await call_next(request)
+        request.state.arrived = time.time()
+        if behaviour.slow_s > 0:
+            await asyncio.sleep(behaviour.slow_s)
+        if behaviour.maintenance:
+            return plain_error(
+                503,
+                "系统维护中",
+                f"系统维护中，请于{behaviour.maintenance_retry_after_s}秒后再试。",
+                {"Retry-After": str(behaviour.maintenance_retry_after_s)},
+            )
+        fail = behaviour.error_rate > 0 and rng.random() < behaviour.error_rate
+        if fail and request.method == "GET":
+            return plain_error(503, "服务暂时不可用", "服务器繁忙，请稍后再试。")
+        response = await call_next(request)
+        token = request.cookies.get(SESSION_COOKIE)
+        if token and token in sessions:
+            sessions[token]["seen"] = time.time()
+        if fail:  # the work is done, the answer lost
+            return plain_error(503, "服务暂时不可用", "服务器繁忙，请稍后再试。")
+        return response
 
     def render(template: str, session: dict[str, Any] | None, *, status: int = 200, **ctx: Any) -> HTMLResponse:
         ctx.setdefault("errors", {})
@@ -733,7 +901,8 @@ def create_portal_app(
 
     def to_login(request: Request) -> RedirectResponse:
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-        return RedirectResponse(f"/login?next={quote(target)}", status_code=303)
+        expired = "&expired=1" if getattr(request.state, "expired", False) else ""
+        return RedirectResponse(f"/login?next={quote(target)}{expired}", status_code=303)
 
     async def slow_step() -> None:
         if behaviour.step_delay_s > 0:
@@ -749,8 +918,11 @@ def create_portal_app(
     # --- login ----------------------------------------------------------------
 
     @app.get("/login", response_class=HTMLResponse)
-    async def login_form(request: Request, next: str = "/") -> Response:
-        return render("login.html", None, page_title="用户登录", values={}, next=_safe_next(next))
+    async def login_form(request: Request, next: str = "/", expired: str = "") -> Response:
+        notice = "会话已过期，请重新登录" if expired else ""
+        return render(
+            "login.html", None, page_title="用户登录", values={}, next=_safe_next(next), captcha=new_captcha(), notice=notice
+        )
 
     @app.post("/login", response_class=HTMLResponse)
     async def login(request: Request) -> Response:
@@ -763,11 +935,22 @@ def create_portal_app(
             and secrets.compare_digest(values["password"].encode(), password.encode())
         ):
             errors["_form"] = "用户名或密码错误"
+        if behaviour.captcha is not None:
+            expected = captchas.pop(str(form.get("captcha_id") or ""), None)
+            answer = str(form.get("captcha") or "").strip()
+            if not answer:
+                errors["captcha"] = "请输入验证码"
+            elif expected is None or answer.upper() != expected.upper():
+                errors["captcha"] = "验证码错误，请重新输入"
         if errors:
             values["password"] = ""
-            return render("login.html", None, page_title="用户登录", values=values, next=target, errors=errors)
+            return render(
+                "login.html", None, page_title="用户登录", values=values, next=target, errors=errors,
+                captcha=new_captcha(), notice="",
+            )
         token = secrets.token_urlsafe(32)
-        sessions[token] = {"user": values["username"], "draft": {}, "done": set(), "created": time.time()}
+        now = time.time()
+        sessions[token] = {"user": values["username"], "draft": {}, "done": set(), "created": now, "seen": now}
         response = RedirectResponse(target, status_code=303)
         response.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="lax", path="/")
         return response
@@ -799,7 +982,7 @@ def create_portal_app(
         return RedirectResponse("/apply/step/1", status_code=303)
 
     def render_step(session: dict[str, Any], n: int, values: dict[str, Any], errors: dict[str, str]) -> Response:
-        step = spec.steps[n - 1]
+        step = steps_now()[n - 1]
         return render(
             "step.html",
             session,
@@ -810,6 +993,7 @@ def create_portal_app(
             groups=_step_groups(step, session["draft"]),
             values=values,
             errors=errors,
+            prefix=wire_prefix(),
         )
 
     @app.get("/apply/step/{n}", response_class=HTMLResponse)
@@ -831,8 +1015,8 @@ def create_portal_app(
         await slow_step()
         if not 1 <= n <= n_steps or n > first_open_step(session):
             return RedirectResponse(f"/apply/step/{min(first_open_step(session), n_steps)}", status_code=303)
-        step = spec.steps[n - 1]
-        values = _read_form(await request.form(), _step_groups(step, session["draft"]))
+        step = steps_now()[n - 1]
+        values = _read_form(await request.form(), _step_groups(step, session["draft"]), wire_prefix())
         errors = _validate_step(step, values, session["draft"])
         if errors:
             return render_step(session, n, {**session["draft"], **values}, errors)
@@ -845,7 +1029,7 @@ def create_portal_app(
 
     def summary(draft: dict[str, Any]) -> list[tuple[str, list[tuple[str, str]]]]:
         out = []
-        for step in spec.steps:
+        for step in steps_now():
             rows = [(f.label, _display(f, draft.get(f.name))) for _, fs in _step_groups(step, draft) for f in fs]
             out.append((step.title, rows))
         return out
@@ -1005,6 +1189,31 @@ def create_portal_app(
     async def admin_remove_rejection_rule(application_id: str) -> JSONResponse:
         removed = rejection_rules.pop(application_id, None) is not None
         return JSONResponse({"application_id": application_id, "removed": removed})
+
+    def behaviour_json() -> JSONResponse:
+        return JSONResponse(dataclasses.asdict(behaviour))
+
+    @app.get("/_admin/behaviour")
+    async def admin_behaviour() -> JSONResponse:
+        return behaviour_json()
+
+    @app.put("/_admin/behaviour")
+    async def admin_set_behaviour(request: Request) -> JSONResponse:
+        """Change some of the portal's behaviours now (JSON object of Behaviour fields); answers all of them."""
+        try:
+            body = await request.json() if await request.body() else {}
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            return JSONResponse({"detail": "a JSON object of behaviour fields is expected"}, status_code=422)
+        problems = behaviour_problems(body)
+        if problems:
+            return JSONResponse({"detail": "; ".join(problems)}, status_code=422)
+        for key, value in body.items():
+            setattr(behaviour, key, value)
+        if "error_seed" in body:
+            rng.seed(behaviour.error_seed)
+        return behaviour_json()
 
     @app.get("/_admin/health")
     async def admin_health() -> JSONResponse:

@@ -303,13 +303,31 @@ async def test_wrong_credentials_are_login_rejected(portals, page, make_request)
     assert portals["amr"].count(request.application_id) == 0
 
 
-async def test_session_lost_mid_form_is_session_expired(tmp_path, page, make_request):
+async def test_session_lost_mid_form_logs_in_again_and_files_once(tmp_path, page, make_request):
+    db = tmp_path / "hpf.sqlite3"
+    app = portal_sim.create_portal_app("hpf", db_path=db, username=USERNAME, password=PASSWORD)
+    seen: list[str] = []
+
+    def on_step(name: str) -> None:
+        seen.append(name)
+        if name == "form:contribution":
+            app.state.sessions.clear()  # the portal forgets every session (timeout, restart)
+
+    request = make_request("hpf")
+    async with serve_app(app) as url:
+        receipt = await dispatch(page, PortalAccess(url, USERNAME, PASSWORD), request, on_step=on_step)
+    assert seen == ["login", "search_existing", "form:unit", "form:contribution", "relogin", "submit", "receipt"]
+    assert [s["receipt_no"] for s in portal_sim.list_submissions(db)] == [receipt.receipt_no]
+
+
+async def test_session_lost_too_often_is_session_expired(tmp_path, page, make_request, monkeypatch):
+    monkeypatch.setattr(flows, "MAX_RELOGINS", 0)
     db = tmp_path / "hpf.sqlite3"
     app = portal_sim.create_portal_app("hpf", db_path=db, username=USERNAME, password=PASSWORD)
 
     def on_step(name: str) -> None:
         if name == "form:contribution":
-            app.state.sessions.clear()  # the portal forgets every session (timeout, restart)
+            app.state.sessions.clear()
 
     request = make_request("hpf")
     async with serve_app(app) as url:

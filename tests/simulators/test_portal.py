@@ -534,3 +534,78 @@ def test_an_older_store_file_gains_the_new_columns(tmp_path):
     with sqlite3.connect(db) as conn:
         columns = {r[1] for r in conn.execute("PRAGMA table_info(submissions)")}
     assert {"decision_reason", "withdrawn_at", "withdrawal_reason"} <= columns
+
+
+# --- behaviours (issue 5) -------------------------------------------------------------------
+
+
+def captcha_of(page: str) -> tuple[str, str]:
+    question = html.unescape(re.search(r'<p class="captcha-question">(.*?)</p>', page).group(1))
+    captcha_id = re.search(r'name="captcha_id" value="([^"]+)"', page).group(1)
+    return question, captcha_id
+
+
+async def test_captcha_wrong_answer_is_refused_with_a_new_captcha(tmp_path):
+    app, _ = make_app("hpf", tmp_path, captcha="characters")
+    async with client_for(app) as c:
+        question, cid = captcha_of((await c.get("/login")).text)
+        assert re.fullmatch(r"请输入验证码：[A-Z0-9]{4}", question)
+        r = await c.post("/login", data={"username": USER, "password": PASSWORD, "captcha_id": cid, "captcha": "????"})
+        assert r.status_code == 200 and alerts(r.text) == ["验证码错误，请重新输入"]
+        question2, cid2 = captcha_of(r.text)
+        assert cid2 != cid
+        # the old captcha is used up, even with its right answer
+        r = await c.post("/login", data={"username": USER, "password": PASSWORD, "captcha_id": cid,
+                                         "captcha": question.split("：")[1]})
+        assert alerts(r.text) == ["验证码错误，请重新输入"]
+        _, cid3 = captcha_of(r.text)
+        answer = captcha_of(r.text)[0].split("：")[1]
+        r = await c.post("/login", data={"username": USER, "password": PASSWORD, "captcha_id": cid3, "captcha": answer})
+        assert r.status_code == 303
+
+
+async def test_admin_behaviour_is_read_changed_and_validated(tmp_path):
+    app, _ = make_app("hpf", tmp_path, behaviour=portal.Behaviour(slow_s=0.0), error_rate=0.5)
+    async with client_for(app) as c:
+        assert (await c.get("/_admin/behaviour")).json()["error_rate"] == 0.5
+        r = await c.put("/_admin/behaviour", json={"maintenance": True, "maintenance_retry_after_s": 30, "error_rate": 0})
+        assert r.status_code == 200 and r.json()["maintenance"] is True
+        r = await c.get("/login")
+        assert r.status_code == 503 and r.headers["retry-after"] == "30" and "系统维护中" in r.text
+        assert (await c.get("/_admin/health")).status_code == 200  # admin is exempt
+        for bad in ({"version": 3}, {"captcha": "audio"}, {"error_rate": 2}, {"nonsense": 1}, [1]):
+            assert (await c.put("/_admin/behaviour", json=bad)).status_code == 422
+        assert (await c.get("/_admin/behaviour")).json()["version"] == 1
+    with pytest.raises(ValueError):
+        make_app("hpf", tmp_path, version=3)
+
+
+async def test_error_rate_is_repeatable_with_a_seed(tmp_path):
+    async def statuses() -> list[int]:
+        app, _ = make_app("hpf", tmp_path, error_rate=0.3, error_seed=7)
+        async with client_for(app) as c:
+            return [(await c.get("/login")).status_code for _ in range(40)]
+
+    first = await statuses()
+    assert first == await statuses()
+    assert 3 <= first.count(503) <= 25 and set(first) == {200, 503}
+
+
+async def test_idle_session_expires_to_the_login_page(tmp_path):
+    app, _ = make_app("hpf", tmp_path, session_idle_timeout_s=0.2)
+    async with client_for(app) as c:
+        await log_in(c)
+        assert (await c.get("/progress")).status_code == 200
+        await asyncio.sleep(0.3)
+        r = await c.get("/progress")
+        assert r.status_code == 303 and "expired=1" in r.headers["location"]
+        assert "会话已过期" in (await c.get(r.headers["location"])).text
+
+
+async def test_version_2_renames_labels_and_controls(tmp_path):
+    app, _ = make_app("amr", tmp_path, version=2)
+    async with client_for(app) as c:
+        await log_in(c)
+        page = (await c.get("/apply", follow_redirects=True)).text
+        assert "名称（字号全称）" in page and 'name="v2_company_name"' in page
+        assert ">企业名称<" not in page and 'name="company_name"' not in page
