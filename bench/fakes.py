@@ -1,0 +1,48 @@
+"""Instant department activities, registered under the real names (``dispatch_to_department``,
+``inquire_department``, ``withdraw_from_department``): every department files at once and
+answers ``completed`` with a result that passes its schema. Lets ``bench.orchestration``
+measure kaiban's orchestration alone, with no department or browser in the way."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from stdnum.cn import uscc as _uscc
+from temporalio import activity
+
+from activities.models import DispatchInput, InquireInput, WithdrawInput
+from domain.results import Inquiry, Receipt
+
+_PARTIAL = "91140121MA0KQ7WX3"
+USCC = _PARTIAL + _uscc.calc_check_digit(_PARTIAL)
+
+
+def _result(code: str) -> dict:
+    now = datetime.now(timezone.utc).isoformat()
+    return {
+        "amr": {"uscc": USCC, "licence_serial": "BENCH-LIC", "approved_at": now},
+        "psb_seal": {"seal_codes": {"official": "1401000000001"}},
+        "tax": {"taxpayer_id": USCC, "tax_authority": "BENCH", "invoice_types": ["vat_general"]},
+        "hrss": {"si_unit_code": "BENCH-SI"},
+        "nhsa": {"mi_unit_code": "BENCH-MI"},
+        "hpf": {"hpf_unit_account": "BENCH-HPF"},
+        "bank": {"account_no": "6222000000000000", "bank_code": "BENCH", "opened_at": now},
+    }.get(code, {})
+
+
+@activity.defn(name="dispatch_to_department")
+async def fake_dispatch(inp: DispatchInput) -> Receipt:
+    return Receipt(receipt_no=f"FAKE-{inp.endpoint.code}-{inp.request.application_id}", submitted_at=datetime.now(timezone.utc))
+
+
+@activity.defn(name="inquire_department")
+async def fake_inquire(inp: InquireInput) -> Inquiry:
+    return Inquiry(status="completed", result=_result(inp.endpoint.code))
+
+
+@activity.defn(name="withdraw_from_department")
+async def fake_withdraw(inp: WithdrawInput) -> None:
+    return None
+
+
+FAKE_ACTIVITIES = [fake_dispatch, fake_inquire, fake_withdraw]
