@@ -4,32 +4,16 @@ from __future__ import annotations
 
 import json
 from datetime import date, datetime, time, timedelta, timezone
-from zoneinfo import ZoneInfo
 
 import chinese_calendar
 import pytest
 from structlog.testing import capture_logs
 
 from domain import calendar as calendar_module
+from tests.support.clock import SH, sh
 from domain.calendar import CalendarOverridesError, WorkingCalendar, load_overrides, parse_overrides
 
-SH = ZoneInfo("Asia/Shanghai")
-
-
-def sh(y: int, m: int, d: int, hh: int = 0, mm: int = 0, ss: int = 0) -> datetime:
-    return datetime(y, m, d, hh, mm, ss, tzinfo=SH)
-
-
-@pytest.fixture(autouse=True)
-def _fresh_warnings():
-    calendar_module._reset_unknown_year_warnings()
-    yield
-    calendar_module._reset_unknown_year_warnings()
-
-
-@pytest.fixture
-def cal() -> WorkingCalendar:
-    return WorkingCalendar()
+pytestmark = pytest.mark.usefixtures("_fresh_warnings")  # tests/domain/conftest.py
 
 
 def _unknown_year_warnings(logs: list[dict]) -> list[dict]:

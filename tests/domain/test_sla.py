@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from datetime import date, datetime, time, timezone
-from zoneinfo import ZoneInfo
 
 import pytest
 from pydantic import ValidationError
 from structlog.testing import capture_logs
 
-from domain import calendar as calendar_module
+from tests.support.clock import sh
 from domain.calendar import WorkingCalendar
 from domain.sla import (
     LadderRung,
@@ -24,23 +23,7 @@ from domain.sla import (
     task_ladder,
 )
 
-SH = ZoneInfo("Asia/Shanghai")
-
-
-def sh(y: int, m: int, d: int, hh: int = 0, mm: int = 0, ss: int = 0) -> datetime:
-    return datetime(y, m, d, hh, mm, ss, tzinfo=SH)
-
-
-@pytest.fixture(autouse=True)
-def _fresh_warnings():
-    calendar_module._reset_unknown_year_warnings()
-    yield
-    calendar_module._reset_unknown_year_warnings()
-
-
-@pytest.fixture
-def cal() -> WorkingCalendar:
-    return WorkingCalendar()
+pytestmark = pytest.mark.usefixtures("_fresh_warnings")  # tests/domain/conftest.py
 
 
 @pytest.fixture
