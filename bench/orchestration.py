@@ -31,6 +31,7 @@ from bench.fakes import FAKE_ACTIVITIES
 from domain.samples import generate_application
 from runtime.settings import Settings
 from runtime.temporal import ensure_search_attributes
+from runtime.worker import WORKFLOW_RUNNER
 from tests.support.servers import free_port
 from workflows.application import ApplicationWorkflow
 from workflows.department import DepartmentTaskWorkflow
@@ -73,6 +74,7 @@ async def run_kaiban(client: Client, address: str, tmp: Path, n: int, concurrenc
         Worker(
             client, task_queue=settings.task_queue,
             workflows=[ApplicationWorkflow, DepartmentTaskWorkflow, NotificationWorkflow],
+            workflow_runner=WORKFLOW_RUNNER,  # the production worker's sandbox settings
             activities=[*FAKE_ACTIVITIES, notifier.notify, deadlines.plan_task_deadline, deadlines.plan_application_deadline],
             graceful_shutdown_timeout=timedelta(seconds=5),
         ),
