@@ -1,29 +1,27 @@
-"""Deadline planning as (local) activities: the calendar is read by the worker, the plan is
-recorded in the workflow's history, so a calendar update never changes a running workflow."""
+"""The planning basis as a local activity, for an application started without one.
+
+The API puts the basis (calendar snapshot and SLA policy) into every application it starts; a
+workflow started some other way asks the worker at its start, before anything else runs (the
+only local activity of the workflow). Either way the basis is recorded in the workflow's
+history, so a calendar update never changes a running workflow.
+"""
 
 from __future__ import annotations
 
 from temporalio import activity
 
-from activities.models import PlanApplicationDeadlineInput, PlanTaskDeadlineInput
-from domain.deadlines import DeadlinePlan, plan_application, plan_task
+from activities.models import PlanningBasisInput
+from domain.deadlines import PlanningBasis, planning_basis
 from runtime.settings import Settings
 
 
 class DeadlineActivities:
-    """Pure calendar arithmetic (microseconds), so plain async activities need no thread pool."""
+    """Pure calendar arithmetic (milliseconds), so a plain async activity needs no thread pool."""
 
     def __init__(self, settings: Settings) -> None:
         self._calendar = settings.working_calendar()
         self._policy = settings.sla_policy
 
-    @activity.defn(name="plan_task_deadline")
-    async def plan_task_deadline(self, inp: PlanTaskDeadlineInput) -> DeadlinePlan:
-        return plan_task(
-            inp.dispatched_at, inp.budget_minutes, self._calendar, self._policy,
-            due_at=inp.due_at, re_escalations=inp.re_escalations,
-        )
-
-    @activity.defn(name="plan_application_deadline")
-    async def plan_application_deadline(self, inp: PlanApplicationDeadlineInput) -> DeadlinePlan:
-        return plan_application(inp.submitted_at, self._calendar, self._policy, due_at=inp.due_at)
+    @activity.defn(name="planning_basis")
+    async def planning_basis(self, inp: PlanningBasisInput) -> PlanningBasis:
+        return planning_basis(inp.submitted_at, self._calendar, self._policy)

@@ -66,13 +66,5 @@ class Notification(BaseModel):
     message: str  # Chinese, for people; never names, ID numbers or mobiles
 
 
-class PlanTaskDeadlineInput(BaseModel):
-    dispatched_at: datetime
-    budget_minutes: float
-    due_at: datetime | None = None  # an extended deadline replaces the budget
-    re_escalations: int = 24
-
-
-class PlanApplicationDeadlineInput(BaseModel):
+class PlanningBasisInput(BaseModel):
     submitted_at: datetime
-    due_at: datetime | None = None

@@ -1,8 +1,8 @@
 """Orchestration overhead: kaiban end to end with instant departments vs a bare workflow of the same shape.
 
 kaiban: ``POST /api/v1/applications`` to the API (uvicorn, its own process) → the application's
-workflow result, with kaiban's real workflows (ApplicationWorkflow, one DepartmentTaskWorkflow
-child per department, deadline planning, escalation ladders, visibility) on a worker in this
+workflow result, with kaiban's real workflows (ApplicationWorkflow running a DepartmentTask
+per department as a coroutine, deadline planning, escalation ladders, visibility) on a worker in this
 process whose department activities are the instant fakes of :mod:`bench.fakes` (registered
 under the real activity names, on the orchestration and the robot task queues).
 
@@ -14,6 +14,7 @@ the same client (kaiban's encrypting data converter) and the same fixed concurre
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import uuid
 from datetime import timedelta
@@ -34,7 +35,6 @@ from runtime.temporal import ensure_search_attributes
 from runtime.worker import WORKFLOW_RUNNER
 from tests.support.servers import free_port
 from workflows.application import ApplicationWorkflow
-from workflows.department import DepartmentTaskWorkflow
 from workflows.notification import NotificationWorkflow
 
 
@@ -49,8 +49,8 @@ def bench_settings(tmp: Path, **overrides) -> Settings:
     return Settings(**values)
 
 
-async def _closed_loop(n: int, concurrency: int, one) -> tuple[list[float], float]:
-    """Run ``one(i)`` for i in range(n), ``concurrency`` at a time; (latencies, wall seconds)."""
+async def _closed_loop(n: int, concurrency: int, one, offset: int = 0) -> tuple[list[float], float]:
+    """Run ``one(i)`` for i in offset..offset+n-1, ``concurrency`` at a time; (latencies, wall seconds)."""
     sem = asyncio.Semaphore(concurrency)
     times: list[float] = []
 
@@ -61,11 +61,13 @@ async def _closed_loop(n: int, concurrency: int, one) -> tuple[list[float], floa
             times.append(time.perf_counter() - t0)
 
     started = time.perf_counter()
-    await asyncio.gather(*(timed(i) for i in range(n)))
+    await asyncio.gather(*(timed(i) for i in range(offset, offset + n)))
     return times, time.perf_counter() - started
 
 
-async def run_kaiban(client: Client, address: str, tmp: Path, n: int, concurrency: int, warmup: int = 2) -> dict:
+@contextlib.asynccontextmanager
+async def kaiban_runner(client: Client, address: str, tmp: Path, n: int, concurrency: int, warmup: int = 2):
+    """Yields ``one(i)``: the i-th of ``n`` generated applications through kaiban's API to its workflow result."""
     settings = bench_settings(tmp)
     await ensure_search_attributes(client, settings.temporal_namespace)
     notifier = NotifierActivities(settings)
@@ -73,9 +75,9 @@ async def run_kaiban(client: Client, address: str, tmp: Path, n: int, concurrenc
     workers = [
         Worker(
             client, task_queue=settings.task_queue,
-            workflows=[ApplicationWorkflow, DepartmentTaskWorkflow, NotificationWorkflow],
+            workflows=[ApplicationWorkflow, NotificationWorkflow],
             workflow_runner=WORKFLOW_RUNNER,  # the production worker's sandbox settings
-            activities=[*FAKE_ACTIVITIES, notifier.notify, deadlines.plan_task_deadline, deadlines.plan_application_deadline],
+            activities=[*FAKE_ACTIVITIES, notifier.notify, deadlines.planning_basis],
             graceful_shutdown_timeout=timedelta(seconds=5),
         ),
         Worker(client, task_queue=settings.robot_task_queue, activities=FAKE_ACTIVITIES,
@@ -96,17 +98,18 @@ async def run_kaiban(client: Client, address: str, tmp: Path, n: int, concurrenc
 
             for i in range(n, n + warmup):  # warm-up: first workflow runs, API import paths
                 await one(i)
-            times, wall = await _closed_loop(n, concurrency, one)
+            yield one
     finally:
         for w in workers:
             await w.shutdown()
         for t in tasks:
             await asyncio.gather(t, return_exceptions=True)
         await notifier.aclose()
-    return latency_summary(times, wall)
 
 
-async def run_bare(client: Client, n: int, concurrency: int, warmup: int = 2) -> dict:
+@contextlib.asynccontextmanager
+async def bare_runner(client: Client, warmup: int = 2):
+    """Yields ``one(i)``: one bare workflow of the same shape, started directly, to its result."""
     queue = f"bench-bare-{uuid.uuid4().hex[:8]}"
     async with Worker(client, task_queue=queue, workflows=[BareOpeningWorkflow], activities=[bare_noop]):
 
@@ -119,15 +122,29 @@ async def run_bare(client: Client, n: int, concurrency: int, warmup: int = 2) ->
 
         for i in range(warmup):
             await one(i)
-        times, wall = await _closed_loop(n, concurrency, one)
-    return latency_summary(times, wall)
+        yield one
 
 
-async def run(client: Client, address: str, tmp: Path, n: int = 100, concurrency: int = 10) -> dict:
-    kaiban = await run_kaiban(client, address, tmp, n, concurrency)
-    bare = await run_bare(client, n, concurrency)
+async def run(client: Client, address: str, tmp: Path, n: int = 100, concurrency: int = 10, rounds: int = 4) -> dict:
+    """kaiban and bare in alternating rounds (n / rounds applications each, ``concurrency`` in flight), so
+    that a machine whose load changes during the run weighs on both alike; figures are over all rounds."""
+    rounds = max(1, min(rounds, n))
+    sizes = [n // rounds + (1 if r < n % rounds else 0) for r in range(rounds)]
+    times = {"kaiban": [], "bare": []}
+    walls = {"kaiban": 0.0, "bare": 0.0}
+    async with kaiban_runner(client, address, tmp, n, concurrency) as kaiban_one, bare_runner(client) as bare_one:
+        offset = 0
+        for size in sizes:
+            for name, one in (("kaiban", kaiban_one), ("bare", bare_one)):
+                t, wall = await _closed_loop(size, concurrency, one, offset)
+                times[name] += t
+                walls[name] += wall
+            offset += size
+    kaiban = latency_summary(times["kaiban"], walls["kaiban"])
+    bare = latency_summary(times["bare"], walls["bare"])
     return {
         "concurrency": concurrency,
+        "rounds": rounds,
         "department_activities": "instant fakes under the real activity names (bench/fakes.py)",
         "kaiban": kaiban,
         "bare": bare,

@@ -10,6 +10,12 @@ per year per process.
 Pure arithmetic: every function takes the instants it needs, nothing reads the wall
 clock. The only I/O is ``load_overrides``, which reads an override file.
 
+A :class:`CalendarSnapshot` is the calendar written down as data for a window of days
+(which days differ from Monday–Friday, the working hours, the time zone):
+``WorkingCalendar.snapshot`` takes one, ``WorkingCalendar.from_snapshot`` does the same
+arithmetic on it without chinese-calendar. Workflows plan on a snapshot carried in their
+input, so a calendar update never changes a running workflow's history.
+
 Conventions:
 - Datetimes must be aware (a naive one raises ``ValueError``); results are in the
   calendar's time zone.
@@ -31,6 +37,7 @@ from zoneinfo import ZoneInfo
 import chinese_calendar
 import structlog
 import yaml
+from pydantic import BaseModel, ConfigDict
 
 DEFAULT_TIME_ZONE = "Asia/Shanghai"
 DEFAULT_DAY_START = time(9, 0)
@@ -69,6 +76,23 @@ def _reset_unknown_year_warnings() -> None:
         _warned_years.clear()
 
 
+SNAPSHOT_DAYS = 400  # a snapshot's window: the days a running application may still plan against
+
+
+class CalendarSnapshot(BaseModel):
+    """A working calendar as data for the days ``first``..``last``: the days whose working status differs
+    from Monday–Friday (``deviations``, true = working day), the working hours and the time zone."""
+
+    model_config = ConfigDict(frozen=True)
+
+    first: date
+    last: date
+    day_start: time
+    day_end: time
+    tz: str
+    deviations: dict[date, bool]
+
+
 class WorkingCalendar:
     """Working days and working hours; arithmetic in working minutes."""
 
@@ -88,12 +112,41 @@ class WorkingCalendar:
         self.day_end = day_end
         self.tz: tzinfo = ZoneInfo(tz) if isinstance(tz, str) else tz
         self.overrides: dict[date, bool] = parse_overrides(overrides or {})
+        self._snapshots: dict[tuple[date, int], CalendarSnapshot] = {}
 
     def __repr__(self) -> str:
         return (
             f"WorkingCalendar(day_start={self.day_start.isoformat()}, day_end={self.day_end.isoformat()}, "
             f"tz={self.tz}, overrides={len(self.overrides)})"
         )
+
+    # ---- snapshots --------------------------------------------------------------
+
+    def snapshot(self, first: date, days: int = SNAPSHOT_DAYS) -> CalendarSnapshot:
+        """This calendar written down for ``days`` days from ``first`` (kept: a calendar does not change)."""
+        cached = self._snapshots.get((first, days))
+        if cached is not None:
+            return cached
+        last = first + timedelta(days=days - 1)
+        deviations = {}
+        d = first
+        while d <= last:
+            working = self.is_working_day(d)
+            if working != (d.weekday() < 5):
+                deviations[d] = working
+            d += timedelta(days=1)
+        snap = CalendarSnapshot(first=first, last=last, day_start=self.day_start, day_end=self.day_end,
+                                tz=getattr(self.tz, "key", None) or str(self.tz), deviations=deviations)
+        if len(self._snapshots) > 8:
+            self._snapshots.clear()
+        self._snapshots[(first, days)] = snap
+        return snap
+
+    @classmethod
+    def from_snapshot(cls, snap: CalendarSnapshot) -> WorkingCalendar:
+        """A calendar that answers from the snapshot: its deviations inside its window, Monday–Friday
+        outside it (no chinese-calendar lookup, no warning: a snapshot is all a workflow may know)."""
+        return _SnapshotCalendar(snap)
 
     # ---- days -------------------------------------------------------------------
 
@@ -209,6 +262,16 @@ class WorkingCalendar:
     def _require_working_day(self, d: date) -> None:
         if not self.is_working_day(d):
             raise ValueError(f"{_as_date(d).isoformat()} is not a working day")
+
+
+class _SnapshotCalendar(WorkingCalendar):
+    def __init__(self, snap: CalendarSnapshot) -> None:
+        super().__init__(day_start=snap.day_start, day_end=snap.day_end, tz=snap.tz)
+        self._snap = snap
+
+    def is_working_day(self, d: date) -> bool:
+        d = _as_date(d)
+        return self._snap.deviations.get(d, d.weekday() < 5)
 
 
 def _as_date(d: date) -> date:

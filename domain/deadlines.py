@@ -2,18 +2,19 @@
 
 Built from the working calendar and the SLA policy (``domain.sla``). The API plans an
 application's deadline at intake (to tell the applicant the promised completion time,
-承诺办结时间); workers plan department tasks at dispatch inside a local activity, so the
-plan is recorded in the workflow's history and a later calendar update can never change
-the history of a running workflow. Pure: no I/O, no wall clock.
+承诺办结时间) and hands the workflow a :class:`PlanningBasis` — the calendar as a snapshot
+and the policy — on which the workflow plans each department task at dispatch. The basis is
+in the workflow's history, so a later calendar update can never change the history of a
+running workflow. Pure: no I/O, no wall clock.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from pydantic import BaseModel
 
-from domain.calendar import WorkingCalendar
+from domain.calendar import CalendarSnapshot, WorkingCalendar
 from domain.sla import SlaPolicy, application_due, application_ladder, task_ladder
 
 RE_ESCALATION_BATCH = 24  # re-escalations planned at a time; more are planned when a task outlives them
@@ -30,6 +31,19 @@ class DeadlinePlan(BaseModel):
     started_at: datetime
     due_at: datetime
     steps: list[PlannedStep]
+
+
+class PlanningBasis(BaseModel):
+    """What an application's deadlines are planned on, fixed when it is submitted."""
+
+    calendar: CalendarSnapshot
+    policy: SlaPolicy
+
+
+def planning_basis(submitted_at: datetime, calendar: WorkingCalendar, policy: SlaPolicy) -> PlanningBasis:
+    """The calendar from a week before submission for a little over a year, and the policy."""
+    first = calendar.to_local(submitted_at).date() - timedelta(days=7)
+    return PlanningBasis(calendar=calendar.snapshot(first), policy=policy)
 
 
 def _steps(ladder) -> list[PlannedStep]:

@@ -283,16 +283,23 @@ def _division_names() -> tuple[str, ...]:
     return tuple(sorted(names, key=len, reverse=True))
 
 
+@lru_cache(maxsize=1)
+def _division_index() -> tuple[frozenset[str], tuple[int, ...]]:
+    """The division names as a set, and their lengths longest first: a prefix is found by slicing."""
+    names = _division_names()
+    return frozenset(names), tuple(sorted({len(n) for n in names}, reverse=True))
+
+
 def trade_name_part(name_without_form: str) -> str:
     """What is left of a name (organisation form removed) after its administrative-division prefix."""
     rest = name_without_form.strip()
-    divisions = _division_names()
+    names, lengths = _division_index()
     changed = True
     while rest and changed:
         changed = False
-        for division in divisions:
-            if rest.startswith(division):
-                rest = rest[len(division):].strip()
+        for length in lengths:  # the longest division name the rest starts with
+            if length <= len(rest) and rest[:length] in names:
+                rest = rest[length:].strip()
                 changed = True
                 break
     return re.sub(r"[\s()（）\[\]【】]", "", rest)

@@ -27,7 +27,6 @@ from runtime.logging import configure_logging
 from runtime.settings import Settings, get_settings
 from runtime.temporal import connect, ensure_search_attributes
 from workflows.application import ApplicationWorkflow
-from workflows.department import DepartmentTaskWorkflow
 from workflows.notification import NotificationWorkflow
 
 log = structlog.get_logger(__name__)
@@ -66,11 +65,11 @@ async def running_workers(client: Client, settings: Settings, role: str = "all")
             Worker(
                 client,
                 task_queue=settings.task_queue,
-                workflows=[ApplicationWorkflow, DepartmentTaskWorkflow, NotificationWorkflow],
+                workflows=[ApplicationWorkflow, NotificationWorkflow],
                 workflow_runner=WORKFLOW_RUNNER,
                 activities=[
                     acts.dispatch, acts.inquire, acts.withdraw, notifier.notify,
-                    deadlines.plan_task_deadline, deadlines.plan_application_deadline,
+                    deadlines.planning_basis,
                 ],
                 graceful_shutdown_timeout=timedelta(seconds=10),
             )

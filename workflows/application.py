@@ -3,9 +3,11 @@
 The catalog snapshot taken at submission decides the order: a department starts as
 soon as every department it waits for has completed (``amr`` first; then ``psb_seal``,
 ``tax``, ``hrss``, ``nhsa``, ``hpf`` in parallel; ``bank`` after ``psb_seal`` with the
-default catalog). Each department task is a child workflow with its own history; a
-department the applicant did not ask for is skipped. The ``status`` query answers the
-state of every department at any time.
+default catalog). Each department task is a :class:`workflows.department.DepartmentTask`
+run as one of this workflow's coroutines (one history per application); a department the
+applicant did not ask for is skipped. The ``status`` query answers the state of every
+department at any time; the search attributes and the ``tasks`` memo give supervisors the
+open tasks without asking each workflow (``GET /api/v1/supervision/board``).
 """
 
 from __future__ import annotations
@@ -14,27 +16,18 @@ import asyncio
 from datetime import datetime, timedelta
 
 from temporalio import workflow
-from temporalio.common import TypedSearchAttributes
-from temporalio.exceptions import ApplicationError, ChildWorkflowError
-from temporalio.workflow import ParentClosePolicy
+from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.models import PlanApplicationDeadlineInput
+    from activities.models import PlanningBasisInput
+    from domain.calendar import WorkingCalendar
     from domain.catalog import applies, changed_fields
     from domain.results import validate_result
-    from domain.deadlines import DeadlinePlan, PlannedStep
+    from domain.deadlines import RE_ESCALATION_BATCH, DeadlinePlan, PlannedStep, PlanningBasis, plan_application, plan_task
     from domain.requests import DepartmentRequest
     from domain.status import ApplicationStatus, Channel, TaskStatus
     from workflows import visibility
-    from workflows.department import (
-        ESCALATION_SIGNAL,
-        EXTEND_SIGNAL,
-        MANUAL_SIGNAL,
-        PROGRESS_SIGNAL,
-        REDISPATCH_SIGNAL,
-        DepartmentTaskWorkflow,
-        start_notification,
-    )
+    from workflows.department import DepartmentTask, start_notification
     from workflows.ladder import Ladder
     from workflows.models import (
         ApplicationInput,
@@ -42,24 +35,19 @@ with workflow.unsafe.imports_passed_through():
         Correction,
         DeadlineChange,
         DeadlineExtension,
-        DepartmentProgress,
+        DepartmentCallback,
         DepartmentState,
         DepartmentTaskInput,
         Escalation,
-        EscalationFired,
-        ExtendTaskDeadline,
         HistoryEntry,
         ManualCompletion,
         ManualResult,
-        Redispatch,
         Withdrawal,
     )
 
 _DONE_OK = (TaskStatus.COMPLETED, TaskStatus.SKIPPED)
-
-
-def department_workflow_id(application_id: str, code: str) -> str:
-    return f"{application_id}.{code}"
+_OPEN = (TaskStatus.DISPATCHED, TaskStatus.IN_REVIEW)
+TASKS_MEMO = "tasks"  # memo key: the open department tasks, for the supervision board
 
 
 @workflow.defn(name="Application")
@@ -75,6 +63,11 @@ class ApplicationWorkflow:
         self._application = inp.application  # replaced by a correction (补正)
         self._withdrawal: Withdrawal | None = None
         self._running: dict[str, asyncio.Future] = {}
+        self._tasks: dict[str, DepartmentTask] = {}
+        self._visible: tuple | None = None  # what was last written to visibility (written only on change)
+        self._visibility_dirty = False
+        self._calendar: WorkingCalendar | None = None  # from the planning basis, at the start
+        self._basis: PlanningBasis | None = None
         self._history: list[HistoryEntry] = []
         self._states: dict[str, DepartmentState] = {}
         for d in inp.departments:
@@ -89,14 +82,22 @@ class ApplicationWorkflow:
 
     @workflow.run
     async def run(self, inp: ApplicationInput) -> ApplicationView:
-        plan = inp.deadline or await self._plan(PlanApplicationDeadlineInput(submitted_at=inp.submitted_at))
+        # The one local activity, before anything else runs (concurrent local activities do not replay
+        # reliably: temporalio/sdk-python#1578); the API gives the basis, so usually there is none.
+        self._basis = inp.planning or await workflow.execute_local_activity(
+            "planning_basis", PlanningBasisInput(submitted_at=inp.submitted_at), result_type=PlanningBasis,
+            start_to_close_timeout=timedelta(seconds=10),
+        )
+        self._calendar = WorkingCalendar.from_snapshot(self._basis.calendar)
+        plan = inp.deadline or plan_application(inp.submitted_at, self._calendar, self._basis.policy)
         self._ladder = Ladder(plan)
-        self._upsert_visibility()
+        self._write_visibility()
+        visibility_writer = asyncio.ensure_future(self._keep_visibility())
         ladder = asyncio.ensure_future(
             self._ladder.run(
                 done=lambda: self._finished,
                 fire=self._escalate,
-                replan=lambda due: self._plan(PlanApplicationDeadlineInput(submitted_at=inp.submitted_at, due_at=due)),
+                replan=self._replan,
                 extended=self._extended,
             )
         )
@@ -105,7 +106,8 @@ class ApplicationWorkflow:
         await ladder
         if self._overall_status() is ApplicationStatus.COMPLETED:
             self._completed_at = workflow.now()
-        self._upsert_visibility()
+        visibility_writer.cancel()
+        self._write_visibility()
         workflow.logger.info("application finished with status %s", self._overall_status())
         await workflow.wait_condition(workflow.all_handlers_finished)  # e.g. the withdrawal answering its caller
         return self.status()
@@ -133,30 +135,26 @@ class ApplicationWorkflow:
                 task = running.pop(code)
                 try:
                     self._states[code] = task.result()
-                except (asyncio.CancelledError, ChildWorkflowError):  # withdrawn while it ran
+                except asyncio.CancelledError:  # withdrawn before it began
                     self._states[code] = self._states[code].model_copy(update={"status": TaskStatus.CANCELLED})
-            self._upsert_visibility()
+            self._visibility_changed()
 
     async def _run_department(self, code: str) -> DepartmentState:
         inp = self._inp
         d = next(x for x in inp.departments if x.code == code)
-        request = self._request(code)
         queue = inp.robot_task_queue if d.channel is Channel.ROBOT else inp.task_queue
-        return await workflow.execute_child_workflow(
-            DepartmentTaskWorkflow.run,
+        task = DepartmentTask(
             DepartmentTaskInput(
-                application_id=inp.application_id, department=d, request=request, timing=inp.timing, activity_task_queue=queue
+                application_id=inp.application_id, department=d, request=self._request(code), timing=inp.timing,
+                activity_task_queue=queue,
             ),
-            id=department_workflow_id(inp.application_id, code),
-            parent_close_policy=ParentClosePolicy.REQUEST_CANCEL,
-            search_attributes=TypedSearchAttributes(
-                [
-                    visibility.DEPARTMENT.value_set(code),
-                    visibility.APPLICATION_ID.value_set(inp.application_id),
-                    visibility.WINDOW_ID.value_set(inp.application.window.window_id),
-                ]
-            ),
+            self._states[code],
+            on_change=self._department_changed,
+            on_escalation=self._record_escalation,
+            plan=self._plan_task,
         )
+        self._tasks[code] = task
+        return await task.run()
 
     def _request(self, code: str) -> DepartmentRequest:
         """What department ``code`` is given: the (corrected) application and its prerequisites' results."""
@@ -179,8 +177,7 @@ class ApplicationWorkflow:
         self._application = correction.application
         redo = [c for c, s in self._states.items() if s.status is TaskStatus.REJECTED]
         for code in redo:
-            child = workflow.get_external_workflow_handle(department_workflow_id(self._inp.application_id, code))
-            await child.signal(REDISPATCH_SIGNAL, Redispatch(request=self._request(code)))
+            self._tasks[code].redispatch(self._request(code))
         self._note(None, "corrected", f"{correction.requested_by} 补正后重新报送：{', '.join(redo)}")
         return redo
 
@@ -201,8 +198,9 @@ class ApplicationWorkflow:
     async def complete_manually(self, manual: ManualCompletion) -> DepartmentState:
         """A clerk records the result of a task a robot could not finish; the application goes on."""
         result = validate_result(manual.department, manual.result)
-        child = workflow.get_external_workflow_handle(department_workflow_id(self._inp.application_id, manual.department))
-        await child.signal(MANUAL_SIGNAL, ManualResult(result=result, completed_by=manual.completed_by, note=manual.note))
+        self._tasks[manual.department].complete_manually(
+            ManualResult(result=result, completed_by=manual.completed_by, note=manual.note)
+        )
         self._note(manual.department, "completed_manually", f"{manual.completed_by} 人工办结")
         await workflow.wait_condition(lambda: self._states[manual.department].status is not TaskStatus.MANUAL)
         return self._states[manual.department]
@@ -245,10 +243,18 @@ class ApplicationWorkflow:
 
     # -- deadline -------------------------------------------------------------------------------
 
-    async def _plan(self, inp: PlanApplicationDeadlineInput) -> DeadlinePlan:
-        return await workflow.execute_local_activity(
-            "plan_application_deadline", inp, result_type=DeadlinePlan, start_to_close_timeout=timedelta(seconds=10)
-        )
+    async def _replan(self, due_at: datetime) -> DeadlinePlan:
+        assert self._calendar is not None and self._basis is not None
+        return plan_application(self._inp.submitted_at, self._calendar, self._basis.policy, due_at=due_at)
+
+    def _plan_task(
+        self, dispatched_at: datetime, budget_minutes: float, *, due_at: datetime | None = None,
+        re_escalations: int = RE_ESCALATION_BATCH,
+    ) -> DeadlinePlan:
+        """A department task's plan on the basis fixed at submission (pure: the same on every replay)."""
+        assert self._calendar is not None and self._basis is not None
+        return plan_task(dispatched_at, budget_minutes, self._calendar, self._basis.policy,
+                         due_at=due_at, re_escalations=re_escalations)
 
     async def _escalate(self, step: PlannedStep) -> None:
         assert self._ladder is not None
@@ -260,21 +266,17 @@ class ApplicationWorkflow:
         )
         workflow.logger.info("application escalation %s to %s", step.level, step.audience)
         self._record_escalation(esc)
-        self._upsert_visibility()
+        self._visibility_changed()
         await start_notification(
             esc, application_id=inp.application_id, window_id=inp.application.window.window_id, subject="企业开办申请"
         )
 
     async def _extended(self) -> None:
-        self._upsert_visibility()
+        self._visibility_changed()
 
     def _record_escalation(self, esc: Escalation) -> None:
         if all(e.key != esc.key for e in self._escalations):
             self._escalations.append(esc)
-
-    @workflow.signal(name=ESCALATION_SIGNAL)
-    def escalation_fired(self, fired: EscalationFired) -> None:
-        self._record_escalation(fired.escalation)
 
     @workflow.update(name="extend_deadline")
     async def extend_deadline(self, ext: DeadlineExtension) -> DeadlineChange:
@@ -288,11 +290,9 @@ class ApplicationWorkflow:
         if ext.department is None:
             self._ladder.request_extension(ext.new_due_at)
         else:
-            child = workflow.get_external_workflow_handle(department_workflow_id(self._inp.application_id, ext.department))
-            try:
-                await child.signal(EXTEND_SIGNAL, ExtendTaskDeadline(new_due_at=ext.new_due_at))
-            except Exception as exc:  # the task ended between validation and now
-                raise ApplicationError(f"部门 {ext.department} 的事项已结束，不能延期", type="TaskEnded") from exc
+            task = self._tasks.get(ext.department)
+            if task is None or not task.extend(ext.new_due_at):  # the task ended between validation and now
+                raise ApplicationError(f"部门 {ext.department} 的事项已结束，不能延期", type="TaskEnded")
             state = self._states[ext.department]
             self._states[ext.department] = state.model_copy(update={"due_at": ext.new_due_at})
         self._deadline_changes.append(change)
@@ -330,29 +330,75 @@ class ApplicationWorkflow:
         assert due is not None
         return due
 
-    def _upsert_visibility(self) -> None:
-        assert self._ladder is not None
-        inp = self._inp
-        workflow.upsert_search_attributes(
-            [
-                visibility.STATUS.value_set(self._overall_status().value),
-                visibility.DUE_AT.value_set(self._ladder.due_at),
-                visibility.SLA_STATE.value_set(self._ladder.sla_state),
-                visibility.WINDOW_ID.value_set(inp.application.window.window_id),
-                visibility.APPLICATION_ID.value_set(inp.application_id),
-            ]
-        )
+    def _visibility_changed(self) -> None:
+        self._visibility_dirty = True
 
-    @workflow.signal(name=PROGRESS_SIGNAL)
-    def department_progress(self, progress: DepartmentProgress) -> None:
-        state = progress.state
-        current = self._states.get(state.code)
-        if current is None or current.status in (TaskStatus.COMPLETED, TaskStatus.SKIPPED, TaskStatus.CANCELLED):
+    async def _keep_visibility(self) -> None:
+        """Write visibility once per workflow task, however many departments changed in it: the condition
+        is looked at after every other coroutine has run."""
+        while True:
+            await workflow.wait_condition(lambda: self._visibility_dirty)
+            self._visibility_dirty = False
+            self._write_visibility()
+
+    def _write_visibility(self) -> None:
+        """Search attributes (filter, sort) and the ``tasks`` memo (one row per open department task for
+        the board), written only when they changed: each write is work for the server."""
+        if self._ladder is None:
             return
+        inp = self._inp
+        open_tasks = {
+            code: {"status": s.status.value, "dispatched_at": s.dispatched_at.isoformat(), "due_at": s.due_at.isoformat()}
+            for code, s in self._states.items()
+            if s.status in _OPEN and s.dispatched_at is not None and s.due_at is not None
+        }
+        attrs = (self._overall_status().value, self._ladder.due_at, self._ladder.sla_state)
+        tasks = tuple(sorted(open_tasks.items(), key=str))
+        first = self._visible is None
+        old_attrs, old_tasks = self._visible or (None, None)
+        self._visible = (attrs, tasks)
+        if attrs != old_attrs:
+            updates = [
+                visibility.STATUS.value_set(attrs[0]),
+                visibility.DUE_AT.value_set(attrs[1]),
+                visibility.SLA_STATE.value_set(attrs[2]),
+            ]
+            if first:
+                updates += [
+                    visibility.WINDOW_ID.value_set(inp.application.window.window_id),
+                    visibility.APPLICATION_ID.value_set(inp.application_id),
+                ]
+            workflow.upsert_search_attributes(updates)
+        if tasks != old_tasks:
+            workflow.upsert_memo({TASKS_MEMO: open_tasks})
+
+    def _department_changed(self, state: DepartmentState) -> None:
+        """A department task's new state: kept for the status query, noted in the history when its status moved."""
+        current = self._states[state.code]
         if state.status is not current.status or state.round != current.round:
             detail = state.reason or (f"受理编号 {state.receipt_no}" if state.receipt_no else None)
             self._note(state.code, state.status.value, detail)
         self._states[state.code] = state
+        self._visibility_changed()
+
+    # -- department APIs reporting back ---------------------------------------------------------
+
+    @workflow.update(name="department_callback")
+    def department_callback(self, callback: DepartmentCallback) -> str:
+        """A department API reports its result; the department task's next wait for it ends at once."""
+        self._tasks[callback.department].callback(callback)
+        return "accepted"
+
+    @department_callback.validator
+    def _validate_callback(self, callback: DepartmentCallback) -> None:
+        if callback.department not in self._states:
+            raise ValueError(f"该申请不涉及部门 {callback.department}，回调未改变任何状态")
+        task = self._tasks.get(callback.department)
+        if task is None:
+            raise ValueError(f"该事项当前状态为 {self._states[callback.department].status.value}，回调未改变任何状态")
+        problem = task.callback_problem(callback)
+        if problem:
+            raise ValueError(problem)
 
     def _overall_status(self) -> ApplicationStatus:
         if self._withdrawal is not None:

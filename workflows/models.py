@@ -7,7 +7,7 @@ from datetime import datetime
 from pydantic import BaseModel, Field
 
 from domain.catalog import Department
-from domain.deadlines import DeadlinePlan
+from domain.deadlines import DeadlinePlan, PlanningBasis
 from domain.form import Application, judged_as_of
 from domain.requests import DepartmentRequest
 from domain.status import ApplicationStatus, Channel, TaskStatus
@@ -31,7 +31,8 @@ class ApplicationInput(BaseModel):
     application_id: str
     application: Application
     submitted_at: datetime
-    deadline: DeadlinePlan | None = None  # planned at intake; None: planned by the workflow (a local activity)
+    deadline: DeadlinePlan | None = None  # planned at intake; None: planned by the workflow
+    planning: PlanningBasis | None = None  # calendar snapshot + policy; None: asked of the worker at the start
     departments: list[Department]  # the catalog as it stood at submission
     timing: Timing = Field(default_factory=Timing)
     task_queue: str = "kaiban"
@@ -63,17 +64,11 @@ class DepartmentState(BaseModel):
     due_at: datetime | None = None
     sla_state: str | None = None  # on_track | at_risk | breached, once dispatched
     round: int = 1  # 1, then 2 after the first correction (补正) re-dispatched it, ...
-    evidence: dict[str, str] | None = None  # the last failed robot attempt: screenshot and trace
+    evidence: dict[str, str] | None = None  # the receipt's screenshot; after a failed robot attempt, its screenshot and trace
     completed_by: str | None = None  # a clerk who recorded the result by hand
     dispatched_at: datetime | None = None
     completed_at: datetime | None = None
     updated_at: datetime | None = None
-
-
-class DepartmentProgress(BaseModel):
-    """Signal from a department task to its application: the task's new state."""
-
-    state: DepartmentState
 
 
 class Escalation(BaseModel):
@@ -109,18 +104,6 @@ class DeadlineChange(BaseModel):
     changed_at: datetime
 
 
-class ExtendTaskDeadline(BaseModel):
-    """Signal from the application to a department task: move your deadline."""
-
-    new_due_at: datetime
-
-
-class EscalationFired(BaseModel):
-    """Signal from a department task to its application: a ladder step fired."""
-
-    escalation: Escalation
-
-
 class Correction(BaseModel):
     """The clerk's corrected application (补正), after a department asked for it (update ``correct``)."""
 
@@ -129,12 +112,6 @@ class Correction(BaseModel):
     requested_by: str
 
     _as_of_correction = judged_as_of("corrected_at")
-
-
-class Redispatch(BaseModel):
-    """Signal from the application to a rejected department task: file again with this request."""
-
-    request: DepartmentRequest
 
 
 class ManualCompletion(BaseModel):
@@ -147,7 +124,7 @@ class ManualCompletion(BaseModel):
 
 
 class ManualResult(BaseModel):
-    """Signal from the application to a ``manual`` department task: here is its result."""
+    """What a clerk recorded for a ``manual`` department task: its result."""
 
     result: dict
     completed_by: str
@@ -163,8 +140,9 @@ class Withdrawal(BaseModel):
 
 
 class DepartmentCallback(BaseModel):
-    """A department API reporting its result (update ``department_callback`` of the department task)."""
+    """A department API reporting its result (update ``department_callback`` of the application)."""
 
+    department: str
     receipt_no: str
     status: str  # processing | in_review | completed | rejected | withdrawn
     result: dict | None = None

@@ -5,11 +5,14 @@ Never personal data: no names, ID numbers or mobiles — only ids, codes, states
 
 from temporalio.common import SearchAttributeKey
 
-STATUS = SearchAttributeKey.for_keyword("KaibanStatus")  # application or task status
+STATUS = SearchAttributeKey.for_keyword("KaibanStatus")  # the application's status
 DUE_AT = SearchAttributeKey.for_datetime("KaibanDueAt")
 SLA_STATE = SearchAttributeKey.for_keyword("KaibanSlaState")  # on_track | at_risk | breached
 WINDOW_ID = SearchAttributeKey.for_keyword("KaibanWindowId")
-DEPARTMENT = SearchAttributeKey.for_keyword("KaibanDepartment")
 APPLICATION_ID = SearchAttributeKey.for_keyword("KaibanApplicationId")
 
-ALL = [STATUS, DUE_AT, SLA_STATE, WINDOW_ID, DEPARTMENT, APPLICATION_ID]
+ALL = [STATUS, DUE_AT, SLA_STATE, WINDOW_ID, APPLICATION_ID]
+
+# The open department tasks are not search attributes: they change at every step of every
+# department, so they travel in the application's memo (``workflows.application.TASKS_MEMO``),
+# written at most once per workflow task, and the board filters them by department itself.

@@ -25,7 +25,7 @@ from api.schemas import (
     SubmissionAccepted,
     ValidationProblem,
 )
-from domain.deadlines import plan_application
+from domain.deadlines import plan_application, planning_basis
 from domain.form import Application
 from workflows.application import ApplicationWorkflow
 from workflows.models import (
@@ -67,12 +67,14 @@ async def submit_application(
 ) -> SubmissionAccepted:
     now = datetime.now(SHANGHAI)
     app_id = new_application_id(now, application.window.window_id, idempotency_key)
-    deadline = plan_application(now, settings.working_calendar(), settings.sla_policy)
+    calendar = settings.working_calendar()
+    deadline = plan_application(now, calendar, settings.sla_policy)
     inp = ApplicationInput(
         application_id=app_id,
         application=application,
         submitted_at=now,
         deadline=deadline,
+        planning=planning_basis(now, calendar, settings.sla_policy),
         departments=list(settings.catalog().departments),
         timing=Timing(
             robot_heartbeat_timeout_s=settings.robot_heartbeat_timeout_s,

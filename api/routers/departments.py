@@ -12,8 +12,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from api.deps import ClientDep, SettingsDep
 from api.schemas import CallbackAck, Problem
-from workflows.application import department_workflow_id
-from workflows.department import DepartmentTaskWorkflow
+from workflows.application import ApplicationWorkflow
 from workflows.models import DepartmentCallback
 
 router = APIRouter(prefix="/api/v1/departments", tags=["departments"])
@@ -52,11 +51,13 @@ async def department_callback(
     if authorization != expected:
         log.warning("department_callback_unauthorised", department=code)
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, detail="回调未通过身份验证")
-    handle = client.get_workflow_handle(department_workflow_id(body.application_id, code))
+    handle = client.get_workflow_handle(body.application_id)
     try:
         await handle.execute_update(
-            DepartmentTaskWorkflow.department_callback,
-            DepartmentCallback(receipt_no=body.ticket, status=body.status, result=body.result, reason=body.reason),
+            ApplicationWorkflow.department_callback,
+            DepartmentCallback(
+                department=code, receipt_no=body.ticket, status=body.status, result=body.result, reason=body.reason
+            ),
         )
     except WorkflowUpdateFailedError as err:
         reason = (getattr(err.cause, "message", None) or str(err.cause or err)).removeprefix("ValueError: ")
@@ -64,7 +65,7 @@ async def department_callback(
         raise HTTPException(status.HTTP_409_CONFLICT, detail=reason) from err
     except RPCError as err:
         if err.status is RPCStatusCode.NOT_FOUND:
-            # unknown application, or its task has already finished: nothing to change
+            # unknown application, or one that has already finished: nothing to change
             raise HTTPException(
                 status.HTTP_404_NOT_FOUND, detail=f"没有在办的 {code} 事项（申请 {body.application_id}），回调未改变任何状态"
             ) from err

@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
+import structlog
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 
@@ -18,6 +19,9 @@ from api.deps import ClientDep, SettingsDep
 from domain.sla import remaining_working_minutes
 from domain.sla import sla_state as compute_sla_state
 from workflows import visibility
+from workflows.application import TASKS_MEMO
+
+log = structlog.get_logger(__name__)
 
 router = APIRouter(prefix="/api/v1", tags=["supervision"])
 
@@ -148,35 +152,40 @@ async def supervision_board(
     sla_state: Annotated[Literal["on_track", "at_risk", "breached"] | None, Query(description="时限状态")] = None,
     limit: Limit = 200,
 ) -> Board:
-    """Open department tasks from Temporal's visibility (search attributes, no personal data), with the
-    remaining working minutes and SLA state computed now on the working calendar; most urgent first."""
-    query = "WorkflowType = 'DepartmentTask' AND ExecutionStatus = 'Running'"
-    if department:
-        query += f" AND KaibanDepartment = '{department}'"
+    """Open department tasks from Temporal's visibility (search attributes and the application's ``tasks``
+    memo, no personal data), with the remaining working minutes and SLA state computed now on the working
+    calendar; most urgent first."""
+    query = "WorkflowType = 'Application' AND ExecutionStatus = 'Running'"
     calendar = settings.working_calendar()
     now = datetime.now(UTC)
     items: list[BoardItem] = []
     async for wf in client.list_workflows(query, limit=2000):
         attrs = wf.typed_search_attributes
-        due = attrs.get(visibility.DUE_AT)
-        app_id = attrs.get(visibility.APPLICATION_ID)
-        if due is None or app_id is None:
-            continue  # not planned yet
-        started = wf.start_time
-        state = compute_sla_state(now, started, due, calendar, settings.sla_policy)
-        if sla_state and state != sla_state:
-            continue
-        items.append(
-            BoardItem(
-                application_id=app_id,
-                department=attrs.get(visibility.DEPARTMENT) or wf.id.rsplit(".", 1)[-1],
-                window_id=attrs.get(visibility.WINDOW_ID),
-                status=attrs.get(visibility.STATUS),
-                dispatched_at=started,
-                due_at=calendar.to_local(due),
-                remaining_working_minutes=round(remaining_working_minutes(now, due, calendar), 1),
-                sla_state=state,
+        app_id = attrs.get(visibility.APPLICATION_ID) or wf.id
+        tasks = await wf.memo_value(TASKS_MEMO, {})
+        for code, task in sorted(tasks.items()):
+            if department and code != department:
+                continue
+            try:
+                started = datetime.fromisoformat(task["dispatched_at"])
+                due = datetime.fromisoformat(task["due_at"])
+            except (KeyError, TypeError, ValueError):
+                log.warning("board_memo_unreadable", application_id=app_id, department=code)
+                continue
+            state = compute_sla_state(now, started, due, calendar, settings.sla_policy)
+            if sla_state and state != sla_state:
+                continue
+            items.append(
+                BoardItem(
+                    application_id=app_id,
+                    department=code,
+                    window_id=attrs.get(visibility.WINDOW_ID),
+                    status=task.get("status"),
+                    dispatched_at=started,
+                    due_at=calendar.to_local(due),
+                    remaining_working_minutes=round(remaining_working_minutes(now, due, calendar), 1),
+                    sla_state=state,
+                )
             )
-        )
     items.sort(key=lambda i: (i.remaining_working_minutes, i.due_at))
     return Board(generated_at=calendar.to_local(now), count=len(items[:limit]), items=items[:limit])

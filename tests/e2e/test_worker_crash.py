@@ -11,7 +11,6 @@ import httpx
 from runtime.settings import ROOT
 from tests.e2e.conftest import APIS, PORTALS, e2e_settings, running_api, running_departments, settings_env
 from tests.e2e.test_end_to_end import wait_finished
-from workflows.application import department_workflow_id
 
 
 def start_worker(env_vars: dict[str, str], log_path) -> subprocess.Popen:
@@ -21,27 +20,30 @@ def start_worker(env_vars: dict[str, str], log_path) -> subprocess.Popen:
     )
 
 
-async def robot_mid_form(client, workflow_ids: list[str]) -> str | None:
-    """The id of a department workflow whose robot last reported a form step (``form:<step>``) of its dispatch."""
-    for wf_id in workflow_ids:
+async def robot_mid_form(client, application_ids: list[str], codes: tuple[str, ...]) -> str | None:
+    """The id of an application one of whose ``codes`` robots last reported a form step (``form:<step>``) of
+    its dispatch (activity ids name the department: ``amr.dispatch.r1``)."""
+    for app_id in application_ids:
         try:
-            desc = await client.get_workflow_handle(wf_id).describe()
+            desc = await client.get_workflow_handle(app_id).describe()
         except Exception:  # not started yet
             continue
         for pending in desc.raw_description.pending_activities:
             if pending.activity_type.name != "dispatch_to_department" or not pending.heartbeat_details.payloads:
                 continue
+            if pending.activity_id.split(".", 1)[0] not in codes:
+                continue
             details = await client.data_converter.decode(pending.heartbeat_details.payloads)  # encrypted payloads
             if details and str(details[0]).startswith("form:"):
-                return wf_id
+                return app_id
     return None
 
 
-async def wait_mid_form(client, workflow_ids: list[str], timeout: float = 90.0) -> str:
+async def wait_mid_form(client, application_ids: list[str], codes: tuple[str, ...], timeout: float = 90.0) -> str:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while loop.time() < deadline:
-        found = await robot_mid_form(client, workflow_ids)
+        found = await robot_mid_form(client, application_ids, codes)
         if found:
             return found
         await asyncio.sleep(0.1)
@@ -66,17 +68,14 @@ async def test_sigkill_worker_mid_form_then_restart(dev_env, tmp_path, sample_js
                     ids.append(r.json()["application_id"])
 
                 # 1st kill: the market-regulation robots are filling their forms
-                amr_ids = [department_workflow_id(a, "amr") for a in ids]
-                victim = await wait_mid_form(dev_env.client, amr_ids)
+                app_of_victim = await wait_mid_form(dev_env.client, ids, ("amr",))
                 worker.send_signal(signal.SIGKILL)
                 worker.wait()
-                app_of_victim = victim.rsplit(".", 1)[0]
                 assert departments.count("amr", app_of_victim) == 0, "killed before the form was submitted"
                 worker = start_worker(env_vars, log_path)
 
                 # 2nd kill: the robots of the parallel departments are mid-form
-                later = [department_workflow_id(a, c) for a in ids for c in ("psb_seal", "hrss", "hpf")]
-                await wait_mid_form(dev_env.client, later)
+                await wait_mid_form(dev_env.client, ids, ("psb_seal", "hrss", "hpf"))
                 worker.send_signal(signal.SIGKILL)
                 worker.wait()
                 worker = start_worker(env_vars, log_path)

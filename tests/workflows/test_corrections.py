@@ -15,8 +15,7 @@ from temporalio.worker import Worker
 from domain.form import Application
 from domain.status import ApplicationStatus, TaskStatus
 from tests.workflows.test_application_workflow import RESULTS, FakeDepartments, application_input, worker_kwargs
-from workflows.application import ApplicationWorkflow, department_workflow_id
-from workflows.department import DepartmentTaskWorkflow
+from workflows.application import ApplicationWorkflow
 from workflows.models import Correction, DepartmentCallback, ManualCompletion, Timing, Withdrawal
 
 
@@ -166,22 +165,29 @@ async def test_callbacks_complete_a_task_and_late_or_wrong_ones_change_nothing(t
         handle = await time_env.client.start_workflow(ApplicationWorkflow.run, inp, id=inp.application_id,
                                                       task_queue=worker.task_queue)
         await until(handle, lambda v: dept(v, "tax").status is TaskStatus.IN_REVIEW, "tax in review")
-        tax = time_env.client.get_workflow_handle(department_workflow_id(inp.application_id, "tax"))
         result = RESULTS["tax"](fakes.uscc)
         with pytest.raises(WorkflowUpdateFailedError) as wrong:
-            await tax.execute_update(DepartmentTaskWorkflow.department_callback,
-                                     DepartmentCallback(receipt_no="R-other", status="completed", result=result))
+            await handle.execute_update(ApplicationWorkflow.department_callback,
+                                        DepartmentCallback(department="tax", receipt_no="R-other", status="completed",
+                                                           result=result))
         assert "不符" in str(wrong.value.cause)
+        with pytest.raises(WorkflowUpdateFailedError) as done:  # amr finished long ago: nothing to call back
+            await handle.execute_update(ApplicationWorkflow.department_callback,
+                                        DepartmentCallback(department="amr", receipt_no="R-amr", status="completed",
+                                                           result=result))
+        assert "completed" in str(done.value.cause)
         polls = fakes.inquiries["tax"]
-        await tax.execute_update(DepartmentTaskWorkflow.department_callback,
-                                 DepartmentCallback(receipt_no="R-tax", status="completed", result=result))
+        await handle.execute_update(ApplicationWorkflow.department_callback,
+                                    DepartmentCallback(department="tax", receipt_no="R-tax", status="completed",
+                                                       result=result))
         view = await handle.result()
         assert dept(view, "tax").status is TaskStatus.COMPLETED
         assert dept(view, "tax").result["taxpayer_id"] == fakes.uscc
         assert fakes.inquiries["tax"] == polls  # the callback answered; no further inquiry
         # a late duplicate: the task has finished, nothing changes
         with pytest.raises(Exception):  # noqa: B017 - the workflow is closed: the server refuses the update
-            await tax.execute_update(DepartmentTaskWorkflow.department_callback,
-                                     DepartmentCallback(receipt_no="R-tax", status="completed", result=result))
+            await handle.execute_update(ApplicationWorkflow.department_callback,
+                                        DepartmentCallback(department="tax", receipt_no="R-tax", status="completed",
+                                                           result=result))
         again = await handle.query(ApplicationWorkflow.status)
         assert dept(again, "tax") == dept(view, "tax")
