@@ -318,3 +318,32 @@ def test_parse_overrides_accepts_dates_and_iso_strings():
     }
     with pytest.raises(CalendarOverridesError, match="contradictory"):
         parse_overrides({date(2027, 1, 1): False, "2027-01-01": True})
+
+
+# ---- snapshots (what a workflow plans on) ------------------------------------------------------
+
+
+def test_a_snapshot_answers_like_the_calendar_inside_its_window_and_is_plain_data(cal):
+    overridden = WorkingCalendar(overrides={"2026-10-09": False, "2026-10-11": True})
+    snap = overridden.snapshot(date(2026, 9, 1), days=90)
+    assert snap.deviations[date(2026, 10, 1)] is False  # National Day: a weekday off
+    assert snap.deviations[date(2026, 10, 10)] is True  # make-up Saturday
+    assert snap.deviations[date(2026, 10, 11)] is True  # the override wins
+    assert date(2026, 9, 29) not in snap.deviations  # an ordinary Tuesday is not written down
+    copy = WorkingCalendar.from_snapshot(type(snap).model_validate_json(snap.model_dump_json()))
+    for offset in range(90):
+        d = date(2026, 9, 1) + timedelta(days=offset)
+        assert copy.is_working_day(d) == overridden.is_working_day(d), d
+    start = sh(2026, 9, 30, 16, 0)
+    assert copy.add_working_minutes(start, 600) == overridden.add_working_minutes(start, 600)
+    assert copy.add_working_minutes(start, 700) == sh(2026, 10, 10, 10, 40)  # over the holiday and the day off
+
+
+def test_outside_its_window_a_snapshot_counts_monday_to_friday_without_asking_chinese_calendar(cal):
+    snap = cal.snapshot(date(2026, 9, 1), days=10)
+    copy = WorkingCalendar.from_snapshot(snap)
+    assert not cal.is_working_day(date(2026, 10, 1))
+    assert copy.is_working_day(date(2026, 10, 1))  # Thursday, after the window: Monday–Friday
+    with capture_logs() as logs:
+        assert copy.is_working_day(date(2030, 1, 1))
+    assert _unknown_year_warnings(logs) == []
