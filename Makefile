@@ -2,7 +2,7 @@
 # Both install what is missing first (scripts/install.sh is idempotent).
 PY := .venv/bin/python
 
-.PHONY: install run test demo worker bench bench-quick lock clean help
+.PHONY: install run test demo worker bench bench-quick soak lock clean help
 
 help:
 	@echo "make run      install what is missing, start Temporal + simulators + worker + API"
@@ -10,6 +10,7 @@ help:
 	@echo "make demo     (with make run up) submit the sample and generated applications"
 	@echo "make worker   run one more worker against a running stack"
 	@echo "make bench    kaiban side by side with the floor (BENCH_ARGS=--quick, or make bench-quick)"
+	@echo "make soak     100 applications, 10 % portal 5xx, sessions expiring every 2 min (SOAK_ARGS=...)"
 	@echo "make lock     re-resolve requirements.lock from pyproject.toml"
 
 install:
@@ -33,6 +34,10 @@ bench: install
 
 bench-quick: install
 	$(PY) -m bench --quick $(BENCH_ARGS)
+
+# BENCHMARKS.md "Soak run": exit code 0 only if every criterion holds; writes bench/soak.json
+soak: install
+	$(PY) -m bench.soak $(SOAK_ARGS)
 
 lock:
 	$(PY) -m pip install -q uv && .venv/bin/uv pip compile pyproject.toml --extra dev --generate-hashes -o requirements.lock

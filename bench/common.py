@@ -46,6 +46,21 @@ def latency_summary(seconds: list[float], wall_s: float) -> dict:
     }
 
 
+def memory_growth(base_kb: int, end_kb: int) -> float:
+    """(end − base) / base, rounded to 4 places; 0.0 without a base reading."""
+    return round((end_kb - base_kb) / base_kb, 4) if base_kb else 0.0
+
+
+def quiet_logging() -> None:
+    """Keep the printed output readable: kaiban's structlog lines go nowhere below WARNING."""
+    import logging
+
+    import structlog
+
+    logging.basicConfig(level=logging.WARNING)
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
+
+
 # --- machine ------------------------------------------------------------------------------------
 
 

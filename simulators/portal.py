@@ -41,6 +41,8 @@ with ``PUT /_admin/behaviour`` (JSON, the fields to change; no login; ``GET`` re
   asked on the login page (field 验证码); a wrong answer is an error in red and a new captcha;
 - ``session_idle_timeout_s``: a session idle that long is gone; any page then redirects to the
   login page, which says 会话已过期，请重新登录 (the draft of the wizard is lost with the session);
+- ``session_lifetime_s``: a session that old (since its login) is gone the same way, however
+  busy it was (a portal that logs everyone out every few minutes);
 - ``error_rate`` (0..1) with ``error_seed``: that fraction of requests is answered 503 with a plain
   error page (服务暂时不可用), drawn from ``random.Random(error_seed)`` so a test is repeatable.
   A GET fails before doing anything; a POST fails *after* the portal did its work (a gateway that
@@ -51,6 +53,13 @@ with ``PUT /_admin/behaviour`` (JSON, the fields to change; no login; ``GET`` re
   and its control names and ids (prefix ``v2_``), so landmarks of version 1 no longer match.
 
 ``/_admin/*`` is exempt from every behaviour.
+
+``GET /_admin/counters`` (no login) tells what the portal did since it started (soak runs):
+``requests`` (not counting ``/_admin``), ``responses_5xx`` (every 5xx answer), ``errors_injected``
+(the 503s of ``error_rate``), ``logins`` (successful), ``sessions_expired_idle``,
+``sessions_expired_lifetime``, ``relogins_after_expiry`` (a login from a browser whose session had
+expired) and ``sessions_open``. The app's ``state.counters`` is the same dict (without
+``sessions_open``).
 """
 
 from __future__ import annotations
@@ -105,6 +114,11 @@ STATUS_LABELS = {
 DEFAULT_REJECTION_REASON = "材料不齐全，需补正"
 AMR_REJECT_MARKER = "测试驳回"
 AMR_NAME_TAKEN = "名称重复：与已登记企业名称近似，请更换字号"
+# what GET /_admin/counters counts (see the module docstring)
+COUNTERS = (
+    "requests", "responses_5xx", "errors_injected", "logins", "sessions_expired_idle", "sessions_expired_lifetime",
+    "relogins_after_expiry",
+)
 
 
 # ---------------------------------------------------------------------------
@@ -178,6 +192,7 @@ class Behaviour:
     step_delay_s: float = 0.0
     captcha: Literal[None, "arithmetic", "characters"] = None
     session_idle_timeout_s: float | None = None
+    session_lifetime_s: float | None = None
     error_rate: float = 0.0
     error_seed: int | None = None
     slow_s: float = 0.0
@@ -202,7 +217,7 @@ def behaviour_problems(values: Mapping[str, Any]) -> list[str]:
     for k, v in values.items():
         if k in ("process_delay_s", "step_delay_s", "slow_s") and not (number(v) and v >= 0):
             out.append(f"{k} must be a number >= 0")
-        elif k == "session_idle_timeout_s" and not (v is None or (number(v) and v > 0)):
+        elif k in ("session_idle_timeout_s", "session_lifetime_s") and not (v is None or (number(v) and v > 0)):
             out.append(f"{k} must be null or a number > 0")
         elif k == "error_rate" and not (number(v) and 0 <= v <= 1):
             out.append(f"{k} must be between 0 and 1")
@@ -806,6 +821,8 @@ def create_portal_app(
     sessions: dict[str, dict[str, Any]] = {}
     n_steps = len(spec.steps)
     rejection_rules: dict[str, str] = {}
+    counters: dict[str, int] = dict.fromkeys(COUNTERS, 0)
+    expired_tokens: set[str] = set()  # sessions that expired: a login from one of them is a re-login
 
     def add_rejection_rule(application_id: str, reason: str) -> int:
         rejection_rules[application_id] = reason
@@ -820,6 +837,7 @@ def create_portal_app(
     app.state.db_path = db_path
     app.state.sessions = sessions
     app.state.rejection_rules = rejection_rules
+    app.state.counters = counters
 
     def session_of(request: Request) -> dict[str, Any] | None:
         token = request.cookies.get(SESSION_COOKIE)
@@ -827,9 +845,14 @@ def create_portal_app(
         if session is None:
             return None
         now = getattr(request.state, "arrived", None) or time.time()
-        idle = behaviour.session_idle_timeout_s
-        if idle is not None and now - session.get("seen", now) > idle:
+        idle, lifetime = behaviour.session_idle_timeout_s, behaviour.session_lifetime_s
+        idle_expired = idle is not None and now - session.get("seen", now) > idle
+        if idle_expired or (lifetime is not None and now - session.get("created", now) > lifetime):
             sessions.pop(token, None)
+            counters["sessions_expired_idle" if idle_expired else "sessions_expired_lifetime"] += 1
+            if len(expired_tokens) > 10_000:
+                expired_tokens.clear()
+            expired_tokens.add(token)
             request.state.expired = True
             return None
         session["seen"] = now
@@ -874,9 +897,11 @@ def create_portal_app(
         if path.startswith("/_admin") or path == "/favicon.ico":
             return await call_next(request)
         request.state.arrived = time.time()
+        counters["requests"] += 1
         if behaviour.slow_s > 0:
             await asyncio.sleep(behaviour.slow_s)
         if behaviour.maintenance:
+            counters["responses_5xx"] += 1
             return plain_error(
                 503,
                 "系统维护中",
@@ -885,13 +910,19 @@ def create_portal_app(
             )
         fail = behaviour.error_rate > 0 and rng.random() < behaviour.error_rate
         if fail and request.method == "GET":
+            counters["errors_injected"] += 1
+            counters["responses_5xx"] += 1
             return plain_error(503, "服务暂时不可用", "服务器繁忙，请稍后再试。")
         response = await call_next(request)
         token = request.cookies.get(SESSION_COOKIE)
         if token and token in sessions:
             sessions[token]["seen"] = time.time()
         if fail:  # the work is done, the answer lost
+            counters["errors_injected"] += 1
+            counters["responses_5xx"] += 1
             return plain_error(503, "服务暂时不可用", "服务器繁忙，请稍后再试。")
+        if response.status_code >= 500:
+            counters["responses_5xx"] += 1
         return response
 
     def render(template: str, session: dict[str, Any] | None, *, status: int = 200, **ctx: Any) -> HTMLResponse:
@@ -948,6 +979,11 @@ def create_portal_app(
                 "login.html", None, page_title="用户登录", values=values, next=target, errors=errors,
                 captcha=new_captcha(), notice="",
             )
+        counters["logins"] += 1
+        old_token = request.cookies.get(SESSION_COOKIE)
+        if old_token and old_token in expired_tokens:
+            expired_tokens.discard(old_token)
+            counters["relogins_after_expiry"] += 1
         token = secrets.token_urlsafe(32)
         now = time.time()
         sessions[token] = {"user": values["username"], "draft": {}, "done": set(), "created": now, "seen": now}
@@ -1214,6 +1250,10 @@ def create_portal_app(
         if "error_seed" in body:
             rng.seed(behaviour.error_seed)
         return behaviour_json()
+
+    @app.get("/_admin/counters")
+    async def admin_counters() -> JSONResponse:
+        return JSONResponse({**counters, "sessions_open": len(sessions)})
 
     @app.get("/_admin/health")
     async def admin_health() -> JSONResponse:

@@ -609,3 +609,69 @@ async def test_version_2_renames_labels_and_controls(tmp_path):
         page = (await c.get("/apply", follow_redirects=True)).text
         assert "名称（字号全称）" in page and 'name="v2_company_name"' in page
         assert ">企业名称<" not in page and 'name="company_name"' not in page
+
+
+async def test_session_lifetime_ends_a_busy_session_and_the_relogin_is_counted(tmp_path):
+    # the idle timeout is long and the session busy: only its age can end it
+    app, _ = make_app("hpf", tmp_path, session_lifetime_s=0.6, session_idle_timeout_s=30)
+    async with client_for(app) as c:
+        await log_in(c)
+        logged_in = time.monotonic()
+        await c.post("/apply/step/1", data=form_steps("hpf", "KB-LIFETIME-1")[0])  # a draft in the session
+        while True:
+            r = await c.get("/progress")
+            if r.status_code != 200 or time.monotonic() - logged_in > 10:
+                break
+            await asyncio.sleep(0.05)
+        assert time.monotonic() - logged_in >= 0.6
+        assert r.status_code == 303 and "expired=1" in r.headers["location"]
+        assert "会话已过期" in (await c.get(r.headers["location"])).text
+        counters = (await c.get("/_admin/counters")).json()
+        assert counters["sessions_expired_lifetime"] == 1 and counters["sessions_expired_idle"] == 0
+        assert counters["logins"] == 1 and counters["relogins_after_expiry"] == 0
+        await log_in(c)  # the browser still sends the expired session's cookie: a re-login
+        r = await c.get("/apply/step/2")  # the draft went with the session
+        assert r.status_code == 303 and r.headers["location"] == "/apply/step/1"
+        counters = (await c.get("/_admin/counters")).json()
+        assert counters["logins"] == 2 and counters["relogins_after_expiry"] == 1
+        assert counters["sessions_open"] == 1
+
+
+async def test_session_lifetime_is_validated_and_changed_at_run_time(tmp_path):
+    app, _ = make_app("hpf", tmp_path)
+    async with client_for(app) as c:
+        assert (await c.get("/_admin/behaviour")).json()["session_lifetime_s"] is None
+        for bad in (0, -1, "120", True):
+            r = await c.put("/_admin/behaviour", json={"session_lifetime_s": bad})
+            assert r.status_code == 422 and "session_lifetime_s" in r.json()["detail"]
+        await log_in(c)
+        assert (await c.get("/progress")).status_code == 200
+        r = await c.put("/_admin/behaviour", json={"session_lifetime_s": 0.05})
+        assert r.status_code == 200 and r.json()["session_lifetime_s"] == 0.05
+        await asyncio.sleep(0.1)
+        r = await c.get("/progress")
+        assert r.status_code == 303 and "expired=1" in r.headers["location"]
+        assert (await c.put("/_admin/behaviour", json={"session_lifetime_s": None})).status_code == 200
+        await log_in(c)
+        await asyncio.sleep(0.1)
+        assert (await c.get("/progress")).status_code == 200
+    with pytest.raises(ValueError):
+        make_app("hpf", tmp_path, session_lifetime_s=0)
+
+
+async def test_counters_tell_the_injected_5xx_answers(tmp_path):
+    app, _ = make_app("hpf", tmp_path, error_rate=0.3, error_seed=7)
+    async with client_for(app) as c:
+        statuses = [(await c.get("/login")).status_code for _ in range(40)]
+        counters = (await c.get("/_admin/counters")).json()  # /_admin is neither failed nor counted
+        assert counters["requests"] == 40
+        assert counters["errors_injected"] == counters["responses_5xx"] == statuses.count(503) > 0
+        # a POST that fails did its work first: the login happened and is counted with the 503
+        assert (await c.put("/_admin/behaviour", json={"error_rate": 1.0})).status_code == 200
+        r = await c.post("/login", data={"username": USER, "password": PASSWORD, "next": "/"})
+        assert r.status_code == 503 and "服务暂时不可用" in r.text
+        after = (await c.get("/_admin/counters")).json()
+        assert after["logins"] == counters["logins"] + 1 == 1
+        assert after["errors_injected"] == after["responses_5xx"] == counters["errors_injected"] + 1
+        assert after["requests"] == 41
+        assert app.state.counters["errors_injected"] == after["errors_injected"]
