@@ -46,7 +46,7 @@ with workflow.unsafe.imports_passed_through():
     )
 
 _DONE_OK = (TaskStatus.COMPLETED, TaskStatus.SKIPPED)
-_OPEN = (TaskStatus.DISPATCHED, TaskStatus.IN_REVIEW)
+_ENDED = (TaskStatus.COMPLETED, TaskStatus.SKIPPED, TaskStatus.CANCELLED)
 TASKS_MEMO = "tasks"  # memo key: the open department tasks, for the supervision board
 
 
@@ -64,8 +64,10 @@ class ApplicationWorkflow:
         self._withdrawal: Withdrawal | None = None
         self._running: dict[str, asyncio.Future] = {}
         self._tasks: dict[str, DepartmentTask] = {}
-        self._visible: tuple | None = None  # what was last written to visibility (written only on change)
+        self._visible: tuple | None = None  # the search attributes last written (written only on change)
         self._visibility_dirty = False
+        self._board_rows: dict | None = None  # the ``tasks`` memo last written
+        self._board_dirty = False
         self._calendar: WorkingCalendar | None = None  # from the planning basis, at the start
         self._basis: PlanningBasis | None = None
         self._history: list[HistoryEntry] = []
@@ -92,7 +94,7 @@ class ApplicationWorkflow:
         plan = inp.deadline or plan_application(inp.submitted_at, self._calendar, self._basis.policy)
         self._ladder = Ladder(plan)
         self._write_visibility()
-        visibility_writer = asyncio.ensure_future(self._keep_visibility())
+        writers = [asyncio.ensure_future(self._keep_visibility()), asyncio.ensure_future(self._keep_board())]
         ladder = asyncio.ensure_future(
             self._ladder.run(
                 done=lambda: self._finished,
@@ -106,8 +108,9 @@ class ApplicationWorkflow:
         await ladder
         if self._overall_status() is ApplicationStatus.COMPLETED:
             self._completed_at = workflow.now()
-        visibility_writer.cancel()
-        self._write_visibility()
+        for writer in writers:
+            writer.cancel()
+        self._write_visibility()  # the board lists running applications only: its rows need no last write
         workflow.logger.info("application finished with status %s", self._overall_status())
         await workflow.wait_condition(workflow.all_handlers_finished)  # e.g. the withdrawal answering its caller
         return self.status()
@@ -332,6 +335,7 @@ class ApplicationWorkflow:
 
     def _visibility_changed(self) -> None:
         self._visibility_dirty = True
+        self._board_dirty = True
 
     async def _keep_visibility(self) -> None:
         """Write visibility once per workflow task, however many departments changed in it: the condition
@@ -341,36 +345,43 @@ class ApplicationWorkflow:
             self._visibility_dirty = False
             self._write_visibility()
 
+    async def _keep_board(self) -> None:
+        """Write the board's rows (the ``tasks`` memo: each open department task, its status, dispatch and
+        due instants) at most once per ``board_refresh_s``: each write is work for the server's
+        visibility store, and an application whose departments answer at once never needs a row."""
+        while True:
+            await workflow.wait_condition(lambda: self._board_dirty)
+            await workflow.sleep(self._inp.timing.board_refresh_s)
+            self._board_dirty = False
+            rows = {
+                code: {"status": s.status.value, "dispatched_at": s.dispatched_at.isoformat(),
+                       "due_at": s.due_at.isoformat()}
+                for code, s in self._states.items()
+                if s.status not in _ENDED and s.dispatched_at is not None and s.due_at is not None
+            }
+            if rows != (self._board_rows or {}):
+                self._board_rows = rows
+                workflow.upsert_memo({TASKS_MEMO: rows})
+
     def _write_visibility(self) -> None:
-        """Search attributes (filter, sort) and the ``tasks`` memo (one row per open department task for
-        the board), written only when they changed: each write is work for the server."""
+        """The search attributes (filter, sort), written only when they changed."""
         if self._ladder is None:
             return
-        inp = self._inp
-        open_tasks = {
-            code: {"status": s.status.value, "dispatched_at": s.dispatched_at.isoformat(), "due_at": s.due_at.isoformat()}
-            for code, s in self._states.items()
-            if s.status in _OPEN and s.dispatched_at is not None and s.due_at is not None
-        }
         attrs = (self._overall_status().value, self._ladder.due_at, self._ladder.sla_state)
-        tasks = tuple(sorted(open_tasks.items(), key=str))
-        first = self._visible is None
-        old_attrs, old_tasks = self._visible or (None, None)
-        self._visible = (attrs, tasks)
-        if attrs != old_attrs:
-            updates = [
-                visibility.STATUS.value_set(attrs[0]),
-                visibility.DUE_AT.value_set(attrs[1]),
-                visibility.SLA_STATE.value_set(attrs[2]),
+        if attrs == self._visible:
+            return
+        updates = [
+            visibility.STATUS.value_set(attrs[0]),
+            visibility.DUE_AT.value_set(attrs[1]),
+            visibility.SLA_STATE.value_set(attrs[2]),
+        ]
+        if self._visible is None:
+            updates += [
+                visibility.WINDOW_ID.value_set(self._inp.application.window.window_id),
+                visibility.APPLICATION_ID.value_set(self._inp.application_id),
             ]
-            if first:
-                updates += [
-                    visibility.WINDOW_ID.value_set(inp.application.window.window_id),
-                    visibility.APPLICATION_ID.value_set(inp.application_id),
-                ]
-            workflow.upsert_search_attributes(updates)
-        if tasks != old_tasks:
-            workflow.upsert_memo({TASKS_MEMO: open_tasks})
+        self._visible = attrs
+        workflow.upsert_search_attributes(updates)
 
     def _department_changed(self, state: DepartmentState) -> None:
         """A department task's new state: kept for the status query, noted in the history when its status moved."""
