@@ -5,11 +5,19 @@ robot driving the legacy portal in Chromium — and maps the channel's errors on
 Temporal's retryable / non-retryable failures. Both are idempotent by application id:
 the API client sends it as the idempotency key, the robot searches the portal for it
 before filing, so a retry or a crashed worker never files a second submission.
+
+A robot dispatch heartbeats every step it reaches, and with it the furthest step of filing
+reached by this attempt or the ones before (``(step, furthest)``); a retry reads that from
+``activity.info().heartbeat_details`` and hands it to :func:`bots.flows.dispatch` as
+``resume_from``, so a form the portal still holds is continued, not started again. On success
+a screenshot of the receipt is kept and linked from the receipt (``Receipt.evidence``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import timedelta
+from typing import Any
 
 import structlog
 from temporalio import activity
@@ -29,6 +37,7 @@ from activities.models import (
 from bots import errors as bot_errors
 from bots import flows
 from bots.browser import BrowserPool
+from bots.evidence import make_label
 from domain.results import Inquiry, Receipt
 from domain.status import Channel
 from runtime.settings import Settings
@@ -60,8 +69,7 @@ class DepartmentActivities:
                     callback = f"{self._settings.public_base_url}/api/v1/departments/{inp.endpoint.code}/callbacks"
                     receipt = await self._api(inp.endpoint).submit(inp.request, callback_url=callback)
                 else:
-                    async with self._browser().page(label=_label(inp.endpoint.code, inp.request.application_id)) as page:
-                        receipt = await flows.dispatch(page, self._access(inp.endpoint), inp.request, on_step=_heartbeat)
+                    receipt = await self._robot_dispatch(inp)
                 log.info("department_dispatched", receipt_no=receipt.receipt_no)
                 return receipt
             except Exception as exc:  # mapped onto Temporal failures below
@@ -76,10 +84,13 @@ class DepartmentActivities:
                         raise ApplicationError("API inquiry needs the department's ticket", non_retryable=True)
                     inquiry = await self._api(inp.endpoint).inquire(inp.receipt_no)
                 else:
-                    async with self._browser().page(label=_label(inp.endpoint.code, inp.application_id)) as page:
+                    access = self._access(inp.endpoint)
+                    async with self._browser().page(
+                        label=_label(inp.endpoint.code, inp.application_id), account=_account(access)
+                    ) as page:
                         inquiry = await flows.inquire(
                             page,
-                            self._access(inp.endpoint),
+                            access,
                             inp.endpoint.code,
                             inp.application_id,
                             inp.receipt_no,
@@ -101,14 +112,36 @@ class DepartmentActivities:
                     if inp.receipt_no:
                         await self._api(inp.endpoint).withdraw(inp.receipt_no, inp.reason)
                 else:
-                    async with self._browser().page(label=_label(inp.endpoint.code, inp.application_id)) as page:
+                    access = self._access(inp.endpoint)
+                    async with self._browser().page(
+                        label=_label(inp.endpoint.code, inp.application_id), account=_account(access)
+                    ) as page:
                         await flows.withdraw(
-                            page, self._access(inp.endpoint), inp.endpoint.code, inp.application_id, inp.receipt_no,
+                            page, access, inp.endpoint.code, inp.application_id, inp.receipt_no,
                             inp.reason, on_step=_heartbeat,
                         )
                 log.info("department_told_withdrawn")
             except Exception as exc:
                 raise _to_application_error(exc) from exc
+
+    async def _robot_dispatch(self, inp: DispatchInput) -> Receipt:
+        """File through the portal's robot, going on from where an earlier attempt left the form;
+        on success keep a screenshot of the receipt and link it from the receipt."""
+        pool = self._browser()
+        access = self._access(inp.endpoint)
+        code, application_id = inp.endpoint.code, inp.request.application_id
+        info = activity.info()
+        resume_from = previous_step(info.heartbeat_details)
+        if resume_from is not None:
+            log.info("robot.resuming", step=resume_from, attempt=info.attempt)
+        progress = _Progress(code, resume_from)
+        label = _label(code, application_id)
+        async with pool.page(label=label, account=_account(access), affinity=application_id) as page:
+            receipt = await flows.dispatch(page, access, inp.request, on_step=progress, resume_from=resume_from)
+            shot = await pool.save_screenshot(page, _label(code, application_id, action="receipt"))
+        if shot:
+            receipt = receipt.model_copy(update={"evidence": {RECEIPT_SCREENSHOT: shot}})
+        return receipt
 
     # -- helpers ----------------------------------------------------------------------------------
 
@@ -138,13 +171,51 @@ def _log_context(application_id: str, endpoint: DepartmentEndpoint):
     )
 
 
+RECEIPT_SCREENSHOT = "receipt_screenshot"  # the key of Receipt.evidence naming the receipt's screenshot
+
+
 def _heartbeat(step: str) -> None:
     activity.heartbeat(step)
 
 
-def _label(code: str, application_id: str) -> str:
-    """Evidence file name: department, application id, attempt — never personal data or credentials."""
-    return f"{code}-{application_id}-attempt{activity.info().attempt}"
+class _Progress:
+    """A robot dispatch's heartbeat: the step it is at and the furthest step of filing reached so far,
+    by this attempt or an earlier one (``flows.step_rank``), which the next attempt resumes from."""
+
+    def __init__(self, department: str, resumed_from: str | None) -> None:
+        self.department = department
+        self.furthest = resumed_from if flows.step_rank(department, resumed_from) >= 0 else None
+
+    def __call__(self, step: str) -> None:
+        if flows.step_rank(self.department, step) > flows.step_rank(self.department, self.furthest):
+            self.furthest = step
+        if self.furthest is None:
+            activity.heartbeat(step)
+        else:
+            activity.heartbeat(step, self.furthest)
+
+
+def previous_step(details: Sequence[Any]) -> str | None:
+    """The step the previous attempt reached, from its last heartbeat: ``(step,)`` or ``(step, furthest)``
+    (the furthest step of filing wins); None on a first attempt or details of another shape."""
+    if not details:
+        return None
+    furthest = details[1] if len(details) > 1 else None
+    if isinstance(furthest, str) and furthest:
+        return furthest
+    step = details[0]
+    return step if isinstance(step, str) and step else None
+
+
+def _account(access: flows.PortalAccess) -> tuple[str, str]:
+    """Whose logged-in sessions a robot task may reuse: the portal and the user name (never the password)."""
+    return (access.base_url, access.username)
+
+
+def _label(code: str, application_id: str, *, action: str | None = None) -> str:
+    """Evidence file name: department, application id, attempt — never personal data or credentials
+    (``amr-KB20261128-0001-attempt3``; with ``action="receipt"``: ``amr-KB20261128-0001-receipt-attempt3``)."""
+    return make_label(code, application_id, activity.info().attempt, action=action)
 
 
 def _to_application_error(exc: Exception) -> ApplicationError:

@@ -2,8 +2,11 @@
 
 Both file fresh amr applications (a distinct application id per task) at the simulated amr
 portal on loopback, with the same Chromium and launch flags, at concurrency 1 and at the
-pool's concurrency. The pool is configured as the worker configures it (a Playwright trace
-recorded per session for evidence, discarded on success).
+pool's concurrency. The pool is configured and used as the worker uses it (runtime.worker,
+activities.departments): a Playwright trace recorded per session for evidence, discarded on
+success; the account's logged-in session reused (``robot_reuse_sessions``) and the browser
+recycled (``robot_recycle_after_tasks``) as the settings' defaults say; a screenshot of every
+receipt kept. The bare script is unchanged: it logs in for every task.
 """
 
 from __future__ import annotations
@@ -19,9 +22,11 @@ from playwright.async_api import async_playwright
 from bench.bare_robot import file_amr
 from bench.common import latency_summary
 from bots.browser import BrowserPool, find_chromium, launch_args
+from bots.evidence import make_label
 from bots.flows import PortalAccess, dispatch
 from domain.requests import DepartmentRequest
 from domain.samples import generate_application
+from runtime.settings import Settings
 from simulators.portal import create_portal_app
 from tests.support.servers import serve_app
 
@@ -60,15 +65,24 @@ async def run(tmp: Path, n_per_level: int = 12, pool_concurrency: int = 3) -> di
     async with serve_app(app) as url:
         access = PortalAccess(url, USER, PASSWORD)
         chromium = find_chromium()
-        pool = BrowserPool(max_sessions=pool_concurrency, executable_path=chromium, evidence_dir=tmp / "evidence")
+        defaults = Settings.model_fields  # the worker's settings, as shipped
+        pool = BrowserPool(
+            max_sessions=pool_concurrency, executable_path=chromium, evidence_dir=tmp / "evidence",
+            reuse_sessions=defaults["robot_reuse_sessions"].default,
+            recycle_after_tasks=defaults["robot_recycle_after_tasks"].default,
+        )
         await pool.start()
         pw = await async_playwright().start()
         browser = await pw.chromium.launch(executable_path=pool.executable, headless=True, args=launch_args())
         try:
 
             async def robot_task(req: DepartmentRequest) -> str:
-                async with pool.page(label=f"amr-{req.application_id}-attempt1") as page:
-                    return (await dispatch(page, access, req)).receipt_no
+                label = make_label("amr", req.application_id, 1)
+                async with pool.page(label=label, account=(url, USER), affinity=req.application_id) as page:
+                    receipt = await dispatch(page, access, req)
+                    shot = await pool.save_screenshot(page, make_label("amr", req.application_id, 1, action="receipt"))
+                    assert shot, "no receipt screenshot"
+                    return receipt.receipt_no
 
             async def bare_task(req: DepartmentRequest) -> str:
                 return await file_amr(browser, url, USER, PASSWORD, req)

@@ -2,13 +2,34 @@
 
     pool = BrowserPool(max_sessions=4)
     await pool.start()
-    async with pool.page() as page:
+    async with pool.page(account=(access.base_url, access.username), affinity=request.application_id) as page:
         receipt = await flows.dispatch(page, access, request)
     await pool.stop()
 
 At most ``max_sessions`` pages are open at once (an ``asyncio.Semaphore``); on 2
 cores more than 2–4 concurrent sessions add little. A browser that crashed or
 was killed is relaunched on the next ``page()``.
+
+Logged-in sessions (``reuse_sessions``, on by default): a task that names its portal
+``account`` (``(base_url, username)``) gets a fresh context created with the cookies of a
+session an earlier task of that account left behind (``context.storage_state()``), so the
+flow finds the portal logged in and skips the login (:class:`bots.pages.LoginPage` checks
+the landmark). A session is lent to one task at a time: the portal keeps a half-filled
+application form in its server session, so two tasks must never type into one session;
+concurrent tasks of an account each use their own (the portals allow several sessions per
+account). When the task ends the context's state goes back to the account's idle sessions
+(replacing the old one: after a re-login, 会话已过期, it holds the new session), unless the
+portal refused the login (:class:`~bots.errors.LoginRejected`: every idle session of the
+account is dropped) or the session expired for good (:class:`~bots.errors.SessionExpired`).
+A session whose task failed is lent first to the next task with the same ``affinity`` (the
+application id: its retry may continue the form the portal still holds, see
+``flows.dispatch(resume_from=...)``) and kept from other tasks for ``DRAFT_HOLD_S``.
+Contexts are still closed after every task; cookie values are registered as secrets of the
+context, so a kept trace holds none of them.
+
+Recycling (``recycle_after_tasks``, 0 = never): after that many pages the pool launches a new
+browser for new tasks and closes the old one once its last page in use is closed, so a
+long-running worker's Chromium does not grow without end. ``pool.launches`` counts every launch.
 
 Evidence of failed attempts (``evidence_dir``): every context then records a Playwright
 trace (screenshots and DOM snapshots, no sources). When the body of
@@ -32,16 +53,20 @@ import glob
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import structlog
 from playwright.async_api import Browser, BrowserContext, Page, Playwright, async_playwright
 from playwright.async_api import Error as PlaywrightError
 
 from bots import evidence
+from bots.errors import LoginRejected, SessionExpired
 
-__all__ = ["BrowserNotFound", "BrowserPool", "find_chromium", "launch_args"]
+__all__ = ["Account", "BrowserNotFound", "BrowserPool", "find_chromium", "launch_args"]
 
 log = structlog.get_logger()
 
@@ -121,10 +146,37 @@ def launch_args() -> list[str]:
     return args
 
 
+Account = tuple[str, str]  # (portal base URL, user name): whose logged-in sessions a task may reuse
+
+
+@dataclass(eq=False)
+class _Generation:
+    """One launched browser and the pages it served."""
+
+    browser: Browser
+    number: int
+    pages: int = 0  # pages opened on it so far
+    active: int = 0  # pages open on it now
+    retired: bool = False  # no new pages: closed once ``active`` is 0
+
+
+@dataclass(eq=False)
+class _Session:
+    """A portal session an account's task left behind: its cookies (``storage_state``)."""
+
+    state: dict[str, Any]
+    draft_of: str | None  # the affinity (application id) of a failed task that used it, if any
+    kept_at: float  # time.monotonic()
+
+
 class BrowserPool:
-    """One browser for the process, at most ``max_sessions`` concurrent pages."""
+    """One browser for the process (a new one every ``recycle_after_tasks`` pages), at most
+    ``max_sessions`` concurrent pages, the logged-in sessions of each portal account kept for reuse."""
 
     _EVIDENCE_TIMEOUT_MS = 5000  # a screenshot of a failed page must not hold the task long
+    _STATE_TIMEOUT_S = 5.0  # reading a context's cookies at the end of a task
+    DRAFT_HOLD_S = 300.0  # a failed task's session waits that long for its retry before others may take it
+    MIN_COOKIE_SECRET = 8  # cookie values at least that long are scrubbed from traces as secrets
 
     def __init__(
         self,
@@ -136,11 +188,17 @@ class BrowserPool:
         navigation_timeout_s: float = 30.0,
         evidence_dir: str | Path | None = None,
         trace: bool = True,
+        reuse_sessions: bool = True,
+        recycle_after_tasks: int = 0,
     ) -> None:
         """``evidence_dir``: where evidence of failed attempts goes (None: nowhere, no tracing);
-        ``trace``: record a Playwright trace per session for that evidence (a screenshot only when False)."""
+        ``trace``: record a Playwright trace per session for that evidence (a screenshot only when False);
+        ``reuse_sessions``: keep each account's logged-in sessions for its next tasks (see the module
+        docstring); ``recycle_after_tasks``: launch a new browser after that many pages (0: never)."""
         if max_sessions < 1:
             raise ValueError("max_sessions must be at least 1")
+        if recycle_after_tasks < 0:
+            raise ValueError("recycle_after_tasks must be 0 (never) or more")
         self.evidence_dir = Path(evidence_dir) if evidence_dir is not None else None
         self.trace = trace
         self.max_sessions = max_sessions
@@ -148,10 +206,15 @@ class BrowserPool:
         self.executable_path = executable_path
         self.action_timeout_s = action_timeout_s
         self.navigation_timeout_s = navigation_timeout_s
+        self.reuse_sessions = reuse_sessions
+        self.recycle_after_tasks = recycle_after_tasks
         self._semaphore = asyncio.Semaphore(max_sessions)
         self._lock = asyncio.Lock()
         self._playwright: Playwright | None = None
-        self._browser: Browser | None = None
+        self._gen: _Generation | None = None
+        self._retiring: set[_Generation] = set()
+        self._closing: set[asyncio.Task[None]] = set()
+        self._sessions: dict[Account, list[_Session]] = {}
         self._resolved_path: str | None = None
         self.launches = 0
 
@@ -161,16 +224,22 @@ class BrowserPool:
         async with self._lock:
             if self._playwright is None:
                 self._playwright = await async_playwright().start()
-            if self._browser is None or not self._browser.is_connected():
-                await self._launch()
+            if self._gen is None or not self._gen.browser.is_connected():
+                await self._launch("start")
 
     async def stop(self) -> None:
         async with self._lock:
-            browser, self._browser = self._browser, None
+            gens = [g for g in (self._gen, *self._retiring) if g is not None]
+            self._gen = None
+            self._retiring.clear()
             pw, self._playwright = self._playwright, None
-            if browser is not None:
+            self._sessions.clear()
+            closing = list(self._closing)
+            for gen in gens:
                 with contextlib.suppress(Exception):
-                    await browser.close()
+                    await gen.browser.close()
+            if closing:
+                await asyncio.gather(*closing, return_exceptions=True)
             if pw is not None:
                 with contextlib.suppress(Exception):
                     await pw.stop()
@@ -187,7 +256,13 @@ class BrowserPool:
         """The Chromium this pool launches (resolved at start)."""
         return self._resolved_path
 
-    async def _launch(self) -> None:
+    @property
+    def _browser(self) -> Browser | None:
+        """The browser new pages open in."""
+        return self._gen.browser if self._gen is not None else None
+
+    async def _launch(self, reason: str) -> None:
+        """Launch a browser for new pages (the caller holds ``_lock``)."""
         assert self._playwright is not None
         path = self.executable_path or find_chromium(self._playwright)
         if not path:
@@ -198,38 +273,139 @@ class BrowserPool:
         if not _is_executable(path):
             raise BrowserNotFound(f"Chromium executable {path!r} does not exist or is not executable.")
         self._resolved_path = path
-        self._browser = await self._playwright.chromium.launch(
+        browser = await self._playwright.chromium.launch(
             executable_path=path, headless=self.headless, args=launch_args()
         )
         self.launches += 1
-        log.info("browser.launched", executable=path, headless=self.headless, launches=self.launches)
+        self._gen = _Generation(browser, self.launches)
+        log.info("browser.launched", executable=path, headless=self.headless, launches=self.launches, reason=reason)
 
-    async def _connected_browser(self) -> Browser:
-        if self._playwright is None:
-            raise RuntimeError("BrowserPool.start() must be awaited before page()")
-        browser = self._browser
-        if browser is not None and browser.is_connected():
-            return browser
-        async with self._lock:
-            if self._browser is None or not self._browser.is_connected():
-                if self._browser is not None:
-                    log.warning("browser.disconnected_relaunching")
-                    with contextlib.suppress(Exception):
-                        await self._browser.close()
-                await self._launch()
-            assert self._browser is not None
-            return self._browser
+    def _retire(self, gen: _Generation) -> None:
+        """No new pages on ``gen``; its browser is closed as soon as no page of it is in use."""
+        gen.retired = True
+        self._retiring.add(gen)
+        if gen.active == 0:
+            self._close_later(gen)
 
-    async def _new_context(self) -> BrowserContext:
-        browser = await self._connected_browser()
+    def _close_later(self, gen: _Generation) -> None:
+        if gen not in self._retiring:
+            return  # already closing (or closed by stop)
+        self._retiring.discard(gen)
+
+        async def close() -> None:
+            with contextlib.suppress(Exception):
+                await gen.browser.close()
+            log.info("browser.retired", browser=gen.number, pages=gen.pages)
+
+        task = asyncio.get_running_loop().create_task(close())
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)
+
+    async def _acquire(self) -> _Generation:
+        """The browser a new page opens in: relaunched when it died, replaced when it served its share."""
+        while True:
+            if self._playwright is None:
+                raise RuntimeError("BrowserPool.start() must be awaited before page()")
+            gen = self._gen
+            if gen is None or not gen.browser.is_connected():
+                async with self._lock:
+                    if self._gen is gen and self._playwright is not None:  # nobody relaunched it meanwhile
+                        if gen is not None:
+                            log.warning("browser.disconnected_relaunching", browser=gen.number)
+                            self._retire(gen)
+                        await self._launch("disconnected" if gen is not None else "start")
+                continue
+            if self.recycle_after_tasks and gen.pages >= self.recycle_after_tasks:
+                async with self._lock:
+                    if self._gen is gen and self._playwright is not None:
+                        await self._launch("recycle")
+                        log.info("browser.recycling", browser=gen.number, pages=gen.pages, in_use=gen.active)
+                        self._retire(gen)
+                continue
+            gen.pages += 1
+            gen.active += 1
+            return gen
+
+    def _release(self, gen: _Generation) -> None:
+        gen.active -= 1
+        if gen.retired and gen.active == 0:
+            self._close_later(gen)
+
+    async def _open_context(self, storage_state: dict[str, Any] | None) -> tuple[_Generation, BrowserContext]:
+        for attempt in (1, 2):
+            gen = await self._acquire()
+            try:
+                context = await gen.browser.new_context(
+                    locale="zh-CN", timezone_id="Asia/Shanghai", service_workers="block", storage_state=storage_state
+                )
+            except PlaywrightError:
+                self._release(gen)
+                if gen.browser.is_connected() or attempt == 2:
+                    raise
+                continue  # the browser died between the check and the call: relaunch once
+            return gen, context
+        raise AssertionError("unreachable")
+
+    # --- logged-in sessions ---------------------------------------------------------
+
+    @staticmethod
+    def _account_key(account: Account) -> Account:
+        base_url, username = account
+        return (base_url.rstrip("/"), username)
+
+    def cached_sessions(self, account: Account) -> int:
+        """How many idle logged-in sessions the pool keeps for ``account`` (tests, monitoring)."""
+        return len(self._sessions.get(self._account_key(account), ()))
+
+    def _take_session(self, key: Account, affinity: str | None) -> _Session | None:
+        """Lend one idle session of ``key``: the latest one a failed task of ``affinity`` left, else the
+        latest one no failed task left, else one a failed task left longer than DRAFT_HOLD_S ago."""
+        idle = self._sessions.get(key)
+        if not idle:
+            return None
+        now = time.monotonic()
+        choices = (
+            lambda s: affinity is not None and s.draft_of == affinity,
+            lambda s: s.draft_of is None,
+            lambda s: now - s.kept_at > self.DRAFT_HOLD_S,
+        )
+        for wanted in choices:
+            for i in range(len(idle) - 1, -1, -1):
+                if wanted(idle[i]):
+                    return idle.pop(i)
+        return None
+
+    async def _give_back(
+        self,
+        key: Account,
+        context: BrowserContext,
+        lent: _Session | None,
+        affinity: str | None,
+        failure: BaseException | None,
+    ) -> None:
+        """After a task: keep its context's session for the account's next tasks, or drop it."""
+        if isinstance(failure, LoginRejected):
+            dropped = len(self._sessions.pop(key, ()))
+            log.info("browser.sessions_dropped", portal=key[0], reason="login_rejected", idle=dropped)
+            return
+        if isinstance(failure, SessionExpired):
+            return  # the portal ended it: the next task logs in
         try:
-            return await browser.new_context(locale="zh-CN", timezone_id="Asia/Shanghai", service_workers="block")
-        except PlaywrightError:
-            if browser.is_connected():
-                raise
-            # the browser died between the check and the call: relaunch once
-            browser = await self._connected_browser()
-            return await browser.new_context(locale="zh-CN", timezone_id="Asia/Shanghai", service_workers="block")
+            state = await asyncio.wait_for(context.storage_state(), self._STATE_TIMEOUT_S)
+        except (Exception, asyncio.TimeoutError):  # a crashed page or browser: nothing to keep
+            return
+        if not state.get("cookies"):
+            return  # never logged in
+        if failure is not None and affinity is not None and getattr(failure, "retryable", True):
+            draft_of = affinity  # the portal may still hold this task's half-filled form for its retry
+        elif affinity is not None:
+            draft_of = None  # a task of its own used the session: whatever form was there is gone or filed
+        else:
+            draft_of = lent.draft_of if lent is not None else None  # an inquiry leaves a form as it was
+        idle = self._sessions.setdefault(key, [])
+        idle.append(_Session(state, draft_of, time.monotonic()))
+        # at most max_sessions are in use at once; the rest of the room is for sessions held for a retry
+        del idle[: max(0, len(idle) - 2 * self.max_sessions)]
 
     # --- sessions ---------------------------------------------------------------
 
@@ -239,15 +415,28 @@ class BrowserPool:
         return self.evidence_dir is not None and self.trace
 
     @contextlib.asynccontextmanager
-    async def page(self, label: str | None = None) -> AsyncIterator[Page]:
+    async def page(
+        self, label: str | None = None, *, account: Account | None = None, affinity: str | None = None
+    ) -> AsyncIterator[Page]:
         """A fresh, isolated context and page for one task; both are closed afterwards.
 
         ``label`` names the evidence kept if the body raises (see the module docstring): only
         department, application id and attempt number (:func:`bots.evidence.make_label`).
+        ``account`` (``(base_url, username)``): start logged in with a session an earlier task of that
+        portal account left, and leave this task's session for the next (when ``reuse_sessions``).
+        ``affinity`` (the application id): a failed task's session goes first to a later task with the
+        same affinity, which may find its half-filled form on the portal.
         """
         async with self._semaphore:
-            context = await self._new_context()
+            key = self._account_key(account) if account is not None and self.reuse_sessions else None
+            lent = self._take_session(key, affinity) if key is not None else None
+            gen, context = await self._open_context(lent.state if lent is not None else None)
+            failure: BaseException | None = None
             try:
+                if lent is not None:
+                    cookies = [c.get("value", "") for c in lent.state.get("cookies", ())]
+                    evidence.register_secret(context, *(v for v in cookies if len(v) >= self.MIN_COOKIE_SECRET))
+                    log.debug("browser.session_reused", portal=key[0] if key else None)
                 context.set_default_timeout(self.action_timeout_s * 1000)
                 context.set_default_navigation_timeout(self.navigation_timeout_s * 1000)
                 traced = False
@@ -261,6 +450,7 @@ class BrowserPool:
                 try:
                     yield page
                 except Exception as exc:
+                    failure = exc
                     if self.evidence_dir is not None:
                         try:
                             kept = await self._keep_evidence(context, page, label, traced)
@@ -269,12 +459,21 @@ class BrowserPool:
                             kept = {}
                         evidence.attach(exc, kept)
                     raise
+                except BaseException as exc:  # cancelled: the session is still worth keeping
+                    failure = exc
+                    raise
                 if traced:  # success: the trace is not written anywhere
                     with contextlib.suppress(Exception):
                         await context.tracing.stop()
             finally:
-                with contextlib.suppress(Exception):
-                    await context.close()
+                try:
+                    if key is not None:
+                        with contextlib.suppress(Exception):
+                            await self._give_back(key, context, lent, affinity, failure)
+                    with contextlib.suppress(Exception):
+                        await context.close()
+                finally:
+                    self._release(gen)
 
     async def save_screenshot(self, page: Page, label: str) -> str | None:
         """A full-page screenshot ``<label>.png`` under ``evidence_dir/<yyyy-mm-dd>/``; returns its path

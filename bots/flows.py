@@ -20,6 +20,16 @@ are :class:`~bots.errors.PortalUnavailable` (with ``retry_after_s`` when the por
 ``Retry-After``, e.g. 系统维护中); a relabelled portal is :class:`~bots.errors.PortalChanged` before
 the first keystroke of the step that changed, so nothing half-filled is ever submitted.
 
+A page may come logged in already (:class:`bots.browser.BrowserPool` reuses an account's
+session): every flow opens the portal first and logs in only when the portal shows its login page.
+
+Resuming (``dispatch(resume_from=...)``): the portal keeps a half-filled application form (its
+draft) in the server session. When the previous attempt reached a form step or the submission
+(the step it last heartbeated) and this attempt found the portal still logged in, ``dispatch``
+searches for the application as always (a stored submission ends it there), then opens the
+draft: if its 外部业务编号 is this application's, it goes on from the first step the portal has
+not got (or submits the completed form) instead of starting a new one; otherwise it starts anew.
+
 Every flow registers the portal password with :func:`bots.evidence.register_secret`, so
 a trace kept as evidence of a failed attempt does not hold it.
 
@@ -44,11 +54,21 @@ from pydantic import ValidationError
 
 from bots import evidence
 from bots.errors import PortalChanged, PortalError, SessionExpired, SubmissionNotFound, from_playwright
-from bots.pages import FieldValue, LoginPage, ProgressPage, WizardStepPage, parse_time
+from bots.pages import ConfirmPage, FieldValue, LoginPage, ProgressPage, WizardStepPage, parse_time
 from domain.requests import DepartmentRequest
 from domain.results import Inquiry, Receipt, validate_result
 
-__all__ = ["FLOWS", "FlowStep", "PortalAccess", "PortalFlow", "StepCallback", "dispatch", "inquire", "withdraw"]
+__all__ = [
+    "FLOWS",
+    "FlowStep",
+    "PortalAccess",
+    "PortalFlow",
+    "StepCallback",
+    "dispatch",
+    "inquire",
+    "step_rank",
+    "withdraw",
+]
 
 log = structlog.get_logger()
 
@@ -82,6 +102,7 @@ class PortalFlow:
     steps: tuple[FlowStep, ...]
     read_result: Callable[[dict[str, Any]], dict[str, Any]]
     needs_uscc: bool = True  # every department but amr files under the USCC amr issued
+    reference_label: str = "外部业务编号"  # the first step's field holding our application id
 
 
 # ---------------------------------------------------------------------------
@@ -328,13 +349,25 @@ class _Steps:
 PROGRESS_PATH = "/progress"  # the progress page's address (a bookmark): logging in leads straight there
 
 
-async def _log_in_and_open_progress(page: Page, access: PortalAccess) -> ProgressPage:
+async def _log_in_and_open_progress(page: Page, access: PortalAccess) -> tuple[ProgressPage, bool]:
+    """The progress page, logged in; and whether the session was already logged in (a reused one)."""
     evidence.register_secret(page, access.password)  # kept out of any trace of this session
     login = await LoginPage(page, access.base_url).open(landing=PROGRESS_PATH)
-    landing = await login.log_in(access.username, access.password)
+    reused = login.already_logged_in
+    landing = await login.log_in(access.username, access.password)  # returns at once when reused
+    log.debug("robot.session_reused" if reused else "robot.logged_in", portal=access.base_url)
     if isinstance(landing, ProgressPage):
-        return landing
-    return await landing.open_progress_inquiry()  # the portal ignored the bookmark: use its menu
+        return landing, reused
+    return await landing.open_progress_inquiry(), reused  # the portal ignored the bookmark: use its menu
+
+
+def step_rank(department: str, step: str | None) -> int:
+    """How far into filing a dispatch ``step`` is: the form steps 0, 1, ..., then ``submit`` and
+    ``receipt``; -1 for a step before the form (``login``, ``search_existing``, ...) or unknown."""
+    if not step:
+        return -1
+    order = [*(f"form:{fs.slug}" for fs in _flow(department).steps), "submit", "receipt"]
+    return order.index(step) if step in order else -1
 
 
 def _earliest(records: list[dict[str, Any]]) -> dict[str, Any]:
@@ -358,9 +391,18 @@ def _receipt(record: dict[str, Any]) -> Receipt:
 
 
 async def dispatch(
-    page: Page, access: PortalAccess, request: DepartmentRequest, on_step: StepCallback = None
+    page: Page,
+    access: PortalAccess,
+    request: DepartmentRequest,
+    on_step: StepCallback = None,
+    *,
+    resume_from: str | None = None,
 ) -> Receipt:
-    """File ``request`` at its department's portal (at most once per application id); return the receipt."""
+    """File ``request`` at its department's portal (at most once per application id); return the receipt.
+
+    ``resume_from``: the last step a previous attempt of this task reached (its heartbeat); from a
+    form step on, a form the portal still holds for this application is continued (module docstring).
+    """
     flow = _flow(request.department)
     if flow.needs_uscc:
         _require_uscc(request)
@@ -370,7 +412,12 @@ async def dispatch(
     steps = _Steps(on_step)
     try:
         await steps("login")
-        progress = await _log_in_and_open_progress(page, access)
+        progress, reused = await _log_in_and_open_progress(page, access)
+        # a form can only be left on the portal in a session that outlived the previous attempt
+        resume = step_rank(flow.department, resume_from) >= 0
+        if resume and not reused:
+            blog.info("robot.dispatch.no_draft_to_resume", resume_from=resume_from, reason="new_session")
+            resume = False
 
         reported: set[str] = set()  # each step is reported once, however often it is redone
 
@@ -390,7 +437,13 @@ async def dispatch(
                 blog.info("robot.dispatch.already_filed", receipt_no=record["receipt_no"], submissions=len(filed))
                 return _receipt(record)
             try:
-                return await _file(progress, flow, request, step_values, step, blog)
+                menu: ProgressPage | WizardStepPage = progress
+                start: _Start | None = None
+                if resume:
+                    resume = False  # once: after a re-login the draft is gone with the old session
+                    await step("resume_draft")
+                    menu, start = await _resume_point(progress, access, flow, request, resume_from, blog)
+                return await _file(menu, flow, request, step_values, step, blog, start=start)
             except SessionExpired:
                 # logged out mid-form (会话已过期): the draft went with the session. Log in again,
                 # search again (the submission may have been stored), and fill the form anew.
@@ -399,7 +452,7 @@ async def dispatch(
                     raise
                 blog.info("robot.dispatch.session_expired", step=steps.current, relogin=relogins)
                 await steps("relogin")
-                progress = await _log_in_and_open_progress(page, access)
+                progress, _ = await _log_in_and_open_progress(page, access)
     except PortalError as exc:
         _located(exc, flow.department, steps.current, blog)
         raise
@@ -409,26 +462,69 @@ async def dispatch(
 
 MAX_RELOGINS = 5  # per dispatch: a portal that logs us out more often is treated as unavailable (retried)
 
+_Start = tuple[int, "WizardStepPage | ConfirmPage"]  # (index of the first step to fill, the page showing it)
+
+
+async def _resume_point(
+    progress: ProgressPage,
+    access: PortalAccess,
+    flow: PortalFlow,
+    request: DepartmentRequest,
+    resume_from: str | None,
+    blog: Any,
+) -> tuple[ProgressPage | WizardStepPage, _Start | None]:
+    """Where this application's form stands on the portal, if this session holds it.
+
+    Returns the page to start a new form from (its menu) and, when the draft is this application's,
+    the step to go on with: ``(i, step page)``, or ``(len(steps), confirmation page)`` when the
+    portal has every step. A draft of another application, or none, is left alone (None)."""
+    first = await progress.open_draft(access.base_url)
+    first.expect_step(flow.steps[0].title)
+    holds = await first.value_of(flow.reference_label)
+    if holds != request.application_id:
+        blog.info("robot.dispatch.no_draft_to_resume", resume_from=resume_from,
+                  reason="another_application" if holds else "empty")
+        return first, None
+    where = await first.continue_draft(access.base_url)
+    if isinstance(where, ConfirmPage):
+        index = len(flow.steps)
+    else:
+        assert where.snap is not None
+        titles = [fs.title for fs in flow.steps]
+        index = next((i for i, t in enumerate(titles) if t in where.snap.main_heading), -1)
+        if index < 0:
+            raise PortalChanged(f"the draft goes on at an unknown page {where.snap.main_heading!r}")
+    at = flow.steps[index].slug if index < len(flow.steps) else "confirm"
+    blog.info("robot.dispatch.resumed", resume_from=resume_from, at=at, steps_skipped=index)
+    return first, (index, where)
+
 
 async def _file(
-    progress: ProgressPage,
+    menu: ProgressPage | WizardStepPage,
     flow: PortalFlow,
     request: DepartmentRequest,
     step_values: list[tuple[FlowStep, dict[str, FieldValue]]],
     step: Callable[[str], Awaitable[None]],
     blog: Any,
+    *,
+    start: _Start | None = None,
 ) -> Receipt:
-    """Fill the portal's wizard from its first step and submit. Every label of a step is checked
-    before its first keystroke, so a changed portal stops the robot before anything is submitted."""
-    form: WizardStepPage = await progress.start_application(flow.apply_link)
-    for i, (fs, values) in enumerate(step_values):
+    """Fill the portal's wizard and submit: a new form opened from ``menu``, or the portal's draft
+    from ``start`` on (the steps before it are the portal's already). Every label of a step is
+    checked before its first keystroke, so a changed portal stops the robot before anything is submitted."""
+    index, current = start if start is not None else (0, await menu.start_application(flow.apply_link))
+    confirm = current if isinstance(current, ConfirmPage) else None
+    for i in range(index, len(step_values)):
+        fs, values = step_values[i]
+        assert isinstance(current, WizardStepPage)
         await step(f"form:{fs.slug}")
-        form.expect_step(fs.title)
-        await form.fill_in(values)
+        current.expect_step(fs.title)
+        await current.fill_in(values)
         if i + 1 < len(step_values):
-            form = await form.proceed_to_next_step()
+            current = await current.proceed_to_next_step()
         else:
-            confirm = await form.proceed_to_confirmation()
+            confirm = await current.proceed_to_confirmation()
+    assert confirm is not None
 
     await step("submit")
     receipt_page = await confirm.submit_application()
@@ -455,7 +551,7 @@ async def inquire(
     steps = _Steps(on_step)
     try:
         await steps("login")
-        progress = await _log_in_and_open_progress(page, access)
+        progress, _ = await _log_in_and_open_progress(page, access)
 
         await steps("search")
         records = [
@@ -523,7 +619,7 @@ async def withdraw(
 
     try:
         await steps("login")
-        progress = await _log_in_and_open_progress(page, access)
+        progress, _ = await _log_in_and_open_progress(page, access)
         withdrawn: list[str] = []
         while True:
             await steps("search")

@@ -274,6 +274,11 @@ class LoginPage(PortalPage):
         self.captcha = page.get_by_label(self.CAPTCHA, exact=True)
         self._already_in: HomePage | ProgressPage | None = None
 
+    @property
+    def already_logged_in(self) -> bool:
+        """Whether :meth:`open` found the portal logged in (a reused session): no login needed."""
+        return self._already_in is not None
+
     async def open(self, landing: str = "/") -> LoginPage:
         """Open a page of the portal (``landing``, a path); without a session the portal shows its
         login page first and, after logging in, leads to that page."""
@@ -343,6 +348,28 @@ class _MenuPage(PortalPage):
     async def start_application(self, link: str) -> WizardStepPage:
         """Open a new, empty application form (the menu entry is the department's service name)."""
         return WizardStepPage(self.page, await self._follow_menu(link))
+
+    # Bookmarks into the application form the portal keeps in the session (its draft): the first
+    # step shows what was entered there; the confirmation page sends a form not yet complete on
+    # to its first step not done.
+    DRAFT_FIRST_STEP = "/apply/step/1"
+    DRAFT_CONTINUE = "/apply/confirm"
+
+    async def open_draft(self, base_url: str) -> WizardStepPage:
+        """The first step of the form this session holds, with the values entered so far (never a new form)."""
+        snap = await self._goto(base_url.rstrip("/") + self.DRAFT_FIRST_STEP, "opening the draft")
+        if snap.is_login:
+            raise SessionExpired("the portal logged the robot out before the draft was read")
+        return WizardStepPage(self.page, snap)
+
+    async def continue_draft(self, base_url: str) -> WizardStepPage | ConfirmPage:
+        """Where the form this session holds goes on: its first step not done, or the confirmation."""
+        snap = await self._goto(base_url.rstrip("/") + self.DRAFT_CONTINUE, "continuing the draft")
+        if snap.is_login:
+            raise SessionExpired("the portal logged the robot out before the draft was continued")
+        if ConfirmPage.HEADING in snap.main_heading:
+            return ConfirmPage(self.page, snap).expect()
+        return WizardStepPage(self.page, snap)
 
 
 class HomePage(_MenuPage):
@@ -425,6 +452,16 @@ class WizardStepPage(_MenuPage):
             raise PortalChanged(f"step {self.snap.main_heading!r} lacks fields {', '.join(missing)}")
         for label, value in values.items():
             await self._set(label, value)
+
+    async def value_of(self, label: str) -> str:
+        """What the text control labelled ``label`` holds now (e.g. a value the portal kept in the draft)."""
+        assert self.snap is not None
+        if label not in self.snap.labels:
+            raise PortalChanged(f"field {label!r} not found on page {self.snap.main_heading!r}")
+        try:
+            return (await self.page.get_by_label(label, exact=True).input_value()).strip()
+        except PlaywrightError as exc:
+            raise from_playwright(exc, what=f"reading {label!r}") from exc
 
     async def _advance(self) -> Snapshot:
         title = self.snap.main_heading if self.snap else ""

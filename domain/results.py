@@ -74,6 +74,9 @@ class Receipt(BaseModel):
 
     receipt_no: str
     submitted_at: datetime | None = None
+    # what a robot kept of it, by kind, each a path relative to the evidence folder (served at
+    # /api/v1/evidence/<path>): {"receipt_screenshot": "2026-11-28/amr-KB20261128-0001-receipt-attempt1.png"}
+    evidence: dict[str, str] | None = None
 
 
 class Inquiry(BaseModel):

@@ -101,6 +101,8 @@ class Settings(BaseSettings):
     evidence_dir: Path | None = None  # screenshots and traces of failed robot attempts; default <data_dir>/evidence
     headless: bool = True
     robot_max_sessions: int = 3
+    robot_reuse_sessions: bool = True  # a portal account's logged-in session serves its next robot tasks
+    robot_recycle_after_tasks: int = Field(default=200, ge=0)  # a new Chromium after that many pages; 0: never
     robot_heartbeat_timeout_s: float = 20.0
     robot_task_timeout_s: float = 300.0
     robot_max_attempts: int = 8

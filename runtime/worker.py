@@ -49,7 +49,8 @@ async def running_workers(client: Client, settings: Settings, role: str = "all")
     if role in ("all", "robots"):
         pool = BrowserPool(
             max_sessions=settings.robot_max_sessions, headless=settings.headless, executable_path=settings.chromium_path,
-            evidence_dir=settings.evidence_path,
+            evidence_dir=settings.evidence_path, reuse_sessions=settings.robot_reuse_sessions,
+            recycle_after_tasks=settings.robot_recycle_after_tasks,
         )
         await pool.start()
     acts = DepartmentActivities(settings, pool)

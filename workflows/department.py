@@ -223,7 +223,7 @@ class DepartmentTask:
         except ActivityError as err:
             return self._failed(err)
         self._update(status=TaskStatus.DISPATCHED, receipt_no=receipt.receipt_no,
-                     evidence=getattr(receipt, "evidence", None) or self.state.evidence)
+                     evidence=receipt.evidence or self.state.evidence)
 
         delay = inp.timing.poll_initial_s
         inquiry: Inquiry | None = None

@@ -166,3 +166,25 @@ def test_secrets_too_short_to_scrub_are_refused(tmp_path):
         evidence.scrub_trace(src, tmp_path / "out.zip", ["pw"])
     evidence.scrub_trace(src, tmp_path / "out.zip", ["s3cret-口令"])
     assert zipfile.ZipFile(tmp_path / "out.zip").read("trace.trace") == b'{"type":"before","params":{"value":"pw"}}\n'
+
+
+async def test_a_reused_session_leaves_no_cookie_in_the_evidence(portals, evidence_pool, evidence_dir, make_request):
+    """A context started from a kept session (its cookies passed to the browser) is traced too: the
+    kept trace holds neither that session's cookie nor the password."""
+    portal = portals["psb_seal"]
+    account = (portal.url, USERNAME)
+    request = make_request("psb_seal")
+    async with evidence_pool.page(label=make_label("psb_seal", request.application_id, 1), account=account) as page:
+        await dispatch(page, portal.access, request)
+    assert evidence_pool.cached_sessions(account) == 1
+
+    label = make_label("psb_seal", request.application_id, 2)
+    with pytest.raises(SubmissionNotFound) as err:
+        async with evidence_pool.page(label=label, account=account) as page:
+            cookie = next(c["value"] for c in await page.context.cookies() if c["name"] == "PORTALSESSID")
+            await inquire(page, portal.access, "psb_seal", request.application_id, "GAYZ-NO-SUCH-CASE")
+    trace = assert_kept(evidence_dir, err.value.evidence, label)
+    network = trace.read("trace.network").decode()
+    assert "/progress" in network and "/login" not in network  # it really was logged in already
+    assert_absent(trace, cookie)
+    assert_absent(trace, PASSWORD)

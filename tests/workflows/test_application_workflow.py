@@ -88,7 +88,7 @@ class FakeDepartments:
         self.in_flight.add(code)
         self.overlaps.append((code, frozenset(self.in_flight)))
         await asyncio.sleep(0.05)
-        return Receipt(receipt_no=f"R-{code}")
+        return Receipt(receipt_no=f"R-{code}", evidence={"receipt_screenshot": f"2026-11-27/{code}-receipt.png"})
 
     @activity.defn(name="inquire_department")
     async def inquire(self, inp: InquireInput) -> Inquiry:
@@ -151,6 +151,7 @@ async def test_all_seven_departments_complete_in_dependency_order(time_env, samp
     tax = next(d for d in view.departments if d.code == "tax")
     assert tax.result["taxpayer_id"] == fakes.uscc
     assert tax.receipt_no == "R-tax"
+    assert tax.evidence == {"receipt_screenshot": "2026-11-27/tax-receipt.png"}  # linked from the task
     # in_review was answered twice, then completed: polled three times
     assert fakes.inquiries["hrss"] == 3
     assert all(d.completed_at is not None for d in view.departments)
