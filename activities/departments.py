@@ -68,6 +68,7 @@ class DepartmentActivities:
                 if inp.endpoint.channel is Channel.API:
                     callback = f"{self._settings.public_base_url}/api/v1/departments/{inp.endpoint.code}/callbacks"
                     receipt = await self._api(inp.endpoint).submit(inp.request, callback_url=callback)
+                    receipt = receipt.model_copy(update={"answer": await self._first_answer(inp.endpoint, receipt)})
                 else:
                     receipt = await self._robot_dispatch(inp)
                 log.info("department_dispatched", receipt_no=receipt.receipt_no)
@@ -123,6 +124,15 @@ class DepartmentActivities:
                 log.info("department_told_withdrawn")
             except Exception as exc:
                 raise _to_application_error(exc) from exc
+
+    async def _first_answer(self, endpoint: DepartmentEndpoint, receipt: Receipt) -> Inquiry | None:
+        """Ask an API department once, right after filing, what became of the task. Best effort: the
+        filing has succeeded, so a failed question is left to the workflow's next inquiry."""
+        try:
+            return await self._api(endpoint).inquire(receipt.receipt_no)
+        except Exception as exc:  # the inquiry proper reports it, with its retries
+            log.info("department_first_inquiry_skipped", error_type=type(exc).__name__, error=str(exc)[:200])
+            return None
 
     async def _robot_dispatch(self, inp: DispatchInput) -> Receipt:
         """File through the portal's robot, going on from where an earlier attempt left the form;

@@ -204,6 +204,7 @@ def settings_env(settings: Settings, address: str) -> dict[str, str]:
             "KAIBAN_TASK_QUEUE": settings.task_queue,
             "KAIBAN_ROBOT_TASK_QUEUE": settings.robot_task_queue,
             "KAIBAN_DEPARTMENT_URLS": json.dumps(settings.department_urls),
+            "KAIBAN_CHANNEL_OVERRIDES": json.dumps({k: v.value for k, v in settings.channel_overrides.items()}),
             "KAIBAN_ROBOT_MAX_SESSIONS": str(settings.robot_max_sessions),
             "KAIBAN_DATA_DIR": str(settings.data_dir),
             "KAIBAN_PUBLIC_BASE_URL": settings.public_base_url,

@@ -1,7 +1,11 @@
 """Instant department activities, registered under the real names (``dispatch_to_department``,
 ``inquire_department``, ``withdraw_from_department``): every department files at once and
 answers ``completed`` with a result that passes its schema. Lets ``bench.orchestration``
-measure kaiban's orchestration alone, with no department or browser in the way."""
+measure kaiban's orchestration alone, with no department or browser in the way.
+
+Like the real activity, the dispatch of an API department carries the department's answer to
+the question asked right after filing (``Receipt.answer``); a portal department (robot) is
+asked by a later inquiry."""
 
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ from temporalio import activity
 
 from activities.models import DispatchInput, InquireInput, WithdrawInput
 from domain.results import Inquiry, Receipt
+from domain.status import Channel
 
 _PARTIAL = "91140121MA0KQ7WX3"
 USCC = _PARTIAL + _uscc.calc_check_digit(_PARTIAL)
@@ -32,7 +37,9 @@ def _result(code: str) -> dict:
 
 @activity.defn(name="dispatch_to_department")
 async def fake_dispatch(inp: DispatchInput) -> Receipt:
-    return Receipt(receipt_no=f"FAKE-{inp.endpoint.code}-{inp.request.application_id}", submitted_at=datetime.now(timezone.utc))
+    answer = Inquiry(status="completed", result=_result(inp.endpoint.code)) if inp.endpoint.channel is Channel.API else None
+    return Receipt(receipt_no=f"FAKE-{inp.endpoint.code}-{inp.request.application_id}",
+                   submitted_at=datetime.now(timezone.utc), answer=answer)
 
 
 @activity.defn(name="inquire_department")

@@ -39,6 +39,7 @@ from workflows.notification import NotificationWorkflow
 
 
 def bench_settings(tmp: Path, **overrides) -> Settings:
+    """Settings of a bench's kaiban: its own queues and API port."""
     queue = f"bench-{uuid.uuid4().hex[:8]}"
     port = free_port()
     values = dict(
@@ -67,8 +68,9 @@ async def _closed_loop(n: int, concurrency: int, one, offset: int = 0) -> tuple[
 
 @contextlib.asynccontextmanager
 async def kaiban_runner(client: Client, address: str, tmp: Path, n: int, concurrency: int, warmup: int = 2):
-    """Yields ``one(i)``: the i-th of ``n`` generated applications through kaiban's API to its workflow result."""
-    settings = bench_settings(tmp)
+    """Yields ``one(i)``: the i-th of ``n`` generated applications through kaiban's API to its workflow result,
+    every department on the API channel (the issue's set-up: orchestration alone, no robot in it)."""
+    settings = bench_settings(tmp, channel_overrides={d.code: "api" for d in Settings().catalog().departments})
     await ensure_search_attributes(client, settings.temporal_namespace)
     notifier = NotifierActivities(settings)
     deadlines = DeadlineActivities(settings)

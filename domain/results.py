@@ -69,6 +69,15 @@ def validate_result(code: str, data: dict) -> dict:
     return model.model_validate(data).model_dump(mode="json")
 
 
+class Inquiry(BaseModel):
+    """What a department says about a task it has received (``withdrawn``: the application was
+    withdrawn there; ``reason`` is then the withdrawal's)."""
+
+    status: Literal["in_review", "completed", "rejected", "withdrawn"]
+    result: dict | None = None
+    reason: str | None = None
+
+
 class Receipt(BaseModel):
     """A department's acknowledgement that it received the task (受理回执)."""
 
@@ -77,12 +86,6 @@ class Receipt(BaseModel):
     # what a robot kept of it, by kind, each a path relative to the evidence folder (served at
     # /api/v1/evidence/<path>): {"receipt_screenshot": "2026-11-28/amr-KB20261128-0001-receipt-attempt1.png"}
     evidence: dict[str, str] | None = None
-
-
-class Inquiry(BaseModel):
-    """What a department says about a task it has received (``withdrawn``: the application was
-    withdrawn there; ``reason`` is then the withdrawal's)."""
-
-    status: Literal["in_review", "completed", "rejected", "withdrawn"]
-    result: dict | None = None
-    reason: str | None = None
+    # an API department is asked once right after filing: a department that decides at once (or
+    # already had decided, on a repeated filing) needs no further inquiry; None: not asked or no answer
+    answer: Inquiry | None = None

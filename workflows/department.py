@@ -226,7 +226,7 @@ class DepartmentTask:
                      evidence=receipt.evidence or self.state.evidence)
 
         delay = inp.timing.poll_initial_s
-        inquiry: Inquiry | None = None
+        inquiry: Inquiry | None = receipt.answer  # an API department answers right after filing
         while True:
             if inquiry is None:
                 self._inquiries += 1

@@ -52,9 +52,11 @@ class FakeDepartments:
     """Stand-ins for the department activities that record what each department received."""
 
     def __init__(self, *, reject: set[str] = frozenset(), portal_changed: set[str] = frozenset(), reviews: int = 0,
-                 hold=None):
+                 hold=None, answer_at_once: set[str] = frozenset()):
         """``reject``: departments whose first filing is rejected (a corrected one goes through);
-        ``portal_changed``: robot departments whose portal no longer matches (every attempt)."""
+        ``portal_changed``: robot departments whose portal no longer matches (every attempt);
+        ``answer_at_once``: departments whose dispatch carries their decision (``Receipt.answer``)."""
+        self.answer_at_once = answer_at_once
         self.uscc = make_uscc()
         self.dispatched: list[str] = []
         self.upstream: dict[str, dict] = {}
@@ -88,7 +90,11 @@ class FakeDepartments:
         self.in_flight.add(code)
         self.overlaps.append((code, frozenset(self.in_flight)))
         await asyncio.sleep(0.05)
-        return Receipt(receipt_no=f"R-{code}", evidence={"receipt_screenshot": f"2026-11-27/{code}-receipt.png"})
+        answer = Inquiry(status="completed", result=RESULTS[code](self.uscc)) if code in self.answer_at_once else None
+        if answer is not None:
+            self.in_flight.discard(code)
+        return Receipt(receipt_no=f"R-{code}", evidence={"receipt_screenshot": f"2026-11-27/{code}-receipt.png"},
+                       answer=answer)
 
     @activity.defn(name="inquire_department")
     async def inquire(self, inp: InquireInput) -> Inquiry:
@@ -156,6 +162,17 @@ async def test_all_seven_departments_complete_in_dependency_order(time_env, samp
     assert fakes.inquiries["hrss"] == 3
     assert all(d.completed_at is not None for d in view.departments)
     assert view.completed_at is not None
+
+
+async def test_a_department_that_answers_when_filed_is_not_asked_again(time_env, sample_json):
+    fakes = FakeDepartments(reviews=0, answer_at_once={"tax", "nhsa", "bank"})
+    view, _ = await run_application(time_env, sample_json, fakes)
+    assert view.status is ApplicationStatus.COMPLETED
+    for code in ("tax", "nhsa", "bank"):
+        assert code not in fakes.inquiries  # the answer came with the receipt
+        assert next(d for d in view.departments if d.code == code).status is TaskStatus.COMPLETED
+    assert next(d for d in view.departments if d.code == "tax").result["taxpayer_id"] == fakes.uscc
+    assert fakes.inquiries["amr"] == 1 and fakes.inquiries["hrss"] == 1  # the others were asked as before
 
 
 async def test_departments_not_asked_for_are_skipped(time_env, sample_json):
