@@ -14,13 +14,16 @@ timeout. Actions then go through Playwright locators.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 import re
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from typing import Any, Self
+from urllib.parse import urljoin
 
+import structlog
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import Page, Response
 
@@ -33,6 +36,13 @@ from bots.errors import (
     from_playwright,
 )
 from domain.results import Receipt
+
+_log = structlog.get_logger(__name__)
+
+# Pauses before loading a page again that the portal answered with a 5xx (GETs only: loading a page
+# again changes nothing); then the attempt fails and Temporal's retry policy takes over.
+PAGE_RETRY_PAUSES_S = (0.5, 1.5)
+MAX_INLINE_WAIT_S = 5.0  # a portal asking for a longer wait (Retry-After) is not waited for here
 
 __all__ = [
     "ConfirmPage",
@@ -208,12 +218,24 @@ class PortalPage:
             raise PortalChanged(f"{what}: HTTP {response.status} at {response.url}")
 
     async def _goto(self, url: str, what: str) -> Snapshot:
-        try:
-            response = await self.page.goto(url, wait_until="domcontentloaded")
-        except PlaywrightError as exc:
-            raise from_playwright(exc, what=what) from exc
-        self._check_response(response, what)
-        return await self.snapshot()
+        """Load a page (a GET: loading it again changes nothing). A 5xx answer is loaded again after a
+        short pause, at most ``len(PAGE_RETRY_PAUSES_S)`` times, as a clerk would press F5; a portal
+        that stays down, or asks for a longer wait (maintenance), is left to the activity's retry policy."""
+        for pause in (*PAGE_RETRY_PAUSES_S, None):
+            try:
+                response = await self.page.goto(url, wait_until="domcontentloaded")
+            except PlaywrightError as exc:
+                raise from_playwright(exc, what=what) from exc
+            try:
+                self._check_response(response, what)
+            except PortalUnavailable as exc:
+                if pause is None or (exc.retry_after_s or 0) > MAX_INLINE_WAIT_S:
+                    raise
+                _log.info("robot.page_reloaded", what=what, error=str(exc), pause_s=pause)
+                await asyncio.sleep(pause)
+                continue
+            return await self.snapshot()
+        raise AssertionError("unreachable")
 
     async def _navigate(self, action: Callable[[], Awaitable[Any]], what: str) -> Snapshot:
         """Run ``action`` (a click) and wait for the document it leads to."""
@@ -227,11 +249,23 @@ class PortalPage:
         return await self.snapshot()
 
     async def _follow_menu(self, link: str) -> Snapshot:
-        """Click an entry of the portal's main menu (present on every page after login)."""
+        """Click an entry of the portal's main menu (present on every page after login); a 5xx answer
+        to it is loaded again by its address (a link: a GET)."""
         if self.snap is not None and link not in self.snap.links:
             raise PortalChanged(f"menu entry {link!r} not found")
         target = self.page.get_by_role("navigation").get_by_role("link", name=link, exact=True)
-        return await self._navigate(target.click, f"opening {link}")
+        try:
+            href = await target.get_attribute("href")
+        except PlaywrightError as exc:
+            raise from_playwright(exc, what=f"opening {link}") from exc
+        try:
+            return await self._navigate(target.click, f"opening {link}")
+        except PortalUnavailable as exc:
+            if not href or (exc.retry_after_s or 0) > MAX_INLINE_WAIT_S:
+                raise
+            _log.info("robot.page_reloaded", what=f"opening {link}", error=str(exc), pause_s=PAGE_RETRY_PAUSES_S[0])
+            await asyncio.sleep(PAGE_RETRY_PAUSES_S[0])
+            return await self._goto(urljoin(self.page.url, href), f"opening {link}")
 
     async def _set(self, label: str, value: FieldValue) -> None:
         """Enter one value in the control labelled ``label`` (text, select by option label, checkbox)."""

@@ -103,3 +103,44 @@ async def test_version_2_is_portal_changed_and_nothing_is_filed(code, tmp_path, 
         assert not caught.value.retryable
         assert "关联业务编号" not in str(caught.value) and "外部业务编号" in str(caught.value)
         assert portal.count(request.application_id) == 0
+
+
+def fail_gets(app, times: int, path_prefix: str = "/login") -> list[str]:
+    """Make the portal answer 503 to the first ``times`` GETs of pages under ``path_prefix``."""
+    from starlette.responses import HTMLResponse
+
+    failed: list[str] = []
+
+    @app.middleware("http")
+    async def flaky(request, call_next):
+        if request.method == "GET" and request.url.path.startswith(path_prefix) and len(failed) < times:
+            failed.append(request.url.path)
+            return HTMLResponse("<h1>系统繁忙</h1>", status_code=503)
+        return await call_next(request)
+
+    return failed
+
+
+@pytest.mark.parametrize(("times", "files"), [(2, True), (3, False)])
+async def test_a_page_answered_5xx_is_loaded_again_a_bounded_number_of_times(times, files, tmp_path, page,
+                                                                             make_request):
+    """A GET (loading it again changes nothing) answered 503 is loaded again after a pause, at most twice;
+    a portal that keeps failing is left to Temporal's retry policy (PortalUnavailable)."""
+    from structlog.testing import capture_logs
+
+    db = tmp_path / "amr.sqlite3"
+    app = create_portal_app("amr", db_path=db, username=USERNAME, password=PASSWORD, process_delay_s=3600)
+    failed = fail_gets(app, times)
+    async with serve_app(app) as url:
+        portal = Portal("amr", url, db)
+        request = make_request("amr")
+        with capture_logs() as logs:
+            if files:
+                receipt = await dispatch(page, portal.access, request)
+            else:
+                with pytest.raises(PortalUnavailable, match="503"):
+                    await dispatch(page, portal.access, request)
+        reloads = [e for e in logs if e["event"] == "robot.page_reloaded"]
+        assert len(failed) == times and len(reloads) == min(times, 2)
+        stored = portal.stored(request.application_id)
+        assert [s["receipt_no"] for s in stored] == ([receipt.receipt_no] if files else [])
