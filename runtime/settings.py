@@ -113,6 +113,8 @@ class Settings(BaseSettings):
     # Polling a department for its result (between inquiries; a callback cuts the wait short)
     poll_initial_s: float = 1.0
     poll_max_s: float = 300.0
+    # The supervision board's rows (open department tasks) lag the tasks by at most this
+    board_refresh_s: float = Field(default=5.0, gt=0)
 
     # Simulated departments (``make run``): how long a department takes to "process"
     sim_process_delay_s: float = 3.0
@@ -133,6 +135,15 @@ class Settings(BaseSettings):
         key = base64.b64decode(self.payload_key)
         if len(key) != 32:
             raise ValueError("KAIBAN_PAYLOAD_KEY must be base64 of exactly 32 bytes")
+        return self
+
+    @model_validator(mode="after")
+    def _separate_queues(self) -> Settings:
+        if self.robot_task_queue == self.task_queue:
+            raise ValueError(
+                "KAIBAN_ROBOT_TASK_QUEUE must differ from KAIBAN_TASK_QUEUE: robot work has its own queue so that "
+                "browser workers scale apart (one worker process may still serve both with --role all)"
+            )
         return self
 
     @model_validator(mode="after")

@@ -119,3 +119,12 @@ def test_the_robot_pool_settings(monkeypatch):
         Settings()
     with pytest.raises(ValueError, match="recycle_after_tasks"):
         BrowserPool(recycle_after_tasks=-1)
+
+
+def test_robot_work_needs_its_own_queue(monkeypatch):
+    """Two workers of one process may not poll the same queue for activities: refused at start, plainly."""
+    monkeypatch.setenv("KAIBAN_ROBOT_TASK_QUEUE", "kaiban")
+    with pytest.raises(ValueError, match="KAIBAN_ROBOT_TASK_QUEUE must differ"):
+        Settings()
+    monkeypatch.setenv("KAIBAN_ROBOT_TASK_QUEUE", "kaiban-robots-2")
+    assert Settings().robot_task_queue == "kaiban-robots-2"
