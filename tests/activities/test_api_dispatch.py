@@ -16,6 +16,17 @@ from tests.support.servers import serve_app
 TOKEN = "dispatch-test-token"
 
 
+async def dispatch_to(app, request, tmp_path):
+    """Run the dispatch activity against the tax department ``app`` served on loopback."""
+    acts = DepartmentActivities(Settings(data_dir=tmp_path), None)
+    try:
+        async with serve_app(app) as url:
+            endpoint = DepartmentEndpoint(code="tax", channel=Channel.API, base_url=url)
+            return await ActivityEnvironment().run(acts.dispatch, DispatchInput(endpoint=endpoint, request=request))
+    finally:
+        await acts.aclose()
+
+
 @pytest.mark.parametrize(("delay", "status"), [(0.0, "completed"), (30.0, "in_review")])
 async def test_an_api_dispatch_carries_the_departments_first_answer(tmp_path, monkeypatch, sample_json, delay, status):
     monkeypatch.setenv("KAIBAN_CRED_TAX_USERNAME", "kaiban-tax")
@@ -23,13 +34,7 @@ async def test_an_api_dispatch_carries_the_departments_first_answer(tmp_path, mo
     db = tmp_path / "tax.db"
     app = create_department_api_app("tax", db_path=db, token=TOKEN, process_delay_s=delay)
     request = make_request(sample_json, "tax")
-    acts = DepartmentActivities(Settings(data_dir=tmp_path), None)
-    try:
-        async with serve_app(app) as url:
-            endpoint = DepartmentEndpoint(code="tax", channel=Channel.API, base_url=url)
-            receipt = await ActivityEnvironment().run(acts.dispatch, DispatchInput(endpoint=endpoint, request=request))
-    finally:
-        await acts.aclose()
+    receipt = await dispatch_to(app, request, tmp_path)
     assert receipt.receipt_no.startswith("TAX-")
     assert receipt.answer is not None and receipt.answer.status == status
     if status == "completed":
@@ -55,12 +60,6 @@ async def test_a_failed_first_question_does_not_fail_the_filing(tmp_path, monkey
         return await call_next(req)
 
     request = make_request(sample_json, "tax")
-    acts = DepartmentActivities(Settings(data_dir=tmp_path), None)
-    try:
-        async with serve_app(app) as url:
-            endpoint = DepartmentEndpoint(code="tax", channel=Channel.API, base_url=url)
-            receipt = await ActivityEnvironment().run(acts.dispatch, DispatchInput(endpoint=endpoint, request=request))
-    finally:
-        await acts.aclose()
+    receipt = await dispatch_to(app, request, tmp_path)
     assert receipt.receipt_no.startswith("TAX-") and receipt.answer is None
     assert count_submissions(db, request.application_id) == 1

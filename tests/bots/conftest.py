@@ -71,6 +71,16 @@ class Portal:
             return r.json()["removed"]
 
 
+@contextlib.asynccontextmanager
+async def portal_app(tmp_path: Path, code: str, **knobs):
+    """A portal of its own for one test (cases take an hour to decide), with its app (its server-side
+    sessions, counters) at hand; ``knobs`` go to ``create_portal_app`` (e.g. ``behaviour=``)."""
+    db = tmp_path / f"{code}.sqlite3"
+    app = create_portal_app(code, db_path=db, username=USERNAME, password=PASSWORD, process_delay_s=3600, **knobs)
+    async with serve_app(app) as url:
+        yield Portal(code, url, db), app
+
+
 @pytest_asyncio.fixture(scope="module")
 async def portals(tmp_path_factory) -> dict[str, Portal]:
     """The four portals, each on its own port with its own SQLite file. Processing takes an hour,

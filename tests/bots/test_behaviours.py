@@ -11,16 +11,14 @@ import pytest
 from bots.errors import PortalChanged, PortalUnavailable
 from bots.flows import dispatch
 from simulators.portal import Behaviour, create_portal_app
-from tests.bots.conftest import PASSWORD, USERNAME, Portal
+from tests.bots.conftest import PASSWORD, USERNAME, Portal, portal_app
 from tests.support.servers import serve_app
 
 
 @contextlib.asynccontextmanager
 async def portal_with(tmp_path, code: str, **knobs):
-    db = tmp_path / f"{code}.sqlite3"
-    app = create_portal_app(code, db_path=db, username=USERNAME, password=PASSWORD, process_delay_s=3600, **knobs)
-    async with serve_app(app) as url:
-        yield Portal(code, url, db)
+    async with portal_app(tmp_path, code, **knobs) as (portal, _):
+        yield portal
 
 
 async def set_behaviour(portal: Portal, **changes) -> dict:

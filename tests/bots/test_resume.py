@@ -13,9 +13,7 @@ from playwright.async_api import Page
 from bots import flows
 from bots.browser import BrowserPool
 from bots.flows import dispatch
-from simulators.portal import create_portal_app
-from tests.bots.conftest import PASSWORD, USERNAME, Portal
-from tests.support.servers import serve_app
+from tests.bots.conftest import USERNAME, portal_app
 
 
 class CutOff(Exception):
@@ -30,14 +28,6 @@ async def pool():
     await pool.start()
     yield pool
     await pool.stop()
-
-
-@contextlib.asynccontextmanager
-async def portal_of(tmp_path, code: str, **knobs):
-    db = tmp_path / f"{code}.sqlite3"
-    app = create_portal_app(code, db_path=db, username=USERNAME, password=PASSWORD, process_delay_s=3600, **knobs)
-    async with serve_app(app) as url:
-        yield Portal(code, url, db), app
 
 
 def posts(page: Page) -> list[str]:
@@ -79,7 +69,7 @@ async def attempt(pool, portal, request, *, cut: str | None = None, resume_from:
 
 
 async def test_a_retry_goes_on_from_the_step_the_portal_has(tmp_path, pool, make_request):
-    async with portal_of(tmp_path, "amr") as (portal, _):
+    async with portal_app(tmp_path, "amr") as (portal, _):
         request = make_request("amr")
         # attempt 1: cut off as it reaches step 2 (step 1 is on the portal, in the session's draft)
         steps, posted, _, receipt = await attempt(pool, portal, request, cut="form:people")
@@ -105,7 +95,7 @@ async def test_a_retry_goes_on_from_the_step_the_portal_has(tmp_path, pool, make
 
 
 async def test_a_retry_after_the_last_step_only_submits(tmp_path, pool, make_request):
-    async with portal_of(tmp_path, "hpf") as (portal, _):
+    async with portal_app(tmp_path, "hpf") as (portal, _):
         request = make_request("hpf")
         await attempt(pool, portal, request, cut="submit")  # every step in, not yet submitted
         assert portal.count(request.application_id) == 0
@@ -116,7 +106,7 @@ async def test_a_retry_after_the_last_step_only_submits(tmp_path, pool, make_req
 
 
 async def test_a_retry_after_the_submission_finds_it_and_files_nothing(tmp_path, pool, make_request):
-    async with portal_of(tmp_path, "hpf") as (portal, _):
+    async with portal_app(tmp_path, "hpf") as (portal, _):
         request = make_request("hpf")
         await attempt(pool, portal, request, cut="receipt")  # submitted, the receipt never read
         assert portal.count(request.application_id) == 1
@@ -127,7 +117,7 @@ async def test_a_retry_after_the_submission_finds_it_and_files_nothing(tmp_path,
 
 async def test_a_draft_of_another_application_is_never_submitted(tmp_path, pool, make_request):
     """The form in the session is not this application's: it is left, a new one is filled."""
-    async with portal_of(tmp_path, "hpf") as (portal, _):
+    async with portal_app(tmp_path, "hpf") as (portal, _):
         other, mine = make_request("hpf"), make_request("hpf")
         async with pool.page() as page:  # one session for both, as a page handed on would be
             with pytest.raises(CutOff):
@@ -141,7 +131,7 @@ async def test_a_draft_of_another_application_is_never_submitted(tmp_path, pool,
 
 async def test_a_retry_in_a_new_session_starts_a_new_form(tmp_path, pool, make_request):
     """The draft went with the old session (another worker, a portal restart): nothing to look for."""
-    async with portal_of(tmp_path, "psb_seal") as (portal, _):
+    async with portal_app(tmp_path, "psb_seal") as (portal, _):
         request = make_request("psb_seal")
         await attempt(pool, portal, request, cut="form:seals")
         async with pool.page() as page:  # no account: a fresh, logged-out context
@@ -153,7 +143,7 @@ async def test_a_retry_in_a_new_session_starts_a_new_form(tmp_path, pool, make_r
 
 
 async def test_a_session_lost_between_or_while_resuming_starts_anew_and_files_once(tmp_path, pool, make_request):
-    async with portal_of(tmp_path, "hrss") as (portal, app):
+    async with portal_app(tmp_path, "hrss") as (portal, app):
         # the portal restarts between the attempts: the pool's cookie is dead, the retry logs in anew
         first = make_request("hrss")
         await attempt(pool, portal, first, cut="form:employees")

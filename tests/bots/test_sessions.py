@@ -15,18 +15,8 @@ from structlog.testing import capture_logs
 from bots.browser import BrowserPool
 from bots.errors import LoginRejected
 from bots.flows import dispatch, inquire
-from simulators.portal import SESSION_COOKIE, create_portal_app
-from tests.bots.conftest import PASSWORD, USERNAME, Portal
-from tests.support.servers import serve_app
-
-
-@contextlib.asynccontextmanager
-async def portal_app(tmp_path, code: str, **knobs):
-    """A portal of its own for one test, with its app (its server-side sessions) at hand."""
-    db = tmp_path / f"{code}.sqlite3"
-    app = create_portal_app(code, db_path=db, username=USERNAME, password=PASSWORD, process_delay_s=3600, **knobs)
-    async with serve_app(app) as url:
-        yield Portal(code, url, db), app
+from simulators.portal import SESSION_COOKIE
+from tests.bots.conftest import USERNAME, Portal, portal_app
 
 
 @contextlib.asynccontextmanager
