@@ -42,7 +42,10 @@ from domain.results import Inquiry, Receipt
 from domain.status import Channel
 from runtime.settings import Settings
 
-log = structlog.get_logger(__name__)
+
+def _log() -> structlog.typing.FilteringBoundLogger:
+    # Looked up at call time, so a logging configuration made later (or capture_logs) is honoured.
+    return structlog.get_logger(__name__)
 
 
 class DepartmentActivities:
@@ -64,14 +67,14 @@ class DepartmentActivities:
     async def dispatch(self, inp: DispatchInput) -> Receipt:
         with _log_context(inp.request.application_id, inp.endpoint):
             try:
-                log.info("department_dispatch_started", attempt=activity.info().attempt)
+                _log().info("department_dispatch_started", attempt=activity.info().attempt)
                 if inp.endpoint.channel is Channel.API:
                     callback = f"{self._settings.public_base_url}/api/v1/departments/{inp.endpoint.code}/callbacks"
                     receipt = await self._api(inp.endpoint).submit(inp.request, callback_url=callback)
                     receipt = receipt.model_copy(update={"answer": await self._first_answer(inp.endpoint, receipt)})
                 else:
                     receipt = await self._robot_dispatch(inp)
-                log.info("department_dispatched", receipt_no=receipt.receipt_no)
+                _log().info("department_dispatched", receipt_no=receipt.receipt_no)
                 return receipt
             except Exception as exc:  # mapped onto Temporal failures below
                 raise _to_application_error(exc) from exc
@@ -97,7 +100,7 @@ class DepartmentActivities:
                             inp.receipt_no,
                             on_step=_heartbeat,
                         )
-                log.info("department_inquired", status=inquiry.status)
+                _log().info("department_inquired", status=inquiry.status)
                 return inquiry
             except ApplicationError:
                 raise
@@ -121,7 +124,7 @@ class DepartmentActivities:
                             page, access, inp.endpoint.code, inp.application_id, inp.receipt_no,
                             inp.reason, on_step=_heartbeat,
                         )
-                log.info("department_told_withdrawn")
+                _log().info("department_told_withdrawn")
             except Exception as exc:
                 raise _to_application_error(exc) from exc
 
@@ -131,7 +134,7 @@ class DepartmentActivities:
         try:
             return await self._api(endpoint).inquire(receipt.receipt_no)
         except Exception as exc:  # the inquiry proper reports it, with its retries
-            log.info("department_first_inquiry_skipped", error_type=type(exc).__name__, error=str(exc)[:200])
+            _log().info("department_first_inquiry_skipped", error_type=type(exc).__name__, error=str(exc)[:200])
             return None
 
     async def _robot_dispatch(self, inp: DispatchInput) -> Receipt:
@@ -143,7 +146,7 @@ class DepartmentActivities:
         info = activity.info()
         resume_from = previous_step(info.heartbeat_details)
         if resume_from is not None:
-            log.info("robot.resuming", step=resume_from, attempt=info.attempt)
+            _log().info("robot.resuming", step=resume_from, attempt=info.attempt)
         progress = _Progress(code, resume_from)
         label = _label(code, application_id)
         async with pool.page(label=label, account=_account(access), affinity=application_id) as page:
@@ -255,7 +258,7 @@ def _classify(exc: Exception) -> ApplicationError:
         return ApplicationError(f"invalid department request: {exc}", type=INVALID_REQUEST, non_retryable=True)
     # Unavailable portals/APIs, expired sessions, anything unexpected: retried by the retry policy,
     # after the pause the department asked for (Retry-After during maintenance) when it named one.
-    log.warning("department_attempt_failed", error_type=type(exc).__name__, error=str(exc))
+    _log().warning("department_attempt_failed", error_type=type(exc).__name__, error=str(exc))
     retry_after = getattr(exc, "retry_after_s", None) or getattr(exc, "retry_after", None)
     return ApplicationError(
         f"{type(exc).__name__}: {exc}",

@@ -68,7 +68,11 @@ from bots.errors import LoginRejected, SessionExpired
 
 __all__ = ["Account", "BrowserNotFound", "BrowserPool", "find_chromium", "launch_args"]
 
-log = structlog.get_logger()
+
+def _log() -> structlog.typing.FilteringBoundLogger:
+    # Looked up at call time, so a logging configuration made later (or capture_logs) is honoured.
+    return structlog.get_logger(__name__)
+
 
 ENV_CHROMIUM_PATH = "KAIBAN_CHROMIUM_PATH"
 _SYSTEM_CANDIDATES = ("/usr/bin/chromium", "/usr/bin/chromium-browser")
@@ -112,7 +116,7 @@ def find_chromium(playwright: Playwright | None = None) -> str | None:
         resolved = configured if _is_executable(configured) else shutil.which(configured)
         if resolved:
             return resolved
-        log.warning("browser.configured_chromium_missing", env=ENV_CHROMIUM_PATH, path=configured)
+        _log().warning("browser.configured_chromium_missing", env=ENV_CHROMIUM_PATH, path=configured)
     if playwright is not None:
         with contextlib.suppress(Exception):
             bundled = playwright.chromium.executable_path
@@ -278,7 +282,7 @@ class BrowserPool:
         )
         self.launches += 1
         self._gen = _Generation(browser, self.launches)
-        log.info("browser.launched", executable=path, headless=self.headless, launches=self.launches, reason=reason)
+        _log().info("browser.launched", executable=path, headless=self.headless, launches=self.launches, reason=reason)
 
     def _retire(self, gen: _Generation) -> None:
         """No new pages on ``gen``; its browser is closed as soon as no page of it is in use."""
@@ -295,7 +299,7 @@ class BrowserPool:
         async def close() -> None:
             with contextlib.suppress(Exception):
                 await gen.browser.close()
-            log.info("browser.retired", browser=gen.number, pages=gen.pages)
+            _log().info("browser.retired", browser=gen.number, pages=gen.pages)
 
         task = asyncio.get_running_loop().create_task(close())
         self._closing.add(task)
@@ -311,7 +315,7 @@ class BrowserPool:
                 async with self._lock:
                     if self._gen is gen and self._playwright is not None:  # nobody relaunched it meanwhile
                         if gen is not None:
-                            log.warning("browser.disconnected_relaunching", browser=gen.number)
+                            _log().warning("browser.disconnected_relaunching", browser=gen.number)
                             self._retire(gen)
                         await self._launch("disconnected" if gen is not None else "start")
                 continue
@@ -319,7 +323,7 @@ class BrowserPool:
                 async with self._lock:
                     if self._gen is gen and self._playwright is not None:
                         await self._launch("recycle")
-                        log.info("browser.recycling", browser=gen.number, pages=gen.pages, in_use=gen.active)
+                        _log().info("browser.recycling", browser=gen.number, pages=gen.pages, in_use=gen.active)
                         self._retire(gen)
                 continue
             gen.pages += 1
@@ -386,7 +390,7 @@ class BrowserPool:
         """After a task: keep its context's session for the account's next tasks, or drop it."""
         if isinstance(failure, LoginRejected):
             dropped = len(self._sessions.pop(key, ()))
-            log.info("browser.sessions_dropped", portal=key[0], reason="login_rejected", idle=dropped)
+            _log().info("browser.sessions_dropped", portal=key[0], reason="login_rejected", idle=dropped)
             return
         if isinstance(failure, SessionExpired):
             return  # the portal ended it: the next task logs in
@@ -436,7 +440,7 @@ class BrowserPool:
                 if lent is not None:
                     cookies = [c.get("value", "") for c in lent.state.get("cookies", ())]
                     evidence.register_secret(context, *(v for v in cookies if len(v) >= self.MIN_COOKIE_SECRET))
-                    log.debug("browser.session_reused", portal=key[0] if key else None)
+                    _log().debug("browser.session_reused", portal=key[0] if key else None)
                 context.set_default_timeout(self.action_timeout_s * 1000)
                 context.set_default_navigation_timeout(self.navigation_timeout_s * 1000)
                 traced = False
@@ -445,7 +449,7 @@ class BrowserPool:
                         await context.tracing.start(screenshots=True, snapshots=True, sources=False)
                         traced = True
                     except PlaywrightError as exc:
-                        log.warning("browser.trace_not_started", error=str(exc).splitlines()[0] if str(exc) else "")
+                        _log().warning("browser.trace_not_started", error=str(exc).splitlines()[0] if str(exc) else "")
                 page = await context.new_page()
                 try:
                     yield page
@@ -455,7 +459,7 @@ class BrowserPool:
                         try:
                             kept = await self._keep_evidence(context, page, label, traced)
                         except Exception as problem:  # never hide the attempt's own failure
-                            log.warning("browser.evidence_failed", error=type(problem).__name__)
+                            _log().warning("browser.evidence_failed", error=type(problem).__name__)
                             kept = {}
                         evidence.attach(exc, kept)
                     raise
@@ -488,7 +492,7 @@ class BrowserPool:
             if path is not None:
                 with contextlib.suppress(OSError):
                     path.unlink()
-            log.warning("browser.screenshot_failed", label=evidence.safe_label(label), error=type(exc).__name__)
+            _log().warning("browser.screenshot_failed", label=evidence.safe_label(label), error=type(exc).__name__)
             return None
         return relative
 
@@ -513,11 +517,11 @@ class BrowserPool:
                 if path is not None:
                     with contextlib.suppress(OSError):
                         path.unlink()
-                log.warning("browser.trace_not_kept", label=label, error=type(exc).__name__, detail=str(exc)[:200])
+                _log().warning("browser.trace_not_kept", label=label, error=type(exc).__name__, detail=str(exc)[:200])
             finally:
                 shutil.rmtree(raw_dir, ignore_errors=True)
         if kept:
-            log.info("browser.evidence_kept", label=label, **kept)
+            _log().info("browser.evidence_kept", label=label, **kept)
         return kept
 
 

@@ -37,7 +37,11 @@ from bots.errors import (
 )
 from domain.results import Receipt
 
-_log = structlog.get_logger(__name__)
+
+def _log() -> structlog.typing.FilteringBoundLogger:
+    # Looked up at call time, so a logging configuration made later (or capture_logs) is honoured.
+    return structlog.get_logger(__name__)
+
 
 # Pauses before loading a page again that the portal answered with a 5xx (GETs only: loading a page
 # again changes nothing); then the attempt fails and Temporal's retry policy takes over.
@@ -231,7 +235,7 @@ class PortalPage:
             except PortalUnavailable as exc:
                 if pause is None or (exc.retry_after_s or 0) > MAX_INLINE_WAIT_S:
                     raise
-                _log.info("robot.page_reloaded", what=what, error=str(exc), pause_s=pause)
+                _log().info("robot.page_reloaded", what=what, error=str(exc), pause_s=pause)
                 await asyncio.sleep(pause)
                 continue
             return await self.snapshot()
@@ -263,7 +267,7 @@ class PortalPage:
         except PortalUnavailable as exc:
             if not href or (exc.retry_after_s or 0) > MAX_INLINE_WAIT_S:
                 raise
-            _log.info("robot.page_reloaded", what=f"opening {link}", error=str(exc), pause_s=PAGE_RETRY_PAUSES_S[0])
+            _log().info("robot.page_reloaded", what=f"opening {link}", error=str(exc), pause_s=PAGE_RETRY_PAUSES_S[0])
             await asyncio.sleep(PAGE_RETRY_PAUSES_S[0])
             return await self._goto(urljoin(self.page.url, href), f"opening {link}")
 
