@@ -113,8 +113,6 @@ class Settings(BaseSettings):
     # Polling a department for its result (between inquiries; a callback cuts the wait short)
     poll_initial_s: float = 1.0
     poll_max_s: float = 300.0
-    # The supervision board's rows (open department tasks) lag the tasks by at most this
-    board_refresh_s: float = Field(default=5.0, gt=0)
 
     # Simulated departments (``make run``): how long a department takes to "process"
     sim_process_delay_s: float = 3.0

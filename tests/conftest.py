@@ -11,3 +11,18 @@ SAMPLE_PATH = ROOT / "contract" / "application.example.json"
 def sample_json() -> dict:
     """The valid sample application of the intake contract, as JSON data (a fresh copy per test)."""
     return json.loads(SAMPLE_PATH.read_text(encoding="utf-8"))
+
+
+@pytest.fixture(autouse=True)
+def _logging_configuration_restored():
+    """A test that configures logging (the API, the bench's quiet_logging) does not leave it configured for
+    the next one: structlog's configuration and the root logger's level are put back after each test."""
+    import logging
+
+    import structlog
+
+    saved = structlog.get_config()
+    level = logging.getLogger().level
+    yield
+    structlog.configure(**saved)
+    logging.getLogger().setLevel(level)

@@ -65,9 +65,7 @@ class ApplicationWorkflow:
         self._running: dict[str, asyncio.Future] = {}
         self._tasks: dict[str, DepartmentTask] = {}
         self._visible: tuple | None = None  # the search attributes last written (written only on change)
-        self._visibility_dirty = False
-        self._board_rows: dict | None = None  # the ``tasks`` memo last written
-        self._board_dirty = False
+        self._board_rows: dict = {}  # the ``tasks`` memo last written (written only on change)
         self._calendar: WorkingCalendar | None = None  # from the planning basis, at the start
         self._basis: PlanningBasis | None = None
         self._history: list[HistoryEntry] = []
@@ -94,7 +92,6 @@ class ApplicationWorkflow:
         plan = inp.deadline or plan_application(inp.submitted_at, self._calendar, self._basis.policy)
         self._ladder = Ladder(plan)
         self._write_visibility()
-        writers = [asyncio.ensure_future(self._keep_visibility()), asyncio.ensure_future(self._keep_board())]
         ladder = asyncio.ensure_future(
             self._ladder.run(
                 done=lambda: self._finished,
@@ -108,9 +105,7 @@ class ApplicationWorkflow:
         await ladder
         if self._overall_status() is ApplicationStatus.COMPLETED:
             self._completed_at = workflow.now()
-        for writer in writers:
-            writer.cancel()
-        self._write_visibility()  # the board lists running applications only: its rows need no last write
+        self._write_visibility()
         workflow.logger.info("application finished with status %s", self._overall_status())
         await workflow.wait_condition(workflow.all_handlers_finished)  # e.g. the withdrawal answering its caller
         return self.status()
@@ -334,34 +329,24 @@ class ApplicationWorkflow:
         return due
 
     def _visibility_changed(self) -> None:
-        self._visibility_dirty = True
-        self._board_dirty = True
+        """Write what changed, at once, from the coroutine that changed it: the commands then come in the
+        same order on every replay (a background writer woken by a condition would not guarantee that)."""
+        self._write_visibility()
+        self._write_board()
 
-    async def _keep_visibility(self) -> None:
-        """Write visibility once per workflow task, however many departments changed in it: the condition
-        is looked at after every other coroutine has run."""
-        while True:
-            await workflow.wait_condition(lambda: self._visibility_dirty)
-            self._visibility_dirty = False
-            self._write_visibility()
-
-    async def _keep_board(self) -> None:
-        """Write the board's rows (the ``tasks`` memo: each open department task, its status, dispatch and
-        due instants) at most once per ``board_refresh_s``: each write is work for the server's
-        visibility store, and an application whose departments answer at once never needs a row."""
-        while True:
-            await workflow.wait_condition(lambda: self._board_dirty)
-            await workflow.sleep(self._inp.timing.board_refresh_s)
-            self._board_dirty = False
-            rows = {
-                code: {"status": s.status.value, "dispatched_at": s.dispatched_at.isoformat(),
-                       "due_at": s.due_at.isoformat()}
-                for code, s in self._states.items()
-                if s.status not in _ENDED and s.dispatched_at is not None and s.due_at is not None
-            }
-            if rows != (self._board_rows or {}):
-                self._board_rows = rows
-                workflow.upsert_memo({TASKS_MEMO: rows})
+    def _write_board(self) -> None:
+        """The board's rows (the ``tasks`` memo: each department task that has started and not ended, its
+        status, dispatch and due instants), written only when they changed."""
+        if self._finished:
+            return  # the board lists running applications only
+        rows = {
+            code: {"status": s.status.value, "dispatched_at": s.dispatched_at.isoformat(), "due_at": s.due_at.isoformat()}
+            for code, s in self._states.items()
+            if s.status not in _ENDED and s.dispatched_at is not None and s.due_at is not None
+        }
+        if rows != self._board_rows:
+            self._board_rows = rows
+            workflow.upsert_memo({TASKS_MEMO: rows})
 
     def _write_visibility(self) -> None:
         """The search attributes (filter, sort), written only when they changed."""

@@ -25,7 +25,6 @@ class Timing(BaseModel):
     retry_max_interval_s: float = 60.0
     poll_initial_s: float = 1.0
     poll_max_s: float = 300.0
-    board_refresh_s: float = 5.0  # the supervision board's rows (the ``tasks`` memo) lag the tasks by at most this
 
 
 class ApplicationInput(BaseModel):

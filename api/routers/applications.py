@@ -85,7 +85,6 @@ async def submit_application(
             retry_max_interval_s=settings.retry_max_interval_s,
             poll_initial_s=settings.poll_initial_s,
             poll_max_s=settings.poll_max_s,
-            board_refresh_s=settings.board_refresh_s,
         ),
         task_queue=settings.task_queue,
         robot_task_queue=settings.robot_task_queue,

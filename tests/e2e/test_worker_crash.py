@@ -7,10 +7,14 @@ import subprocess
 import sys
 
 import httpx
+from temporalio.worker import Replayer
 
 from runtime.settings import ROOT
+from runtime.worker import WORKFLOW_RUNNER
 from tests.e2e.conftest import APIS, PORTALS, e2e_settings, running_api, running_departments, settings_env
 from tests.e2e.test_end_to_end import wait_finished
+from workflows.application import ApplicationWorkflow
+from workflows.notification import NotificationWorkflow
 
 
 def start_worker(env_vars: dict[str, str], log_path) -> subprocess.Popen:
@@ -80,7 +84,13 @@ async def test_sigkill_worker_mid_form_then_restart(dev_env, tmp_path, sample_js
                 worker.wait()
                 worker = start_worker(env_vars, log_path)
 
-                views = [await wait_finished(http, a, timeout=240) for a in ids]
+                try:
+                    views = [await wait_finished(http, a, timeout=240) for a in ids]
+                except Exception:  # keep the histories for diagnosis (e.g. a replay that diverged)
+                    for app_id in ids:
+                        h = await dev_env.client.get_workflow_handle(app_id).fetch_history()
+                        (tmp_path / f"{app_id}.history.json").write_text(h.to_json())
+                    raise
         finally:
             worker.send_signal(signal.SIGTERM)
             try:
@@ -88,6 +98,14 @@ async def test_sigkill_worker_mid_form_then_restart(dev_env, tmp_path, sample_js
             except subprocess.TimeoutExpired:
                 worker.kill()
 
+    # the restarted worker rebuilt every application by replaying its history: replaying them again from
+    # the start must issue exactly the recorded commands
+    replayer = Replayer(workflows=[ApplicationWorkflow, NotificationWorkflow], workflow_runner=WORKFLOW_RUNNER,
+                        data_converter=dev_env.client.data_converter)
+    for app_id in ids:
+        history = await dev_env.client.get_workflow_handle(app_id).fetch_history()
+        (tmp_path / f"{app_id}.history.json").write_text(history.to_json())
+        await replayer.replay_workflow(history)
     for view in views:
         assert view["status"] == "completed", view
         assert all(d["status"] == "completed" for d in view["departments"]), view
