@@ -34,7 +34,7 @@ with workflow.unsafe.imports_passed_through():
         Notification,
         WithdrawInput,
     )
-    from domain.deadlines import RE_ESCALATION_BATCH, DeadlinePlan, PlannedStep
+    from domain.deadlines import DeadlinePlan, PlannedStep
     from domain.escalation import escalation_message
     from domain.requests import DepartmentRequest
     from domain.results import Inquiry, Receipt, validate_result
