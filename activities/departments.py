@@ -15,11 +15,13 @@ a screenshot of the receipt is kept and linked from the receipt (``Receipt.evide
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+from collections.abc import AsyncIterator, Sequence
 from datetime import timedelta
 from typing import Any
 
 import structlog
+from playwright.async_api import Page
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
@@ -88,10 +90,7 @@ class DepartmentActivities:
                         raise ApplicationError("API inquiry needs the department's ticket", non_retryable=True)
                     inquiry = await self._api(inp.endpoint).inquire(inp.receipt_no)
                 else:
-                    access = self._access(inp.endpoint)
-                    async with self._browser().page(
-                        label=_label(inp.endpoint.code, inp.application_id), account=_account(access)
-                    ) as page:
+                    async with self._robot_page(inp.endpoint, inp.application_id) as (page, access):
                         inquiry = await flows.inquire(
                             page,
                             access,
@@ -116,10 +115,7 @@ class DepartmentActivities:
                     if inp.receipt_no:
                         await self._api(inp.endpoint).withdraw(inp.receipt_no, inp.reason)
                 else:
-                    access = self._access(inp.endpoint)
-                    async with self._browser().page(
-                        label=_label(inp.endpoint.code, inp.application_id), account=_account(access)
-                    ) as page:
+                    async with self._robot_page(inp.endpoint, inp.application_id) as (page, access):
                         await flows.withdraw(
                             page, access, inp.endpoint.code, inp.application_id, inp.receipt_no,
                             inp.reason, on_step=_heartbeat,
@@ -140,23 +136,32 @@ class DepartmentActivities:
     async def _robot_dispatch(self, inp: DispatchInput) -> Receipt:
         """File through the portal's robot, going on from where an earlier attempt left the form;
         on success keep a screenshot of the receipt and link it from the receipt."""
-        pool = self._browser()
-        access = self._access(inp.endpoint)
         code, application_id = inp.endpoint.code, inp.request.application_id
         info = activity.info()
         resume_from = previous_step(info.heartbeat_details)
         if resume_from is not None:
             _log().info("robot.resuming", step=resume_from, attempt=info.attempt)
         progress = _Progress(code, resume_from)
-        label = _label(code, application_id)
-        async with pool.page(label=label, account=_account(access), affinity=application_id) as page:
+        async with self._robot_page(inp.endpoint, application_id, affinity=application_id) as (page, access):
             receipt = await flows.dispatch(page, access, inp.request, on_step=progress, resume_from=resume_from)
-            shot = await pool.save_screenshot(page, _label(code, application_id, action="receipt"))
+            shot = await self._browser().save_screenshot(page, _label(code, application_id, action="receipt"))
         if shot:
             receipt = receipt.model_copy(update={"evidence": {RECEIPT_SCREENSHOT: shot}})
         return receipt
 
     # -- helpers ----------------------------------------------------------------------------------
+
+    @contextlib.asynccontextmanager
+    async def _robot_page(
+        self, endpoint: DepartmentEndpoint, application_id: str, *, affinity: str | None = None
+    ) -> AsyncIterator[tuple[Page, flows.PortalAccess]]:
+        """A page of the browser pool for one robot task at ``endpoint``, with the account it logs in with:
+        evidence labelled by department, application and attempt; the account's session reused."""
+        access = self._access(endpoint)
+        async with self._browser().page(
+            label=_label(endpoint.code, application_id), account=_account(access), affinity=affinity
+        ) as page:
+            yield page, access
 
     def _browser(self) -> BrowserPool:
         if self._pool is None:
