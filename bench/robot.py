@@ -36,7 +36,9 @@ _seeds = itertools.count(10_000)
 
 def _request() -> DepartmentRequest:
     return DepartmentRequest(
-        application_id=f"BENCH-{uuid.uuid4().hex[:12]}", department="amr", application=generate_application(next(_seeds))
+        application_id=f"BENCH-{uuid.uuid4().hex[:12]}",
+        department="amr",
+        application=generate_application(next(_seeds)),
     )
 
 
@@ -67,7 +69,9 @@ async def run(tmp: Path, n_per_level: int = 12, pool_concurrency: int = 3) -> di
         chromium = find_chromium()
         defaults = Settings.model_fields  # the worker's settings, as shipped
         pool = BrowserPool(
-            max_sessions=pool_concurrency, executable_path=chromium, evidence_dir=tmp / "evidence",
+            max_sessions=pool_concurrency,
+            executable_path=chromium,
+            evidence_dir=tmp / "evidence",
             reuse_sessions=defaults["robot_reuse_sessions"].default,
             recycle_after_tasks=defaults["robot_recycle_after_tasks"].default,
         )

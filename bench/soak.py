@@ -45,7 +45,7 @@ import tempfile
 import time
 import traceback
 from collections.abc import Callable, Iterable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -72,21 +72,40 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "checks every application completed, no duplicate submission, and the worker's memory growth.",
     )
     p.add_argument("--applications", type=int, default=ISSUE_APPLICATIONS, help="how many applications (default 100)")
-    p.add_argument("--error-rate", type=float, default=ISSUE_ERROR_RATE,
-                   help="share of portal requests answered 503 (default 0.10)")
+    p.add_argument(
+        "--error-rate",
+        type=float,
+        default=ISSUE_ERROR_RATE,
+        help="share of portal requests answered 503 (default 0.10)",
+    )
     p.add_argument("--error-seed", type=int, default=2026, help="seed of the portals' error draws (portal i: seed + i)")
-    p.add_argument("--session-lifetime", type=float, default=ISSUE_SESSION_LIFETIME_S,
-                   help="seconds after its login a portal session expires, however busy (default 120)")
+    p.add_argument(
+        "--session-lifetime",
+        type=float,
+        default=ISSUE_SESSION_LIFETIME_S,
+        help="seconds after its login a portal session expires, however busy (default 120)",
+    )
     p.add_argument("--in-flight", type=int, default=6, help="applications in flight at once (default 6)")
     p.add_argument("--robot-sessions", type=int, default=3, help="browser sessions of the worker (default 3)")
-    p.add_argument("--app-timeout", type=float, default=900.0,
-                   help="seconds an application may take before it counts as not completed (default 900)")
-    p.add_argument("--max-growth", type=float, default=0.20,
-                   help="largest allowed growth of the worker's RSS from after 10 applications to the end (0.20)")
+    p.add_argument(
+        "--app-timeout",
+        type=float,
+        default=900.0,
+        help="seconds an application may take before it counts as not completed (default 900)",
+    )
+    p.add_argument(
+        "--max-growth",
+        type=float,
+        default=0.20,
+        help="largest allowed growth of the worker's RSS from after 10 applications to the end (0.20)",
+    )
     p.add_argument("--progress-every", type=int, default=10, help="a progress line every N applications (10)")
     p.add_argument("--report", type=Path, default=ROOT / "bench" / "soak.json", help="report path (bench/soak.json)")
-    p.add_argument("--keep-work-dir", action="store_true",
-                   help="keep the stores and logs also when the soak passes (always kept when it fails)")
+    p.add_argument(
+        "--keep-work-dir",
+        action="store_true",
+        help="keep the stores and logs also when the soak passes (always kept when it fails)",
+    )
     args = p.parse_args(argv)
     if args.applications < 1:
         p.error("--applications must be at least 1")
@@ -104,8 +123,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 # --- the criteria (pure) ------------------------------------------------------------------------
 
 
-def evaluate(*, applications: int, outcomes: dict[str, int], duplicates: dict[str, list[str]],
-             memory_growth: float | None, max_growth: float = 0.20) -> list[str]:
+def evaluate(
+    *,
+    applications: int,
+    outcomes: dict[str, int],
+    duplicates: dict[str, list[str]],
+    memory_growth: float | None,
+    max_growth: float = 0.20,
+) -> list[str]:
     """One English line per failed criterion; empty when the soak passed.
 
     ``outcomes``: final status -> number of applications; ``duplicates``: store (department code) ->
@@ -115,17 +140,23 @@ def evaluate(*, applications: int, outcomes: dict[str, int], duplicates: dict[st
     completed = outcomes.get("completed", 0)
     if completed != applications:
         others = ", ".join(f"{status}: {k}" for status, k in sorted(outcomes.items()) if status != "completed")
-        failures.append(f"not every application completed: {completed} of {applications} completed ({others or 'none finished'})")
+        failures.append(
+            f"not every application completed: {completed} of {applications} completed ({others or 'none finished'})"
+        )
     doubled = {code: ids for code, ids in duplicates.items() if ids}
     if doubled:
-        where = "; ".join(f"{code}: {len(ids)} ({', '.join(ids[:5])}{', …' if len(ids) > 5 else ''})"
-                          for code, ids in sorted(doubled.items()))
+        where = "; ".join(
+            f"{code}: {len(ids)} ({', '.join(ids[:5])}{', …' if len(ids) > 5 else ''})"
+            for code, ids in sorted(doubled.items())
+        )
         failures.append(f"duplicate submissions (applications with more than one live submission) in {where}")
     if memory_growth is None:
         failures.append("no reading of the worker's memory after the first 10 applications")
     elif memory_growth > max_growth:
-        failures.append(f"the worker's memory grew {memory_growth:+.1%} from after the first 10 applications to the "
-                        f"end (limit {max_growth:+.0%})")
+        failures.append(
+            f"the worker's memory grew {memory_growth:+.1%} from after the first 10 applications to the "
+            f"end (limit {max_growth:+.0%})"
+        )
     return failures
 
 
@@ -188,8 +219,11 @@ async def follow(client: Client, application_id: str, timeout_s: float, poll_s: 
             if view is not None and (view["status"] in STUCK_APPLICATION_STATES or _stuck(view)):
                 return {"status": view["status"], "stuck": _stuck(view), "timed_out": False}
             if time.monotonic() >= deadline:
-                return {"status": view["status"] if view else "unknown", "stuck": _stuck(view) if view else {},
-                        "timed_out": True}
+                return {
+                    "status": view["status"] if view else "unknown",
+                    "stuck": _stuck(view) if view else {},
+                    "timed_out": True,
+                }
     finally:
         result.cancel()
 
@@ -205,8 +239,9 @@ def _mb(kb: int) -> str:
     return f"{kb / 1024:.1f} MB"
 
 
-async def soak(client: Client, address: str, tmp: Path, args: argparse.Namespace,
-               say: Callable[[str], None]) -> dict[str, Any]:
+async def soak(
+    client: Client, address: str, tmp: Path, args: argparse.Namespace, say: Callable[[str], None]
+) -> dict[str, Any]:
     n = args.applications
     bodies = [generate_application(SEED_OFFSET + i) for i in range(n)]
     behaviour = {
@@ -218,8 +253,10 @@ async def soak(client: Client, address: str, tmp: Path, args: argparse.Namespace
     times: list[float] = []
     after_10: dict[str, int] = {}
     baseline_at = min(10, n)
-    async with departments(tmp, 0.0, portal_behaviour=behaviour, prefix=PREFIX) as urls, \
-            kaiban_running(address, tmp, urls, args.robot_sessions, prefix=PREFIX) as kaiban:
+    async with (
+        departments(tmp, 0.0, portal_behaviour=behaviour, prefix=PREFIX) as urls,
+        kaiban_running(address, tmp, urls, args.robot_sessions, prefix=PREFIX) as kaiban,
+    ):
         sem = asyncio.Semaphore(args.in_flight)
         started = time.perf_counter()
 
@@ -238,8 +275,10 @@ async def soak(client: Client, address: str, tmp: Path, args: argparse.Namespace
                     times.append(seconds)
                 else:
                     stuck = ", ".join(f"{c} {s}" for c, s in outcome["stuck"].items()) or "no task waiting for a person"
-                    say(f"soak: {application_id} not completed: {outcome['status']}"
-                        f"{' (timed out)' if outcome['timed_out'] else ''}; {stuck}")
+                    say(
+                        f"soak: {application_id} not completed: {outcome['status']}"
+                        f"{' (timed out)' if outcome['timed_out'] else ''}; {stuck}"
+                    )
                 finished = len(records)
                 if finished == baseline_at and not after_10:
                     proc, chrome = await kaiban.sample()
@@ -247,8 +286,10 @@ async def soak(client: Client, address: str, tmp: Path, args: argparse.Namespace
                 if finished % args.progress_every == 0 or finished == n:
                     proc, _ = await kaiban.sample()
                     completed = sum(1 for x in records if x["status"] == "completed")
-                    say(f"soak: {finished}/{n} finished ({completed} completed), "
-                        f"{time.perf_counter() - started:.0f} s elapsed, worker RSS {_mb(proc)}")
+                    say(
+                        f"soak: {finished}/{n} finished ({completed} completed), "
+                        f"{time.perf_counter() - started:.0f} s elapsed, worker RSS {_mb(proc)}"
+                    )
 
         async with asyncio.TaskGroup() as group:  # the first error cancels the rest
             for i in range(n):
@@ -257,8 +298,17 @@ async def soak(client: Client, address: str, tmp: Path, args: argparse.Namespace
         end_proc, end_chrome = await kaiban.final_sample()
         counters = await _portal_counters(urls)
     stores = count_stores(tmp, [x["application_id"] for x in records])
-    return build_report(args, records, times, wall, stores, counters,
-                        memory_figures(kaiban.sampler, after_10, end_proc, end_chrome), baseline_at, bool(after_10))
+    return build_report(
+        args,
+        records,
+        times,
+        wall,
+        stores,
+        counters,
+        memory_figures(kaiban.sampler, after_10, end_proc, end_chrome),
+        baseline_at,
+        bool(after_10),
+    )
 
 
 async def _portal_counters(urls: dict[str, str]) -> dict[str, dict[str, int]]:
@@ -271,17 +321,26 @@ async def _portal_counters(urls: dict[str, str]) -> dict[str, dict[str, int]]:
     return out
 
 
-def build_report(args: argparse.Namespace, records: list[dict[str, Any]], times: list[float], wall: float,
-            stores: dict[str, dict[str, Any]], counters: dict[str, dict[str, int]], memory: dict[str, Any],
-            baseline_at: int, have_baseline: bool) -> dict[str, Any]:
+def build_report(
+    args: argparse.Namespace,
+    records: list[dict[str, Any]],
+    times: list[float],
+    wall: float,
+    stores: dict[str, dict[str, Any]],
+    counters: dict[str, dict[str, int]],
+    memory: dict[str, Any],
+    baseline_at: int,
+    have_baseline: bool,
+) -> dict[str, Any]:
     n = args.applications
     outcomes: dict[str, int] = {}
     for x in records:
         outcomes[x["status"]] = outcomes.get(x["status"], 0) + 1
     growth = memory["memory_growth"] if have_baseline else None
     duplicates = {code: s["duplicates"] for code, s in stores.items()}
-    failures = evaluate(applications=n, outcomes=outcomes, duplicates=duplicates, memory_growth=growth,
-                        max_growth=args.max_growth)
+    failures = evaluate(
+        applications=n, outcomes=outcomes, duplicates=duplicates, memory_growth=growth, max_growth=args.max_growth
+    )
     summary = latency_summary(times, wall)
     return {
         "passed": not failures,
@@ -292,12 +351,18 @@ def build_report(args: argparse.Namespace, records: list[dict[str, Any]], times:
             "memory_growth_within_limit": growth is not None and growth <= args.max_growth,
         },
         "settings": {
-            "applications": n, "error_rate": args.error_rate, "error_seed": args.error_seed,
-            "session_lifetime_s": args.session_lifetime, "in_flight": args.in_flight,
-            "robot_sessions": args.robot_sessions, "app_timeout_s": args.app_timeout, "max_growth": args.max_growth,
+            "applications": n,
+            "error_rate": args.error_rate,
+            "error_seed": args.error_seed,
+            "session_lifetime_s": args.session_lifetime,
+            "in_flight": args.in_flight,
+            "robot_sessions": args.robot_sessions,
+            "app_timeout_s": args.app_timeout,
+            "max_growth": args.max_growth,
             "api_simulators_error_rate": None,  # the API simulators have no error knob
         },
-        "issue_scale": n >= ISSUE_APPLICATIONS and args.error_rate >= ISSUE_ERROR_RATE
+        "issue_scale": n >= ISSUE_APPLICATIONS
+        and args.error_rate >= ISSUE_ERROR_RATE
         and args.session_lifetime <= ISSUE_SESSION_LIFETIME_S,
         "wall_s": round(wall, 1),
         "applications": {
@@ -327,26 +392,35 @@ def summary_lines(report: dict[str, Any]) -> list[str]:
         "submissions per application (live) per store:",
     ]
     for code, st in report["stores"].items():
-        lines.append(f"  {code:<9} ({st['channel']:<5}) {st['live_submissions_per_application']}  submissions "
-                     f"{st['submissions']}, duplicates {len(st['duplicates'])}, filed more than once "
-                     f"{len(st['filed_more_than_once'])}")
-    lines.append(f"portals: {t['requests']} requests, {t['responses_5xx']} answered 5xx ({t['share_5xx']:.1%}; "
-                 f"{t['errors_injected']} injected), {t['logins']} logins, {t['sessions_expired_lifetime']} sessions "
-                 f"expired by lifetime ({t['sessions_expired_idle']} idle), {t['relogins_after_expiry']} re-logins "
-                 f"after expiry")
+        lines.append(
+            f"  {code:<9} ({st['channel']:<5}) {st['live_submissions_per_application']}  submissions "
+            f"{st['submissions']}, duplicates {len(st['duplicates'])}, filed more than once "
+            f"{len(st['filed_more_than_once'])}"
+        )
+    lines.append(
+        f"portals: {t['requests']} requests, {t['responses_5xx']} answered 5xx ({t['share_5xx']:.1%}; "
+        f"{t['errors_injected']} injected), {t['logins']} logins, {t['sessions_expired_lifetime']} sessions "
+        f"expired by lifetime ({t['sessions_expired_idle']} idle), {t['relogins_after_expiry']} re-logins "
+        f"after expiry"
+    )
     for code, c in report["portal_counters"].items():
-        lines.append(f"  {code:<9} requests {c['requests']}, 5xx {c['responses_5xx']}, logins {c['logins']}, "
-                     f"expired {c['sessions_expired_lifetime']}, re-logins {c['relogins_after_expiry']}")
+        lines.append(
+            f"  {code:<9} requests {c['requests']}, 5xx {c['responses_5xx']}, logins {c['logins']}, "
+            f"expired {c['sessions_expired_lifetime']}, re-logins {c['relogins_after_expiry']}"
+        )
     growth = m["memory_growth"] if m["baseline_taken"] else None
-    lines.append(f"worker RSS after {m['baseline_after_applications']} applications {m['worker_rss_after_10_mb']} MB, "
-                 f"at the end {m['worker_rss_end_mb']} MB: growth "
-                 f"{'n/a' if growth is None else f'{growth:+.1%}'} (limit {s['max_growth']:+.0%}); peak worker "
-                 f"{m['peak_worker_rss_mb']} MB, peak Chromium {m['peak_chromium_rss_mb']} MB")
+    lines.append(
+        f"worker RSS after {m['baseline_after_applications']} applications {m['worker_rss_after_10_mb']} MB, "
+        f"at the end {m['worker_rss_end_mb']} MB: growth "
+        f"{'n/a' if growth is None else f'{growth:+.1%}'} (limit {s['max_growth']:+.0%}); peak worker "
+        f"{m['peak_worker_rss_mb']} MB, peak Chromium {m['peak_chromium_rss_mb']} MB"
+    )
     if not report["issue_scale"]:
         lines.append("note: smaller than the issue's acceptance run (≥ 100 applications, 10 % 5xx, sessions ≤ 120 s)")
     if report["passed"]:
-        lines.append("SOAK PASSED: every application completed, no duplicate submission, worker memory growth "
-                     "within the limit")
+        lines.append(
+            "SOAK PASSED: every application completed, no duplicate submission, worker memory growth within the limit"
+        )
     else:
         lines += [f"SOAK FAILED: {f}" for f in report["failures"]]
     return lines
@@ -354,7 +428,7 @@ def summary_lines(report: dict[str, Any]) -> list[str]:
 
 async def run(args: argparse.Namespace, work_dir: Path, say: Callable[[str], None]) -> dict[str, Any]:
     report: dict[str, Any] = {
-        "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": machine_info(),
     }
     async with dev_server() as env:
@@ -371,8 +445,10 @@ def main(argv: list[str] | None = None) -> int:
 
     work_dir = Path(tempfile.mkdtemp(prefix="kaiban-soak-"))
     t0 = time.perf_counter()
-    say(f"soak: {args.applications} applications, error rate {args.error_rate:.0%}, session lifetime "
-        f"{args.session_lifetime:g} s; stores and logs in {work_dir}")
+    say(
+        f"soak: {args.applications} applications, error rate {args.error_rate:.0%}, session lifetime "
+        f"{args.session_lifetime:g} s; stores and logs in {work_dir}"
+    )
     try:
         report = asyncio.run(run(args, work_dir, say))
     except Exception as exc:  # noqa: BLE001 - whatever stopped it, the soak failed: say so, keep the logs
@@ -380,8 +456,11 @@ def main(argv: list[str] | None = None) -> int:
         if isinstance(exc, BaseExceptionGroup):
             exc = exc.exceptions[0]
         failure = f"the soak could not run to its end: {type(exc).__name__}: {exc}"
-        report = {"passed": False, "failures": [failure],
-                  "settings": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}}
+        report = {
+            "passed": False,
+            "failures": [failure],
+            "settings": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
+        }
         say(f"SOAK FAILED: {failure}")
     report["total_s"] = round(time.perf_counter() - t0, 1)
     keep = args.keep_work_dir or not report["passed"]

@@ -59,7 +59,11 @@ async def main(runs: int, department: str) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         tmp_path = Path(tmp)
         app = create_portal_app(
-            department, db_path=tmp_path / "portal.sqlite3", username="bench", password="bench-secret", process_delay_s=3600
+            department,
+            db_path=tmp_path / "portal.sqlite3",
+            username="bench",
+            password="bench-secret",
+            process_delay_s=3600,
         )
         async with serve_app(app) as url:
             access = PortalAccess(url, "bench", "bench-secret")
@@ -86,8 +90,12 @@ async def main(runs: int, department: str) -> dict:
                 await plain.stop()
                 await traced.stop()
     out = {
-        mode: {"median_s": round(statistics.median(v), 3), "mean_s": round(statistics.fmean(v), 3),
-               "min_s": round(min(v), 3), "max_s": round(max(v), 3)}
+        mode: {
+            "median_s": round(statistics.median(v), 3),
+            "mean_s": round(statistics.fmean(v), 3),
+            "min_s": round(min(v), 3),
+            "max_s": round(max(v), 3),
+        }
         for mode, v in times.items()
     }
     out["failed inquiry with evidence kept"] = {"s": round(failure_s, 3), "evidence": kept}

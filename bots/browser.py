@@ -396,7 +396,7 @@ class BrowserPool:
             return  # the portal ended it: the next task logs in
         try:
             state = await asyncio.wait_for(context.storage_state(), self._STATE_TIMEOUT_S)
-        except (Exception, asyncio.TimeoutError):  # a crashed page or browser: nothing to keep
+        except (TimeoutError, Exception):  # a crashed page or browser: nothing to keep
             return
         if not state.get("cookies"):
             return  # never logged in
@@ -496,7 +496,9 @@ class BrowserPool:
             return None
         return relative
 
-    async def _keep_evidence(self, context: BrowserContext, page: Page, label: str | None, traced: bool) -> dict[str, str]:
+    async def _keep_evidence(
+        self, context: BrowserContext, page: Page, label: str | None, traced: bool
+    ) -> dict[str, str]:
         """Save the screenshot and the (scrubbed) trace of a failed attempt; what was saved, by kind."""
         assert self.evidence_dir is not None
         label = evidence.safe_label(label)

@@ -428,8 +428,11 @@ async def dispatch(
         relogins = 0
         while True:
             await step("search_existing")
-            filed = [r for r in await progress.search(application_id=request.application_id)
-                     if r.get("application_id") == request.application_id]
+            filed = [
+                r
+                for r in await progress.search(application_id=request.application_id)
+                if r.get("application_id") == request.application_id
+            ]
             # a case sent back (已退回, 需补正) or withdrawn (已撤回) is closed: the application is filed anew
             live = _live(filed)
             if live:
@@ -482,8 +485,11 @@ async def _resume_point(
     first.expect_step(flow.steps[0].title)
     holds = await first.value_of(flow.reference_label)
     if holds != request.application_id:
-        blog.info("robot.dispatch.no_draft_to_resume", resume_from=resume_from,
-                  reason="another_application" if holds else "empty")
+        blog.info(
+            "robot.dispatch.no_draft_to_resume",
+            resume_from=resume_from,
+            reason="another_application" if holds else "empty",
+        )
         return first, None
     where = await first.continue_draft(access.base_url)
     if isinstance(where, ConfirmPage):
@@ -555,7 +561,8 @@ async def inquire(
 
         await steps("search")
         records = [
-            r for r in await progress.search(application_id=application_id, receipt_no=receipt_no)
+            r
+            for r in await progress.search(application_id=application_id, receipt_no=receipt_no)
             if r.get("application_id") == application_id and (receipt_no is None or r["receipt_no"] == receipt_no)
         ]
         if not records:
@@ -573,7 +580,9 @@ async def inquire(
             try:
                 result = validate_result(department, flow.read_result(record))
             except ValidationError as exc:
-                raise PortalChanged(f"the completed case shows an unreadable result: {exc.error_count()} problems") from exc
+                raise PortalChanged(
+                    f"the completed case shows an unreadable result: {exc.error_count()} problems"
+                ) from exc
             inquiry = Inquiry(status="completed", result=result)
         elif status == "rejected":
             inquiry = Inquiry(status="rejected", reason=record.get("reason") or "部门退回，未说明原因")

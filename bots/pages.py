@@ -15,10 +15,10 @@ timeout. Actions then go through Playwright locators.
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any, Self
 from urllib.parse import urljoin
@@ -580,8 +580,8 @@ def _retry_after_s(value: str | None) -> float | None:
     except (TypeError, ValueError):
         return None
     if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
 _ARITHMETIC = re.compile(r"(\d+)\s*([+＋\-－−×xX*＊])\s*(\d+)\s*[=＝]\s*[?？]")
@@ -611,4 +611,3 @@ def parse_time(text: str | None) -> datetime | None:
         return datetime.fromisoformat(text)
     except ValueError as exc:
         raise PortalChanged(f"unreadable time {text!r}") from exc
-

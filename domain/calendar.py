@@ -29,7 +29,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Mapping
-from datetime import date, datetime, time, timedelta, timezone, tzinfo
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -135,8 +135,14 @@ class WorkingCalendar:
             if working != (d.weekday() < 5):
                 deviations[d] = working
             d += timedelta(days=1)
-        snap = CalendarSnapshot(first=first, last=last, day_start=self.day_start, day_end=self.day_end,
-                                tz=getattr(self.tz, "key", None) or str(self.tz), deviations=deviations)
+        snap = CalendarSnapshot(
+            first=first,
+            last=last,
+            day_start=self.day_start,
+            day_end=self.day_end,
+            tz=getattr(self.tz, "key", None) or str(self.tz),
+            deviations=deviations,
+        )
         if len(self._snapshots) > 8:
             self._snapshots.clear()
         self._snapshots[(first, days)] = snap
@@ -285,7 +291,7 @@ def _as_date(d: date) -> date:
 def _utc(t: datetime) -> datetime:
     # Arithmetic between aware datetimes sharing one tzinfo is wall-clock arithmetic in
     # Python; going through UTC keeps it right in zones with daylight saving time.
-    return t.astimezone(timezone.utc)
+    return t.astimezone(UTC)
 
 
 def _minutes(minutes: int | float) -> timedelta:

@@ -147,9 +147,13 @@ def _details(exc: ValidationError, role: str | None = None) -> list[InitErrorDet
             if role and "who" in ctx and not ctx.get("role"):
                 ctx["role"] = role
                 ctx["who"] = _who(role, ctx.get("name"))
-            details.append(InitErrorDetails(
-                type=PydanticCustomError(err["type"], ERROR_MESSAGES[err["type"]], ctx),
-                loc=err["loc"], input=err["input"]))
+            details.append(
+                InitErrorDetails(
+                    type=PydanticCustomError(err["type"], ERROR_MESSAGES[err["type"]], ctx),
+                    loc=err["loc"],
+                    input=err["input"],
+                )
+            )
         else:
             detail = InitErrorDetails(type=err["type"], loc=err["loc"], input=err["input"])
             if "ctx" in err:
@@ -167,7 +171,8 @@ def _reraise_with(exc: ValidationError, extra: list[tuple[tuple[str | int, ...],
     if not extra:
         raise exc
     raise ValidationError.from_exception_data(
-        exc.title, _details(exc) + [InitErrorDetails(type=e, loc=loc, input=v) for loc, e, v in extra]) from None
+        exc.title, _details(exc) + [InitErrorDetails(type=e, loc=loc, input=v) for loc, e, v in extra]
+    ) from None
 
 
 def _failed_fields(exc: ValidationError) -> set[str | int]:
@@ -225,7 +230,7 @@ def region_table() -> dict[str, tuple[tuple[int | None, int | None, str], ...]]:
     table: dict[str, tuple[tuple[int | None, int | None, str], ...]] = {}
 
     def walk(prefixes: list, head: str, province: str | None) -> None:
-        for length, low, high, props, children in prefixes:
+        for _length, low, high, props, children in prefixes:
             if low != high:  # ranges do not occur in loc.dat; ignore defensively
                 continue
             code = head + low
@@ -257,7 +262,21 @@ def region_in_use(code: str, year: int) -> bool:
     return any((s is None or s <= year) and (e is None or year <= e) for s, e, _ in region_table().get(code, ()))
 
 
-_DIVISION_SUFFIXES = ("特别行政区", "自治区", "自治州", "自治县", "自治旗", "地区", "省", "市", "盟", "州", "县", "区", "旗")
+_DIVISION_SUFFIXES = (
+    "特别行政区",
+    "自治区",
+    "自治州",
+    "自治县",
+    "自治旗",
+    "地区",
+    "省",
+    "市",
+    "盟",
+    "州",
+    "县",
+    "区",
+    "旗",
+)
 _GENERIC_DIVISIONS = {"市辖区", "县", "省直辖县级行政区划", "自治区直辖县级行政区划", "郊区", "城区", "矿区"}
 
 
@@ -453,8 +472,12 @@ def _company_name_error(name: str, entity_type: Any) -> PydanticCustomError | No
     others = [f for t, fs in NAME_FORMS.items() if t != entity_type for f in fs if f not in forms]
     form = next((f for f in forms if name.endswith(f)), None)
     if form is None or any(name.endswith(o) and len(o) > len(form) for o in others):
-        return _error("company_name_form", name=name, forms="或".join(f"「{f}」" for f in forms),
-                      entity_label=ENTITY_LABELS[entity_type])
+        return _error(
+            "company_name_form",
+            name=name,
+            forms="或".join(f"「{f}」" for f in forms),
+            entity_label=ENTITY_LABELS[entity_type],
+        )
     if not trade_name_part(name[: -len(form)]):
         return _error("company_trade_name", name=name, form=form)
     return None
@@ -498,11 +521,21 @@ class _Shareholder(_Model):
         today = reference_today(info.context)
         latest = latest_contribution_deadline(today)
         if value > latest:
-            raise _error("contribution_deadline_too_late", role=cls.ROLE, name=_name_of(info),
-                         deadline=value.isoformat(), latest=latest.isoformat())
+            raise _error(
+                "contribution_deadline_too_late",
+                role=cls.ROLE,
+                name=_name_of(info),
+                deadline=value.isoformat(),
+                latest=latest.isoformat(),
+            )
         if value < today:
-            raise _error("contribution_deadline_past", role=cls.ROLE, name=_name_of(info),
-                         deadline=value.isoformat(), today=today.isoformat())
+            raise _error(
+                "contribution_deadline_past",
+                role=cls.ROLE,
+                name=_name_of(info),
+                deadline=value.isoformat(),
+                today=today.isoformat(),
+            )
         return value
 
 
@@ -547,8 +580,13 @@ class Seal(_Model):
     @field_validator("types")
     @classmethod
     def _no_duplicates(cls, value: list[str]) -> list[str]:
-        _raise_at("Seal", [((i,), _error("seal_type_duplicate", label=SEAL_LABELS.get(value[i], value[i])), value[i])
-                           for i, _ in _duplicates(value)])
+        _raise_at(
+            "Seal",
+            [
+                ((i,), _error("seal_type_duplicate", label=SEAL_LABELS.get(value[i], value[i])), value[i])
+                for i, _ in _duplicates(value)
+            ],
+        )
         return value
 
 
@@ -559,8 +597,13 @@ class Tax(_Model):
     @field_validator("invoice_types")
     @classmethod
     def _no_duplicates(cls, value: list[str]) -> list[str]:
-        _raise_at("Tax", [((i,), _error("invoice_type_duplicate", label=INVOICE_LABELS.get(value[i], value[i])), value[i])
-                          for i, _ in _duplicates(value)])
+        _raise_at(
+            "Tax",
+            [
+                ((i,), _error("invoice_type_duplicate", label=INVOICE_LABELS.get(value[i], value[i])), value[i])
+                for i, _ in _duplicates(value)
+            ],
+        )
         return value
 
 
@@ -647,15 +690,26 @@ class Application(_Model):
         keys = [(s.kind, s.id_number if s.kind == "natural_person" else s.uscc) for s in value]
         for i, j in _duplicates(keys):
             field = "id_number" if value[i].kind == "natural_person" else "uscc"
-            errors.append(((i, field), _error("shareholder_duplicate", role="股东", name=value[i].name, other=j + 1),
-                           keys[i][1]))
+            errors.append(
+                ((i, field), _error("shareholder_duplicate", role="股东", name=value[i].name, other=j + 1), keys[i][1])
+            )
         company = info.data.get("company")
         if company is not None:
             total = sum((s.contribution_wan_yuan for s in value), Decimal(0))
             capital = company.registered_capital_wan_yuan
             if total != capital:
-                errors.append(((), _error("capital_sum_mismatch", total=_fmt(total), capital=_fmt(capital),
-                                          diff=_fmt(abs(total - capital))), [str(s.contribution_wan_yuan) for s in value]))
+                errors.append(
+                    (
+                        (),
+                        _error(
+                            "capital_sum_mismatch",
+                            total=_fmt(total),
+                            capital=_fmt(capital),
+                            diff=_fmt(abs(total - capital)),
+                        ),
+                        [str(s.contribution_wan_yuan) for s in value],
+                    )
+                )
         _raise_at("Application", errors)
         return value
 
@@ -671,13 +725,19 @@ class Application(_Model):
             if isinstance(data, Mapping) and not _failed_fields(exc) & set(people):
                 raw = [data.get(p) for p in people]
                 if all(isinstance(p, Mapping) and isinstance(p.get("id_number"), str) for p in raw):
-                    lr, sup, fo = (dict(p, id_number=p["id_number"].strip().upper(), name=str(p.get("name", "")).strip())
-                                   for p in raw)
+                    lr, sup, fo = (
+                        dict(p, id_number=p["id_number"].strip().upper(), name=str(p.get("name", "")).strip())
+                        for p in raw
+                    )
                     extra = _supervisor_conflicts(lr, sup, fo)
             _reraise_with(exc, extra)
             raise
-        _raise_at("Application", _supervisor_conflicts(
-            app.legal_representative.model_dump(), app.supervisor.model_dump(), app.financial_officer.model_dump()))
+        _raise_at(
+            "Application",
+            _supervisor_conflicts(
+                app.legal_representative.model_dump(), app.supervisor.model_dump(), app.financial_officer.model_dump()
+            ),
+        )
         return app
 
 
@@ -692,10 +752,13 @@ def _supervisor_conflicts(
         (financial_officer, "财务负责人"),
     ]
     return [
-        (("supervisor", "id_number"),
-         _error("supervisor_conflict", name=supervisor.get("name"), other=label, other_name=person.get("name")),
-         supervisor["id_number"])
-        for person, label in others if person["id_number"] == supervisor["id_number"]
+        (
+            ("supervisor", "id_number"),
+            _error("supervisor_conflict", name=supervisor.get("name"), other=label, other_name=person.get("name")),
+            supervisor["id_number"],
+        )
+        for person, label in others
+        if person["id_number"] == supervisor["id_number"]
     ]
 
 

@@ -79,7 +79,7 @@ def _pattern(ctx: dict) -> str:
 
 
 _DATE = "应为日期，格式为 YYYY-MM-DD（如 2026-09-01）"
-_DECIMAL = "应为十进制数字（如 \"100\" 或 \"12.5\"）"
+_DECIMAL = '应为十进制数字（如 "100" 或 "12.5"）'
 _INTEGER = "应为整数"
 _BOOL = "应为是或否（true / false）"
 _OBJECT = "应为一组字段（JSON 对象）"

@@ -37,7 +37,10 @@ from domain.form import latest_contribution_deadline, region_in_use, region_tabl
 
 RARE_CHARS = ("𬱖", "䶮")
 
-_SURNAMES = "王李张刘陈杨赵黄周吴徐孙胡朱高林何郭马罗梁宋郑谢韩唐冯于董程曹袁邓许傅沈曾彭吕苏卢蒋蔡贾丁魏薛叶阎余潘杜戴夏钟汪田任姜范方石姚谭廖邹熊金陆郝孔白崔康毛邱秦江史顾侯邵孟龙万段雷钱汤尹黎易常武乔贺赖龚文"
+_SURNAMES = (
+    "王李张刘陈杨赵黄周吴徐孙胡朱高林何郭马罗梁宋郑谢韩唐冯于董程曹袁邓许傅沈曾彭吕苏卢蒋蔡贾丁魏薛叶阎"
+    "余潘杜戴夏钟汪田任姜范方石姚谭廖邹熊金陆郝孔白崔康毛邱秦江史顾侯邵孟龙万段雷钱汤尹黎易常武乔贺赖龚文"
+)
 _MALE = "伟强磊军勇杰涛斌超明刚平辉鹏华飞鑫波宁建国志文俊峰浩宇轩晨阳亮东海林"
 _FEMALE = "娜静敏丽艳芳娟霞秀英玲婷雪琳慧颖洁倩萍红梅兰琴燕蕾瑶欣怡佳"
 _TRADE = "晋创汾云华泰恒嘉瑞博鑫源达盛通远宏康丰信德安和兴锦诚卓越启明捷拓弘峻"
@@ -79,8 +82,9 @@ def _shanxi_counties() -> tuple[tuple[str, str], ...]:
 
 @lru_cache(maxsize=1)
 def _shanxi_cities() -> tuple[str, ...]:
-    return tuple(code for code in sorted(region_table()) if code.startswith("14") and code[2:4] != "00"
-                 and code.endswith("00"))
+    return tuple(
+        code for code in sorted(region_table()) if code.startswith("14") and code[2:4] != "00" and code.endswith("00")
+    )
 
 
 def _money(amount: Decimal) -> str:
@@ -167,20 +171,32 @@ def generate_application(
         p = people.person(mobile=False)
         holders.append({"kind": "natural_person", "name": p["name"], "id_number": p["id_number"]})
     if not holders or rng.random() < 0.3:
-        holders.append({
-            "kind": "legal_person",
-            "name": f"山西{''.join(rng.sample(_TRADE, 2))}投资有限公司",
-            "uscc": _uscc(rng),
-        })
+        holders.append(
+            {
+                "kind": "legal_person",
+                "name": f"山西{''.join(rng.sample(_TRADE, 2))}投资有限公司",
+                "uscc": _uscc(rng),
+            }
+        )
     latest = latest_contribution_deadline(today)
-    for holder, amount in zip(holders, _split(rng, capital, len(holders))):
+    for holder, amount in zip(holders, _split(rng, capital, len(holders)), strict=True):
         holder["contribution_wan_yuan"] = _money(amount)
         holder["contribution_method"] = "currency" if rng.random() < 0.85 else "intellectual_property"
-        holder["contribution_deadline"] = (
-            today + timedelta(days=rng.randint(30, (latest - today).days))).isoformat()
+        holder["contribution_deadline"] = (today + timedelta(days=rng.randint(30, (latest - today).days))).isoformat()
     shareholders = [
-        {k: h[k] for k in ("kind", "name", "id_number", "uscc", "contribution_wan_yuan",
-                           "contribution_method", "contribution_deadline") if k in h}
+        {
+            k: h[k]
+            for k in (
+                "kind",
+                "name",
+                "id_number",
+                "uscc",
+                "contribution_wan_yuan",
+                "contribution_method",
+                "contribution_deadline",
+            )
+            if k in h
+        }
         for h in holders
     ]
 
@@ -226,11 +242,15 @@ def generate_application(
         },
         "bank_account": (
             {"bank_code": bank_code, "branch_name": f"{_BANKS[bank_code]}{county_name}支行", "account_type": "basic"}
-            if bank else None
+            if bank
+            else None
         ),
         "materials": [
-            {"kind": kind, "filename": filename,
-             "sha256": hashlib.sha256(f"{seed}:{kind}:{company_name}".encode()).hexdigest()}
+            {
+                "kind": kind,
+                "filename": filename,
+                "sha256": hashlib.sha256(f"{seed}:{kind}:{company_name}".encode()).hexdigest(),
+            }
             for kind, filename in (("premises_proof", "租赁合同.pdf"), ("articles_of_association", "公司章程.pdf"))
         ],
     }

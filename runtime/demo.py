@@ -21,8 +21,12 @@ from runtime.settings import ROOT, get_settings
 
 SAMPLE = ROOT / "contract" / "application.example.json"
 STORE_URLS = {
-    "amr": "http://127.0.0.1:8101", "psb_seal": "http://127.0.0.1:8102", "hrss": "http://127.0.0.1:8103",
-    "hpf": "http://127.0.0.1:8104", "tax": "http://127.0.0.1:8201", "nhsa": "http://127.0.0.1:8202",
+    "amr": "http://127.0.0.1:8101",
+    "psb_seal": "http://127.0.0.1:8102",
+    "hrss": "http://127.0.0.1:8103",
+    "hpf": "http://127.0.0.1:8104",
+    "tax": "http://127.0.0.1:8201",
+    "nhsa": "http://127.0.0.1:8202",
     "bank": "http://127.0.0.1:8203",
 }
 FINAL = {"completed", "needs_correction", "withdrawn"}
@@ -89,7 +93,11 @@ def main() -> int:
         while time.monotonic() - started < args.timeout:
             for app_id in ids:
                 views[app_id] = http.get(f"{api}/api/v1/applications/{app_id}").json()
-            done = sum(1 for d in (d for v in views.values() for d in v["departments"]) if d["status"] in ("completed", "skipped"))
+            done = sum(
+                1
+                for d in (d for v in views.values() for d in v["departments"])
+                if d["status"] in ("completed", "skipped")
+            )
             total = sum(len(v["departments"]) for v in views.values())
             line = f"progress: {done}/{total} department tasks finished, {time.monotonic() - started:.0f}s"
             if line != last:
@@ -123,7 +131,9 @@ def main() -> int:
     if problems:
         print("\nPROBLEMS:\n  " + "\n  ".join(problems))
         return 1
-    print(f"\nall {len(ids)} applications completed by every department they concern; tax id = USCC; one submission each")
+    print(
+        f"\nall {len(ids)} applications completed by every department they concern; tax id = USCC; one submission each"
+    )
     return 0
 
 

@@ -74,13 +74,14 @@ async def ensure_search_attributes(client: Client, namespace: str) -> None:
     """Register kaiban's custom search attributes (idempotent: existing ones are left alone)."""
     from temporalio.api.enums.v1 import IndexedValueType
     from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest, ListSearchAttributesRequest
+    from temporalio.service import RPCError, RPCStatusCode
 
     from workflows.visibility import ALL
 
-    from temporalio.service import RPCError, RPCStatusCode
-
     try:
-        existing = await client.operator_service.list_search_attributes(ListSearchAttributesRequest(namespace=namespace))
+        existing = await client.operator_service.list_search_attributes(
+            ListSearchAttributesRequest(namespace=namespace)
+        )
         known = set(existing.custom_attributes)
     except RPCError as err:  # the time-skipping test server cannot list, but can add
         if err.status != RPCStatusCode.UNIMPLEMENTED:

@@ -48,8 +48,11 @@ async def running_workers(client: Client, settings: Settings, role: str = "all")
     pool: BrowserPool | None = None
     if role in ("all", "robots"):
         pool = BrowserPool(
-            max_sessions=settings.robot_max_sessions, headless=settings.headless, executable_path=settings.chromium_path,
-            evidence_dir=settings.evidence_path, reuse_sessions=settings.robot_reuse_sessions,
+            max_sessions=settings.robot_max_sessions,
+            headless=settings.headless,
+            executable_path=settings.chromium_path,
+            evidence_dir=settings.evidence_path,
+            reuse_sessions=settings.robot_reuse_sessions,
             recycle_after_tasks=settings.robot_recycle_after_tasks,
         )
         await pool.start()
@@ -69,7 +72,10 @@ async def running_workers(client: Client, settings: Settings, role: str = "all")
                 workflows=[ApplicationWorkflow, NotificationWorkflow],
                 workflow_runner=WORKFLOW_RUNNER,
                 activities=[
-                    acts.dispatch, acts.inquire, acts.withdraw, notifier.notify,
+                    acts.dispatch,
+                    acts.inquire,
+                    acts.withdraw,
+                    notifier.notify,
                     deadlines.planning_basis,
                 ],
                 graceful_shutdown_timeout=timedelta(seconds=10),

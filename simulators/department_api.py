@@ -175,16 +175,13 @@ class BankSubmission(_Submission):
     def _seals(cls, v: dict[str, str]) -> dict[str, str]:
         codes = {k: c.strip() for k, c in v.items() if isinstance(c, str) and c.strip()}
         if not codes:
-            raise ValueError(
-                "缺少印章备案编码 (at least one seal code from the seal engraving filing is required)"
-            )
+            raise ValueError("缺少印章备案编码 (at least one seal code from the seal engraving filing is required)")
         return codes
 
     def check_financial_seal(self) -> str | None:
         if "financial" in self.requested_seal_types and "financial" not in self.seal_codes:
             return (
-                "seal_codes: 缺少财务专用章备案编码 (the financial seal was requested "
-                "but its filing code is missing)"
+                "seal_codes: 缺少财务专用章备案编码 (the financial seal was requested but its filing code is missing)"
             )
         return None
 
@@ -590,7 +587,8 @@ def create_department_api_app(
             row = rows[0]
             async with httpx.AsyncClient(timeout=CALLBACK_TIMEOUT_S) as client:
                 await client.post(
-                    row["callback_url"], json=_public(row),
+                    row["callback_url"],
+                    json=_public(row),
                     headers={"X-Department": code, "Authorization": f"Bearer {token}"},  # the shared account secret
                 )
         except asyncio.CancelledError:

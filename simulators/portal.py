@@ -116,7 +116,12 @@ AMR_REJECT_MARKER = "测试驳回"
 AMR_NAME_TAKEN = "名称重复：与已登记企业名称近似，请更换字号"
 # what GET /_admin/counters counts (see the module docstring)
 COUNTERS = (
-    "requests", "responses_5xx", "errors_injected", "logins", "sessions_expired_idle", "sessions_expired_lifetime",
+    "requests",
+    "responses_5xx",
+    "errors_injected",
+    "logins",
+    "sessions_expired_idle",
+    "sessions_expired_lifetime",
     "relogins_after_expiry",
 )
 
@@ -400,9 +405,7 @@ SEAL_TYPES: tuple[tuple[str, str], ...] = (
 
 def _psb_result(row_id: int, data: dict[str, Any], ready_at: datetime) -> dict[str, Any]:
     region = data["uscc"][2:8]
-    return {
-        "seal_codes": {code: f"{region}{row_id:05d}{i:02d}" for i, code in enumerate(data["seal_types"], 1)}
-    }
+    return {"seal_codes": {code: f"{region}{row_id:05d}{i:02d}" for i, code in enumerate(data["seal_types"], 1)}}
 
 
 def _psb_rows(result: dict[str, Any]) -> list[tuple[str, str | None, str, str]]:
@@ -492,7 +495,9 @@ _AMR = PortalSpec(
                 FieldSpec("division_code", "住所行政区划代码", check="division"),
                 FieldSpec("address_detail", "住所详细地址"),
                 FieldSpec("business_scope", "经营范围", kind="textarea", hint="多项经营范围以分号分隔"),
-                FieldSpec("operating_term_years", "营业期限（年）", required=False, check="years_1_100", hint="留空为长期"),
+                FieldSpec(
+                    "operating_term_years", "营业期限（年）", required=False, check="years_1_100", hint="留空为长期"
+                ),
                 FieldSpec("shareholder_count", "股东人数", check="count_1_50"),
             ),
         ),
@@ -529,7 +534,12 @@ _AMR = PortalSpec(
                 count_field="shareholder_count",
                 legend="股东{n}",
                 fields=(
-                    FieldSpec("kind", "类型", kind="select", options=(("natural_person", "自然人"), ("legal_person", "企业法人"))),
+                    FieldSpec(
+                        "kind",
+                        "类型",
+                        kind="select",
+                        options=(("natural_person", "自然人"), ("legal_person", "企业法人")),
+                    ),
                     FieldSpec("name", "名称"),
                     FieldSpec("id_number", "证件号码"),
                     FieldSpec("contribution", "认缴出资额（万元）", check="money"),
@@ -952,7 +962,13 @@ def create_portal_app(
     async def login_form(request: Request, next: str = "/", expired: str = "") -> Response:
         notice = "会话已过期，请重新登录" if expired else ""
         return render(
-            "login.html", None, page_title="用户登录", values={}, next=_safe_next(next), captcha=new_captcha(), notice=notice
+            "login.html",
+            None,
+            page_title="用户登录",
+            values={},
+            next=_safe_next(next),
+            captcha=new_captcha(),
+            notice=notice,
         )
 
     @app.post("/login", response_class=HTMLResponse)
@@ -976,8 +992,14 @@ def create_portal_app(
         if errors:
             values["password"] = ""
             return render(
-                "login.html", None, page_title="用户登录", values=values, next=target, errors=errors,
-                captcha=new_captcha(), notice="",
+                "login.html",
+                None,
+                page_title="用户登录",
+                values=values,
+                next=target,
+                errors=errors,
+                captcha=new_captcha(),
+                notice="",
             )
         counters["logins"] += 1
         old_token = request.cookies.get(SESSION_COOKIE)
@@ -1126,7 +1148,9 @@ def create_portal_app(
     ) -> HTMLResponse:
         records: list[dict[str, Any]] = []
         if searched:
-            records = store.find_submissions(db_path, application_id=external_ref or None, receipt_no=receipt_no or None)
+            records = store.find_submissions(
+                db_path, application_id=external_ref or None, receipt_no=receipt_no or None
+            )
         return render(
             "progress.html",
             session,

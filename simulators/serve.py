@@ -35,13 +35,19 @@ def build_apps(data_dir: Path, process_delay_s: float, step_delay_s: float, host
     for code, port in PORTALS.items():
         user, password = account(code)
         app = create_portal_app(
-            code, db_path=data_dir / f"{code}.sqlite3", username=user, password=password,
-            process_delay_s=process_delay_s, step_delay_s=step_delay_s,
+            code,
+            db_path=data_dir / f"{code}.sqlite3",
+            username=user,
+            password=password,
+            process_delay_s=process_delay_s,
+            step_delay_s=step_delay_s,
         )
         apps.append((code, port, app))
     for code, port in APIS.items():
         _, token = account(code)
-        app = create_department_api_app(code, db_path=data_dir / f"{code}.sqlite3", token=token, process_delay_s=process_delay_s)
+        app = create_department_api_app(
+            code, db_path=data_dir / f"{code}.sqlite3", token=token, process_delay_s=process_delay_s
+        )
         apps.append((code, port, app))
     return apps
 

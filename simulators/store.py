@@ -136,7 +136,14 @@ def insert_submission(
                 "INSERT INTO submissions (portal, application_id, submitted_at, submitted_ts, ready_ts,"
                 " status, data, username, decision_reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
-                    portal, application_id, submitted_at, submitted_ts, ready_ts, IN_REVIEW, _dumps(data), username,
+                    portal,
+                    application_id,
+                    submitted_at,
+                    submitted_ts,
+                    ready_ts,
+                    IN_REVIEW,
+                    _dumps(data),
+                    username,
                     decision_reason,
                 ),
             )

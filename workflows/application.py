@@ -22,9 +22,16 @@ with workflow.unsafe.imports_passed_through():
     from activities.models import PlanningBasisInput
     from domain.calendar import WorkingCalendar
     from domain.catalog import applies, changed_fields
-    from domain.results import validate_result
-    from domain.deadlines import RE_ESCALATION_BATCH, DeadlinePlan, PlannedStep, PlanningBasis, plan_application, plan_task
+    from domain.deadlines import (
+        RE_ESCALATION_BATCH,
+        DeadlinePlan,
+        PlannedStep,
+        PlanningBasis,
+        plan_application,
+        plan_task,
+    )
     from domain.requests import DepartmentRequest
+    from domain.results import validate_result
     from domain.status import ApplicationStatus, Channel, TaskStatus
     from workflows import visibility
     from workflows.department import DepartmentTask, start_notification
@@ -85,7 +92,9 @@ class ApplicationWorkflow:
         # The one local activity, before anything else runs (concurrent local activities do not replay
         # reliably: temporalio/sdk-python#1578); the API gives the basis, so usually there is none.
         self._basis = inp.planning or await workflow.execute_local_activity(
-            "planning_basis", PlanningBasisInput(submitted_at=inp.submitted_at), result_type=PlanningBasis,
+            "planning_basis",
+            PlanningBasisInput(submitted_at=inp.submitted_at),
+            result_type=PlanningBasis,
             start_to_close_timeout=timedelta(seconds=10),
         )
         self._calendar = WorkingCalendar.from_snapshot(self._basis.calendar)
@@ -143,7 +152,10 @@ class ApplicationWorkflow:
         queue = inp.robot_task_queue if d.channel is Channel.ROBOT else inp.task_queue
         task = DepartmentTask(
             DepartmentTaskInput(
-                application_id=inp.application_id, department=d, request=self._request(code), timing=inp.timing,
+                application_id=inp.application_id,
+                department=d,
+                request=self._request(code),
+                timing=inp.timing,
                 activity_task_queue=queue,
             ),
             self._states[code],
@@ -160,8 +172,11 @@ class ApplicationWorkflow:
         d = next(x for x in inp.departments if x.code == code)
         upstream = {p: self._states[p].result for p in d.prerequisites if self._states[p].result is not None}
         return DepartmentRequest(
-            application_id=inp.application_id, department=code, application=self._application,
-            upstream=upstream, submitted_at=inp.submitted_at,
+            application_id=inp.application_id,
+            department=code,
+            application=self._application,
+            upstream=upstream,
+            submitted_at=inp.submitted_at,
         )
 
     def _note(self, department: str | None, event: str, detail: str | None = None) -> None:
@@ -190,7 +205,9 @@ class ApplicationWorkflow:
                 continue
             changed = changed_fields(d, self._application, correction.application)
             if changed:
-                raise ValueError(f"{d.name}已办结，其使用的 {'、'.join(changed)} 不能在补正中修改（已办结事项的变更须另行申请）")
+                raise ValueError(
+                    f"{d.name}已办结，其使用的 {'、'.join(changed)} 不能在补正中修改（已办结事项的变更须另行申请）"
+                )
 
     @workflow.update(name="complete_manually")
     async def complete_manually(self, manual: ManualCompletion) -> DepartmentState:
@@ -246,21 +263,35 @@ class ApplicationWorkflow:
         return plan_application(self._inp.submitted_at, self._calendar, self._basis.policy, due_at=due_at)
 
     def _plan_task(
-        self, dispatched_at: datetime, budget_minutes: float, *, due_at: datetime | None = None,
+        self,
+        dispatched_at: datetime,
+        budget_minutes: float,
+        *,
+        due_at: datetime | None = None,
         re_escalations: int = RE_ESCALATION_BATCH,
     ) -> DeadlinePlan:
         """A department task's plan on the basis fixed at submission (pure: the same on every replay)."""
         assert self._calendar is not None and self._basis is not None
-        return plan_task(dispatched_at, budget_minutes, self._calendar, self._basis.policy,
-                         due_at=due_at, re_escalations=re_escalations)
+        return plan_task(
+            dispatched_at,
+            budget_minutes,
+            self._calendar,
+            self._basis.policy,
+            due_at=due_at,
+            re_escalations=re_escalations,
+        )
 
     async def _escalate(self, step: PlannedStep) -> None:
         assert self._ladder is not None
         inp = self._inp
         esc = Escalation(
             key=f"{inp.application_id}.application.v{self._ladder.version}.s{step.sequence}",
-            level=step.level, audience=step.audience, sequence=step.sequence,
-            due_at=self._ladder.due_at, planned_at=step.at, fired_at=workflow.now(),
+            level=step.level,
+            audience=step.audience,
+            sequence=step.sequence,
+            due_at=self._ladder.due_at,
+            planned_at=step.at,
+            fired_at=workflow.now(),
         )
         workflow.logger.info("application escalation %s to %s", step.level, step.audience)
         self._record_escalation(esc)
@@ -282,8 +313,12 @@ class ApplicationWorkflow:
         assert self._ladder is not None
         old = self._current_due(ext.department)
         change = DeadlineChange(
-            department=ext.department, old_due_at=old, new_due_at=ext.new_due_at, reason=ext.reason.strip(),
-            requested_by=ext.requested_by.strip(), changed_at=workflow.now(),
+            department=ext.department,
+            old_due_at=old,
+            new_due_at=ext.new_due_at,
+            reason=ext.reason.strip(),
+            requested_by=ext.requested_by.strip(),
+            changed_at=workflow.now(),
         )
         if ext.department is None:
             self._ladder.request_extension(ext.new_due_at)
@@ -340,7 +375,11 @@ class ApplicationWorkflow:
         if self._finished:
             return  # the board lists running applications only
         rows = {
-            code: {"status": s.status.value, "dispatched_at": s.dispatched_at.isoformat(), "due_at": s.due_at.isoformat()}
+            code: {
+                "status": s.status.value,
+                "dispatched_at": s.dispatched_at.isoformat(),
+                "due_at": s.due_at.isoformat(),
+            }
             for code, s in self._states.items()
             if s.status not in _ENDED and s.dispatched_at is not None and s.due_at is not None
         }

@@ -55,12 +55,23 @@ OPEN = (TaskStatus.DISPATCHED, TaskStatus.IN_REVIEW)
 async def start_notification(esc: Escalation, *, application_id: str, window_id: str, subject: str) -> None:
     """Hand one fired step to its own Notification workflow (abandoned: it outlives its starter)."""
     n = Notification(
-        key=esc.key, application_id=application_id, department=esc.department, level=esc.level,
-        audience=esc.audience, sequence=esc.sequence, due_at=esc.due_at, planned_at=esc.planned_at,
-        fired_at=esc.fired_at, window_id=window_id,
+        key=esc.key,
+        application_id=application_id,
+        department=esc.department,
+        level=esc.level,
+        audience=esc.audience,
+        sequence=esc.sequence,
+        due_at=esc.due_at,
+        planned_at=esc.planned_at,
+        fired_at=esc.fired_at,
+        window_id=window_id,
         message=escalation_message(
-            level=esc.level, audience=esc.audience, application_id=application_id, window_id=window_id,
-            subject=subject, due_at=esc.due_at,
+            level=esc.level,
+            audience=esc.audience,
+            application_id=application_id,
+            window_id=window_id,
+            subject=subject,
+            due_at=esc.due_at,
         ),
     )
     await workflow.start_child_workflow(
@@ -143,14 +154,23 @@ class DepartmentTask:
                     await workflow.wait_condition(lambda: self._redispatch is not None)
                     assert self._redispatch is not None
                     request, self._redispatch = self._redispatch, None
-                    self._update(status=TaskStatus.WAITING, round=self.state.round + 1, receipt_no=None,
-                                 reason=None, completed_at=None)
+                    self._update(
+                        status=TaskStatus.WAITING,
+                        round=self.state.round + 1,
+                        receipt_no=None,
+                        reason=None,
+                        completed_at=None,
+                    )
                     continue
                 # MANUAL: a clerk finishes the task by hand; it is still late if late
                 await workflow.wait_condition(lambda: self._manual is not None)
                 assert self._manual is not None
-                self._finish(TaskStatus.COMPLETED, result=self._manual.result,
-                             completed_by=self._manual.completed_by, reason=self._manual.note)
+                self._finish(
+                    TaskStatus.COMPLETED,
+                    result=self._manual.result,
+                    completed_by=self._manual.completed_by,
+                    reason=self._manual.note,
+                )
                 break
         except asyncio.CancelledError:
             await self._stop_ladder()
@@ -170,8 +190,12 @@ class DepartmentTask:
         try:
             await workflow.execute_activity(
                 "withdraw_from_department",
-                WithdrawInput(endpoint=self._endpoint(), application_id=self._inp.application_id,
-                              receipt_no=self.state.receipt_no, reason="申请人撤回申请"),
+                WithdrawInput(
+                    endpoint=self._endpoint(),
+                    application_id=self._inp.application_id,
+                    receipt_no=self.state.receipt_no,
+                    reason="申请人撤回申请",
+                ),
                 activity_id=f"{d.code}.withdraw",
                 **self._activity_options(),
             )
@@ -181,7 +205,9 @@ class DepartmentTask:
 
     def _endpoint(self) -> DepartmentEndpoint:
         d = self._inp.department
-        return DepartmentEndpoint(code=d.code, channel=d.channel, base_url=d.base_url, credentials_ref=d.credentials_ref)
+        return DepartmentEndpoint(
+            code=d.code, channel=d.channel, base_url=d.base_url, credentials_ref=d.credentials_ref
+        )
 
     async def _start_round(self) -> None:
         """Dispatch starts now: plan its deadline, set the ladder going."""
@@ -217,13 +243,19 @@ class DepartmentTask:
         rnd = self.state.round
         try:
             receipt: Receipt = await workflow.execute_activity(
-                "dispatch_to_department", DispatchInput(endpoint=endpoint, request=request), result_type=Receipt,
-                activity_id=f"{d.code}.dispatch.r{rnd}", **options,
+                "dispatch_to_department",
+                DispatchInput(endpoint=endpoint, request=request),
+                result_type=Receipt,
+                activity_id=f"{d.code}.dispatch.r{rnd}",
+                **options,
             )
         except ActivityError as err:
             return self._failed(err)
-        self._update(status=TaskStatus.DISPATCHED, receipt_no=receipt.receipt_no,
-                     evidence=receipt.evidence or self.state.evidence)
+        self._update(
+            status=TaskStatus.DISPATCHED,
+            receipt_no=receipt.receipt_no,
+            evidence=receipt.evidence or self.state.evidence,
+        )
 
         delay = inp.timing.poll_initial_s
         inquiry: Inquiry | None = receipt.answer  # an API department answers right after filing
@@ -233,7 +265,9 @@ class DepartmentTask:
                 try:
                     inquiry = await workflow.execute_activity(
                         "inquire_department",
-                        InquireInput(endpoint=endpoint, application_id=inp.application_id, receipt_no=receipt.receipt_no),
+                        InquireInput(
+                            endpoint=endpoint, application_id=inp.application_id, receipt_no=receipt.receipt_no
+                        ),
                         result_type=Inquiry,
                         activity_id=f"{d.code}.inquire.r{rnd}.{self._inquiries}",
                         **options,
@@ -257,7 +291,7 @@ class DepartmentTask:
             inquiry = None
             try:
                 await workflow.wait_condition(lambda: self._callback is not None, timeout=timedelta(seconds=delay))
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 delay = min(delay * 1.5, inp.timing.poll_max_s)
                 continue
             callback, self._callback = self._callback, None
@@ -271,16 +305,21 @@ class DepartmentTask:
     async def _replan(self, new_due_at: datetime) -> DeadlinePlan:
         assert self.state.dispatched_at is not None
         plan = self._plan(self.state.dispatched_at, self._inp.department.budget_minutes, due_at=new_due_at)
-        workflow.logger.info("department %s deadline extended to %s", self._inp.department.code, plan.due_at.isoformat())
+        workflow.logger.info(
+            "department %s deadline extended to %s", self._inp.department.code, plan.due_at.isoformat()
+        )
         return plan
 
     async def _plan_more(self, n: int) -> DeadlinePlan:
         """The ladder ran out: plan at least ``n`` steps (re-escalations) for the same deadline."""
         ladder = self._ladder
         assert ladder is not None
-        return self._plan(ladder.plan.started_at, self._inp.department.budget_minutes,
-                          due_at=ladder.due_at if ladder.version else None,
-                          re_escalations=n)
+        return self._plan(
+            ladder.plan.started_at,
+            self._inp.department.budget_minutes,
+            due_at=ladder.due_at if ladder.version else None,
+            re_escalations=n,
+        )
 
     async def _extended(self) -> None:
         assert self._ladder is not None
@@ -292,14 +331,21 @@ class DepartmentTask:
         d = inp.department
         esc = Escalation(
             key=f"{inp.application_id}.{d.code}.r{self.state.round}.v{self._ladder.version}.s{step.sequence}",
-            department=d.code, level=step.level, audience=step.audience, sequence=step.sequence,
-            due_at=self._ladder.due_at, planned_at=step.at, fired_at=workflow.now(),
+            department=d.code,
+            level=step.level,
+            audience=step.audience,
+            sequence=step.sequence,
+            due_at=self._ladder.due_at,
+            planned_at=step.at,
+            fired_at=workflow.now(),
         )
         workflow.logger.info("escalation %s to %s for department %s", step.level, step.audience, d.code)
         self._update(sla_state=self._ladder.sla_state)
         self._on_escalation(esc)
         await start_notification(
-            esc, application_id=inp.application_id, window_id=inp.request.application.window.window_id,
+            esc,
+            application_id=inp.application_id,
+            window_id=inp.request.application.window.window_id,
             subject=f"{d.name}·{d.task}" if d.task else d.name,
         )
 
@@ -331,9 +377,7 @@ class DepartmentTask:
         if isinstance(cause, ApplicationError) and cause.details and isinstance(cause.details[0], dict):
             evidence = {k: str(v) for k, v in cause.details[0].items()}
         workflow.logger.warning("department %s task needs a person: %s", self._inp.department.code, detail)
-        return self._finish(
-            TaskStatus.MANUAL, reason=f"自动办理未能完成，需窗口人工处理：{detail}", evidence=evidence
-        )
+        return self._finish(TaskStatus.MANUAL, reason=f"自动办理未能完成，需窗口人工处理：{detail}", evidence=evidence)
 
     def _finish(self, status: TaskStatus, **changes) -> TaskStatus:
         finished_at = workflow.now() if status in (TaskStatus.COMPLETED, TaskStatus.CANCELLED) else None

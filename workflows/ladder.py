@@ -10,7 +10,6 @@ deadline); each step's key carries the deadline's version.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 
@@ -76,7 +75,7 @@ class Ladder:
                 try:
                     await workflow.wait_condition(interrupted, timeout=delay)
                     continue  # done or extended before the step was due
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     pass
             self._next += 1
             self.sla_state = LEVEL_SLA_STATE.get(step.level, self.sla_state)

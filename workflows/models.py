@@ -64,7 +64,9 @@ class DepartmentState(BaseModel):
     due_at: datetime | None = None
     sla_state: str | None = None  # on_track | at_risk | breached, once dispatched
     round: int = 1  # 1, then 2 after the first correction (补正) re-dispatched it, ...
-    evidence: dict[str, str] | None = None  # the receipt's screenshot; after a failed robot attempt, its screenshot and trace
+    evidence: dict[str, str] | None = (
+        None  # the receipt's screenshot; after a failed robot attempt, its screenshot and trace
+    )
     completed_by: str | None = None  # a clerk who recorded the result by hand
     dispatched_at: datetime | None = None
     completed_at: datetime | None = None

@@ -17,13 +17,13 @@ from temporalio.service import RPCError, RPCStatusCode
 from api.deps import ClientDep, SettingsDep
 from api.schemas import (
     ApplicationDetail,
-    ManualCompletionRequest,
-    WithdrawalRequest,
     DeadlineChangeRecord,
     DeadlineExtensionRequest,
+    ManualCompletionRequest,
     Problem,
     SubmissionAccepted,
     ValidationProblem,
+    WithdrawalRequest,
 )
 from domain.deadlines import plan_application, planning_basis
 from domain.form import Application
@@ -123,7 +123,9 @@ async def get_application(application_id: str, client: ClientDep) -> Application
         raise
     except WorkflowQueryFailedError as err:
         log.error("application_query_failed", application_id=application_id, error=str(err))
-        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, detail="暂时无法读取该申请的办理进度，请稍后重试") from err
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE, detail="暂时无法读取该申请的办理进度，请稍后重试"
+        ) from err
 
 
 @router.post(
@@ -132,15 +134,24 @@ async def get_application(application_id: str, client: ClientDep) -> Application
     responses={404: {"model": Problem}, 409: {"model": Problem, "description": "不能延期（理由、时限或状态不符）"}},
     summary="督办人员延长整件申请或某部门事项的办结时限（留痕）",
 )
-async def extend_deadline(application_id: str, body: DeadlineExtensionRequest, client: ClientDep) -> DeadlineChangeRecord:
+async def extend_deadline(
+    application_id: str, body: DeadlineExtensionRequest, client: ClientDep
+) -> DeadlineChangeRecord:
     change = await _update(
-        client, application_id, ApplicationWorkflow.extend_deadline,
+        client,
+        application_id,
+        ApplicationWorkflow.extend_deadline,
         DeadlineExtension(
             department=body.department, new_due_at=body.new_due_at, reason=body.reason, requested_by=body.requested_by
         ),
     )
-    log.info("deadline_extended", application_id=application_id, department=body.department,
-             requested_by=body.requested_by, new_due_at=change.new_due_at.isoformat())
+    log.info(
+        "deadline_extended",
+        application_id=application_id,
+        department=body.department,
+        requested_by=body.requested_by,
+        new_due_at=change.new_due_at.isoformat(),
+    )
     return change
 
 
@@ -168,8 +179,12 @@ async def _update(client, workflow_id: str, update, arg):
 )
 async def correct_application(application_id: str, application: Application, client: ClientDep) -> ApplicationDetail:
     await _update(
-        client, application_id, ApplicationWorkflow.correct,
-        Correction(application=application, corrected_at=datetime.now(SHANGHAI), requested_by=application.window.clerk_id),
+        client,
+        application_id,
+        ApplicationWorkflow.correct,
+        Correction(
+            application=application, corrected_at=datetime.now(SHANGHAI), requested_by=application.window.clerk_id
+        ),
     )
     log.info("application_corrected", application_id=application_id)
     return await client.get_workflow_handle(application_id).query(ApplicationWorkflow.status)
@@ -185,7 +200,9 @@ async def complete_manually(
     application_id: str, code: str, body: ManualCompletionRequest, client: ClientDep
 ) -> ApplicationDetail:
     await _update(
-        client, application_id, ApplicationWorkflow.complete_manually,
+        client,
+        application_id,
+        ApplicationWorkflow.complete_manually,
         ManualCompletion(department=code, result=body.result, completed_by=body.completed_by, note=body.note),
     )
     log.info("task_completed_manually", application_id=application_id, department=code, completed_by=body.completed_by)
@@ -200,7 +217,9 @@ async def complete_manually(
 )
 async def withdraw_application(application_id: str, body: WithdrawalRequest, client: ClientDep) -> ApplicationDetail:
     view = await _update(
-        client, application_id, ApplicationWorkflow.withdraw,
+        client,
+        application_id,
+        ApplicationWorkflow.withdraw,
         Withdrawal(reason=body.reason, requested_by=body.requested_by),
     )
     log.info("application_withdrawn", application_id=application_id, requested_by=body.requested_by)

@@ -24,7 +24,9 @@ async def deadlines(
 ) -> DeadlineAnswer:
     for name, t in (("submitted_at", submitted_at), ("dispatched_at", dispatched_at)):
         if t is not None and t.tzinfo is None:
-            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=f"{name} 须带时区，例如 2026-09-30T14:00:00+08:00")
+            raise HTTPException(
+                status.HTTP_422_UNPROCESSABLE_CONTENT, detail=f"{name} 须带时区，例如 2026-09-30T14:00:00+08:00"
+            )
     calendar = settings.working_calendar()
     answer = DeadlineAnswer(
         submitted_at=submitted_at,

@@ -67,7 +67,8 @@ async def department_callback(
         if err.status is RPCStatusCode.NOT_FOUND:
             # unknown application, or one that has already finished: nothing to change
             raise HTTPException(
-                status.HTTP_404_NOT_FOUND, detail=f"没有在办的 {code} 事项（申请 {body.application_id}），回调未改变任何状态"
+                status.HTTP_404_NOT_FOUND,
+                detail=f"没有在办的 {code} 事项（申请 {body.application_id}），回调未改变任何状态",
             ) from err
         raise
     log.info("department_callback_accepted", department=code, application_id=body.application_id, status=body.status)

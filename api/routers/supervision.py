@@ -113,7 +113,9 @@ def list_notifications(
         str,
         Query(
             min_length=1,
-            description="通知对象：department_handler | department_supervisor | window_supervisor | leading_group_office",
+            description=(
+                "通知对象：department_handler | department_supervisor | window_supervisor | leading_group_office"
+            ),
         ),
     ],
     application_id: Annotated[str | None, Query(description="申请编号")] = None,
@@ -121,7 +123,9 @@ def list_notifications(
     limit: Limit = 200,
 ) -> NotificationInbox:
     rows = _sink(request).list(audience=audience, application_id=application_id, department=department, limit=limit)
-    return NotificationInbox(audience=audience, count=len(rows), items=[NotificationRecord.model_validate(r) for r in rows])
+    return NotificationInbox(
+        audience=audience, count=len(rows), items=[NotificationRecord.model_validate(r) for r in rows]
+    )
 
 
 # -- the supervision board: every open department task against its deadline ----------------------

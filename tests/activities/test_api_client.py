@@ -36,7 +36,9 @@ SEAL_CODES = {
 
 
 def make_request(sample_json: dict, department: str, *, uscc: str = USCC, seal_codes: dict | None = None):
-    upstream: dict[str, dict] = {"amr": {"uscc": uscc, "licence_serial": "L-1", "approved_at": "2026-03-10T10:00:00+08:00"}}
+    upstream: dict[str, dict] = {
+        "amr": {"uscc": uscc, "licence_serial": "L-1", "approved_at": "2026-03-10T10:00:00+08:00"}
+    }
     if department == "bank":
         upstream["psb_seal"] = {"seal_codes": SEAL_CODES if seal_codes is None else seal_codes}
     return DepartmentRequest(
@@ -239,7 +241,9 @@ async def test_malformed_result_is_not_a_rejection(sample_json):
             json={"ticket": "TAX-1", "application_id": "X", "status": "completed", "result": {"taxpayer_id": USCC}},
         )
 
-    async with DepartmentApiClient("http://tax.test", TOKEN, department="tax", transport=httpx.MockTransport(handler)) as c:
+    async with DepartmentApiClient(
+        "http://tax.test", TOKEN, department="tax", transport=httpx.MockTransport(handler)
+    ) as c:
         with pytest.raises(DepartmentUnavailable, match="malformed result"):
             await c.inquire("TAX-1")
 

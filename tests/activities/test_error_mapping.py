@@ -8,8 +8,12 @@ from bots import errors as bot_errors
 
 
 def test_business_outcomes_and_changed_portals_are_not_retried():
-    for exc in (bot_errors.BusinessRejection("名称重复"), bot_errors.PortalChanged("no landmark"),
-                api_client.DepartmentRejected("bad uscc"), api_client.DepartmentAuthError("401")):
+    for exc in (
+        bot_errors.BusinessRejection("名称重复"),
+        bot_errors.PortalChanged("no landmark"),
+        api_client.DepartmentRejected("bad uscc"),
+        api_client.DepartmentAuthError("401"),
+    ):
         assert _to_application_error(exc).non_retryable, type(exc).__name__
     assert _to_application_error(bot_errors.BusinessRejection("名称重复")).type == "BusinessRejection"
 
@@ -27,4 +31,3 @@ def test_evidence_travels_as_details():
     exc.evidence = {"screenshot": "2026-11-29/amr-KB1-attempt1.png", "trace": "2026-11-29/amr-KB1-attempt1.zip"}
     err = _to_application_error(exc)
     assert err.details[0] == exc.evidence and err.non_retryable
-

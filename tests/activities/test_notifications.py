@@ -84,7 +84,9 @@ def test_record_is_idempotent_by_key(tmp_path):
     row = rows[0]
     assert row["message"] == MESSAGE  # the first write wins
     assert row["fired_at"] == n.fired_at and row["due_at"] == n.due_at and row["planned_at"] == n.planned_at
-    assert {k: row[k] for k in ("key", "application_id", "department", "level", "audience", "sequence", "window_id")} == {
+    assert {
+        k: row[k] for k in ("key", "application_id", "department", "level", "audience", "sequence", "window_id")
+    } == {
         "key": n.key,
         "application_id": n.application_id,
         "department": "tax",
@@ -111,7 +113,13 @@ def test_list_is_newest_first_and_filters(tmp_path):
     sink = NotificationSink(tmp_path / "n.sqlite3")
     a = note("a", level="remind", audience="department_handler", sequence=1, fired_at=T0)  # 02:00 UTC
     # written in UTC, but one hour later than ``a``: text order would put it first, time order last
-    b = note("b", level="warn", audience="department_supervisor", sequence=2, fired_at=datetime(2026, 11, 30, 3, 0, tzinfo=UTC))
+    b = note(
+        "b",
+        level="warn",
+        audience="department_supervisor",
+        sequence=2,
+        fired_at=datetime(2026, 11, 30, 3, 0, tzinfo=UTC),
+    )
     c = note("c", level="breach", audience="window_supervisor", sequence=3, fired_at=T0 + timedelta(hours=2))
     d = note("d", application_id="KB20261130-BBBB", department="hpf", level="warn", audience="department_supervisor",
              fired_at=T0 + timedelta(minutes=30))  # fmt: skip
@@ -142,7 +150,12 @@ def test_delivery_bookkeeping(tmp_path):
 
     sink.mark_failed(n.key, WEBHOOK, "webhook answered HTTP 500", status_code=500)
     d = sink.delivery(n.key, WEBHOOK)
-    assert (d["status"], d["attempts"], d["last_status_code"], d["last_error"]) == ("failed", 1, 500, "webhook answered HTTP 500")
+    assert (d["status"], d["attempts"], d["last_status_code"], d["last_error"]) == (
+        "failed",
+        1,
+        500,
+        "webhook answered HTTP 500",
+    )
     assert d["delivered_at"] is None
     assert sink.get(n.key)["delivery_status"] == "failed"
 
@@ -192,7 +205,9 @@ def test_several_processes_share_the_sink(tmp_path):
     reader = NotificationSink(path)
     # two writers with overlapping keys (k50..k99 written by both), while this process reads
     procs = [
-        subprocess.Popen([sys.executable, "-c", _WRITER, str(path), lo, hi], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+        subprocess.Popen(
+            [sys.executable, "-c", _WRITER, str(path), lo, hi], cwd=ROOT, stdout=subprocess.PIPE, text=True
+        )
         for lo, hi in (("0", "100"), ("50", "150"))
     ]
     while any(p.poll() is None for p in procs):
@@ -221,7 +236,7 @@ def test_signature_wire_format_and_verification():
 
     assert verify_signature(SECRET, str(ts), body, expected, now=ts + 10) is True
     assert verify_signature(SECRET, ts, body, expected, now=ts - 299) is True
-    tampered = body.replace("80%".encode(), "90%".encode())
+    tampered = body.replace(b"80%", b"90%")
     assert tampered != body
     assert verify_signature(SECRET, str(ts), tampered, expected, now=ts) is False
     assert verify_signature(SECRET, str(ts + 1), body, expected, now=ts) is False  # timestamp is signed
@@ -304,7 +319,13 @@ async def test_notify_delivers_a_signed_webhook(tmp_path):
     row = NotificationSink(tmp_path / "n.sqlite3").get(n.key)
     assert row["delivery_status"] == "delivered"
     [d] = row["deliveries"]
-    assert (d["channel"], d["status"], d["attempts"], d["last_status_code"], d["last_error"]) == (WEBHOOK, "delivered", 1, 200, None)
+    assert (d["channel"], d["status"], d["attempts"], d["last_status_code"], d["last_error"]) == (
+        WEBHOOK,
+        "delivered",
+        1,
+        200,
+        None,
+    )
     sent = [e for e in logs if e["event"] == "notification_sent"]
     assert len(sent) == 1 and sent[0]["channel"] == WEBHOOK and sent[0]["notification_key"] == n.key
     assert MESSAGE not in repr(logs)
@@ -461,7 +482,9 @@ async def test_secrets_never_appear_in_logs_errors_or_the_sink(tmp_path):
 
 
 def test_webhook_settings(tmp_path, monkeypatch):
-    monkeypatch.setenv("KAIBAN_WEBHOOKS", json.dumps({"window_supervisor": {"url": "https://hooks.example/k", "secret": SECRET}}))
+    monkeypatch.setenv(
+        "KAIBAN_WEBHOOKS", json.dumps({"window_supervisor": {"url": "https://hooks.example/k", "secret": SECRET}})
+    )
     monkeypatch.setenv("KAIBAN_DATA_DIR", str(tmp_path / "data"))
     s = Settings()
     assert s.webhooks["window_supervisor"].url == "https://hooks.example/k"
@@ -483,6 +506,14 @@ def test_webhook_settings(tmp_path, monkeypatch):
     sixteen = "0123456789abcdef"
     Settings(webhooks={"window_supervisor": {"url": "https://h/x", "secret": sixteen}})  # fine in development
     with pytest.raises(ValidationError, match="at least 32 characters"):
-        Settings(environment="production", payload_key=prod_key, webhooks={"window_supervisor": {"url": "https://h/x", "secret": sixteen}})
-    ok = Settings(environment="production", payload_key=prod_key, webhooks={"window_supervisor": {"url": "https://h/x", "secret": sixteen * 2}})
+        Settings(
+            environment="production",
+            payload_key=prod_key,
+            webhooks={"window_supervisor": {"url": "https://h/x", "secret": sixteen}},
+        )
+    ok = Settings(
+        environment="production",
+        payload_key=prod_key,
+        webhooks={"window_supervisor": {"url": "https://h/x", "secret": sixteen * 2}},
+    )
     assert len(ok.webhooks["window_supervisor"].secret) == 32

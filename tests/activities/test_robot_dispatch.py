@@ -47,7 +47,9 @@ async def test_a_retry_resumes_the_form_and_the_receipt_screenshot_is_linked(tmp
     app = create_portal_app("hpf", db_path=db, username=USER, password=SECRET, process_delay_s=3600)
     application_id = f"T-{uuid.uuid4().hex[:16]}"
     request = DepartmentRequest(
-        application_id=application_id, department="hpf", application=sample_json,
+        application_id=application_id,
+        department="hpf",
+        application=sample_json,
         upstream={"amr": {"uscc": valid_uscc()}},
     )
     pool = BrowserPool(max_sessions=1, evidence_dir=settings.evidence_path)

@@ -28,8 +28,14 @@ def test_application_due(http, submitted, due):
 
 
 def test_department_task_due_after_the_holiday(http):
-    r = http.get("/api/v1/deadlines", params={
-        "submitted_at": "2026-09-30T09:00:00+08:00", "department": "amr", "dispatched_at": "2026-09-30T17:20:00+08:00"})
+    r = http.get(
+        "/api/v1/deadlines",
+        params={
+            "submitted_at": "2026-09-30T09:00:00+08:00",
+            "department": "amr",
+            "dispatched_at": "2026-09-30T17:20:00+08:00",
+        },
+    )
     body = r.json()
     assert body["budget_minutes"] == 120
     assert body["task_due_at"] == "2026-10-08T10:50:00+08:00"

@@ -49,7 +49,9 @@ def filled(tmp_path):
         note("a-app-breach", department=None, level="breach", audience="window_supervisor", minutes=30),
     ):
         sink.record(n)
-    sink.mark_failed("a-tax-breach", WEBHOOK, "webhook for audience 'window_supervisor' answered HTTP 500", status_code=500)
+    sink.mark_failed(
+        "a-tax-breach", WEBHOOK, "webhook for audience 'window_supervisor' answered HTTP 500", status_code=500
+    )
     sink.mark_delivered("a-tax-breach", WEBHOOK, 200)
     sink.mark_failed("a-app-breach", WEBHOOK, "webhook for audience 'window_supervisor' timed out (ReadTimeout)")
     with TestClient(create_app(Settings(notification_sink_path=path), client=object())) as http:
@@ -121,7 +123,9 @@ def test_notifications_inbox_for_one_audience(filled):
 
     r = filled.get("/api/v1/notifications", params={"audience": "department_supervisor", "department": "hpf"})
     assert keys(r.json()) == ["b-hpf-warn"]
-    r = filled.get("/api/v1/notifications", params={"audience": "window_supervisor", "application_id": APP_A, "limit": 1})
+    r = filled.get(
+        "/api/v1/notifications", params={"audience": "window_supervisor", "application_id": APP_A, "limit": 1}
+    )
     assert keys(r.json()) == ["a-app-breach"]
     assert keys(filled.get("/api/v1/notifications", params={"audience": "nobody"}).json()) == []
 

@@ -10,11 +10,23 @@ from bench.__main__ import main
 
 def test_bench_orchestration_and_intake_write_results(tmp_path):
     out = tmp_path / "results.json"
-    rc = main([
-        "--quick", "--sections", "orchestration,intake", "--out", str(out),
-        "--orchestration-n", "3", "--orchestration-concurrency", "2",
-        "--intake-requests", "20", "--intake-clients", "5",
-    ])
+    rc = main(
+        [
+            "--quick",
+            "--sections",
+            "orchestration,intake",
+            "--out",
+            str(out),
+            "--orchestration-n",
+            "3",
+            "--orchestration-concurrency",
+            "2",
+            "--intake-requests",
+            "20",
+            "--intake-clients",
+            "5",
+        ]
+    )
     assert rc == 0
     results = json.loads(out.read_text(encoding="utf-8"))
     assert results["machine"]["cpu_count"] > 0 and results["machine"]["python"]

@@ -24,7 +24,6 @@ from runtime.settings import Settings
 from simulators import department_api, store
 from tests.simulators.test_department_api import body
 
-
 # --- the criteria --------------------------------------------------------------------------------
 
 
@@ -48,8 +47,9 @@ def test_evaluate_passes_only_when_every_criterion_holds():
     assert "no reading of the worker's memory" in line
     assert soak.evaluate(**{**ok, "memory_growth": 0.3}, max_growth=0.5) == []
 
-    three = soak.evaluate(applications=3, outcomes={"needs_correction": 3}, duplicates={"amr": ["KB-1"]},
-                          memory_growth=0.9)
+    three = soak.evaluate(
+        applications=3, outcomes={"needs_correction": 3}, duplicates={"amr": ["KB-1"]}, memory_growth=0.9
+    )
     assert len(three) == 3
 
 
@@ -60,8 +60,14 @@ def test_store_counts_tell_live_duplicates_from_refiling(tmp_path):
 
     def file(app_id: str) -> str:
         row = store.insert_submission(
-            db, portal="amr", application_id=app_id, data={}, submitted_at="2026-11-29T10:00:00+08:00",
-            submitted_ts=time.time(), ready_ts=time.time(), make_receipt_no=lambda i: f"R{i:06d}",
+            db,
+            portal="amr",
+            application_id=app_id,
+            data={},
+            submitted_at="2026-11-29T10:00:00+08:00",
+            submitted_ts=time.time(),
+            ready_ts=time.time(),
+            make_receipt_no=lambda i: f"R{i:06d}",
             make_result=lambda i: {},
         )
         return row["receipt_no"]
@@ -83,8 +89,12 @@ def test_store_counts_tell_live_duplicates_from_refiling(tmp_path):
     assert (amr["applications_filed"], amr["submissions"], amr["live_submissions"]) == (3, 5, 4)
     assert stores["tax"]["channel"] == "api" and stores["tax"]["live_submissions_per_application"] == {"0": 4}
     assert set(stores) == {*PORTALS, *soak.APIS}
-    failures = soak.evaluate(applications=4, outcomes={"completed": 4},
-                             duplicates={c: s["duplicates"] for c, s in stores.items()}, memory_growth=0.0)
+    failures = soak.evaluate(
+        applications=4,
+        outcomes={"completed": 4},
+        duplicates={c: s["duplicates"] for c, s in stores.items()},
+        memory_growth=0.0,
+    )
     assert failures and "amr: 1 (KB-DUP)" in failures[0]
 
 
@@ -95,8 +105,15 @@ async def test_an_api_store_counts_one_submission_for_a_repeated_post(tmp_path):
         for expected in (202, 200):
             r = await c.post("/api/v1/submissions", json=body("tax", "KB-TAX-1"), headers={"Authorization": "Bearer t"})
             assert r.status_code == expected
-    figures = soak.store_figures([("KB-TAX-1", department_api.count_submissions(db, "KB-TAX-1"),
-                                   department_api.count_live_submissions(db, "KB-TAX-1"))])
+    figures = soak.store_figures(
+        [
+            (
+                "KB-TAX-1",
+                department_api.count_submissions(db, "KB-TAX-1"),
+                department_api.count_live_submissions(db, "KB-TAX-1"),
+            )
+        ]
+    )
     assert figures["live_submissions_per_application"] == {"1": 1} and figures["duplicates"] == []
 
 
@@ -132,10 +149,14 @@ def view(status: str, **departments: str) -> dict:
 async def test_follow_returns_the_result_or_stops_at_a_task_that_waits_for_a_person():
     done = FakeHandle([view("processing", amr="in_review")], result_after_s=0.05)
     assert await soak.follow(fake_client(done), "KB-1", timeout_s=5, poll_s=0.02) == {
-        "status": "completed", "stuck": {}, "timed_out": False}
+        "status": "completed",
+        "stuck": {},
+        "timed_out": False,
+    }
 
-    manual = FakeHandle([view("processing", amr="in_review"), view("processing", amr="manual", tax="completed")],
-                        result_after_s=None)
+    manual = FakeHandle(
+        [view("processing", amr="in_review"), view("processing", amr="manual", tax="completed")], result_after_s=None
+    )
     t0 = time.monotonic()
     out = await soak.follow(fake_client(manual), "KB-2", timeout_s=5, poll_s=0.02)
     assert out == {"status": "processing", "stuck": {"amr": "manual"}, "timed_out": False}
@@ -155,12 +176,15 @@ async def test_follow_returns_the_result_or_stops_at_a_task_that_waits_for_a_per
 
 async def test_the_soak_portals_get_the_error_rate_distinct_seeds_and_the_session_lifetime(tmp_path):
     behaviour = {"error_rate": 0.1, "error_seed": lambda code: 40 + PORTALS.index(code), "session_lifetime_s": 120.0}
-    async with departments(tmp_path, 0.0, portal_behaviour=behaviour, prefix=soak.PREFIX) as urls, \
-            httpx.AsyncClient(timeout=10) as http:
+    async with (
+        departments(tmp_path, 0.0, portal_behaviour=behaviour, prefix=soak.PREFIX) as urls,
+        httpx.AsyncClient(timeout=10) as http,
+    ):
         seen = {code: (await http.get(f"{urls[code]}/_admin/behaviour")).json() for code in PORTALS}
         counters = await soak._portal_counters(urls)
-        tax = await http.get(f"{urls['tax']}/api/v1/submissions",
-                             headers={"Authorization": f"Bearer {Settings().api_token('tax')}"})
+        tax = await http.get(
+            f"{urls['tax']}/api/v1/submissions", headers={"Authorization": f"Bearer {Settings().api_token('tax')}"}
+        )
     assert [seen[c]["error_seed"] for c in PORTALS] == [40, 41, 42, 43]
     assert all(b["error_rate"] == 0.1 and b["session_lifetime_s"] == 120.0 for b in seen.values())
     assert set(counters) == set(PORTALS) and all(c["requests"] == 0 for c in counters.values())
@@ -185,19 +209,30 @@ def test_the_cli_defaults_are_the_issues_soak(tmp_path):
 
 
 def synthetic_report(args: argparse.Namespace, *, statuses: list[str], duplicate: bool, end_kb: int) -> dict:
-    records = [{"application_id": f"KB-{i}", "seconds": 1.0, "status": s, "stuck": {} if s == "completed" else
-                {"amr": "manual"}, "timed_out": False} for i, s in enumerate(statuses)]
+    records = [
+        {
+            "application_id": f"KB-{i}",
+            "seconds": 1.0,
+            "status": s,
+            "stuck": {} if s == "completed" else {"amr": "manual"},
+            "timed_out": False,
+        }
+        for i, s in enumerate(statuses)
+    ]
     ids = [r["application_id"] for r in records]
     stores = {code: {"channel": "robot", **soak.store_figures((i, 1, 1) for i in ids)} for code in PORTALS}
     if duplicate:
         stores["hrss"] = {"channel": "robot", **soak.store_figures([(ids[0], 2, 2), *((i, 1, 1) for i in ids[1:])])}
-    counters = {code: {k: 0 for k in soak.portal.COUNTERS} | {"requests": 100, "responses_5xx": 10,
-                                                                 "errors_injected": 10} for code in PORTALS}
+    counters = {
+        code: {k: 0 for k in soak.portal.COUNTERS} | {"requests": 100, "responses_5xx": 10, "errors_injected": 10}
+        for code in PORTALS
+    }
     sampler = MemorySampler(pid=0)
     sampler.peak_process_kb = end_kb
     memory = memory_figures(sampler, {"worker_kb": 100 * 1024, "chromium_kb": 0}, end_kb, 0)
-    return soak.build_report(args, records, [1.0] * statuses.count("completed"), 10.0, stores, counters, memory,
-                             min(10, len(records)), True)
+    return soak.build_report(
+        args, records, [1.0] * statuses.count("completed"), 10.0, stores, counters, memory, min(10, len(records)), True
+    )
 
 
 def test_the_report_says_what_failed(tmp_path):
@@ -211,7 +246,10 @@ def test_the_report_says_what_failed(tmp_path):
 
     bad = synthetic_report(args, statuses=["completed", "completed", "processing"], duplicate=True, end_kb=130 * 1024)
     assert not bad["passed"] and bad["criteria"] == {
-        "all_completed": False, "zero_duplicates": False, "memory_growth_within_limit": False}
+        "all_completed": False,
+        "zero_duplicates": False,
+        "memory_growth_within_limit": False,
+    }
     assert bad["applications"]["not_completed"][0]["stuck"] == {"amr": "manual"}
     assert bad["duplicates"] == 1 and bad["stores"]["hrss"]["duplicates"] == ["KB-0"]
     failed = [line for line in soak.summary_lines(bad) if line.startswith("SOAK FAILED")]
@@ -255,6 +293,8 @@ def test_main_exits_1_with_a_clear_line_when_the_run_breaks(tmp_path, monkeypatc
     monkeypatch.setattr(soak.tempfile, "mkdtemp", lambda prefix: str(tmp_path))
     report = tmp_path / "soak.json"
     assert soak.main(["--applications", "3", "--report", str(report)]) == 1
-    assert "SOAK FAILED: the soak could not run to its end: RuntimeError: worker exited with 1" in capsys.readouterr().out
+    assert (
+        "SOAK FAILED: the soak could not run to its end: RuntimeError: worker exited with 1" in capsys.readouterr().out
+    )
     written = json.loads(report.read_text(encoding="utf-8"))
     assert written["passed"] is False and written["settings"]["applications"] == 3

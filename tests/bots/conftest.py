@@ -120,7 +120,9 @@ def new_id() -> Callable[[], str]:
 def make_request(sample_json, new_id) -> Callable[..., DepartmentRequest]:
     """A valid DepartmentRequest for ``code`` built from the sample application."""
 
-    def make(code: str, *, application_id: str | None = None, uscc: str = UPSTREAM_USCC, edit=None) -> DepartmentRequest:
+    def make(
+        code: str, *, application_id: str | None = None, uscc: str = UPSTREAM_USCC, edit=None
+    ) -> DepartmentRequest:
         data = sample_json
         if edit is not None:
             edit(data)

@@ -120,8 +120,9 @@ def fail_gets(app, times: int, path_prefix: str = "/login") -> list[str]:
 
 
 @pytest.mark.parametrize(("times", "files"), [(2, True), (3, False)])
-async def test_a_page_answered_5xx_is_loaded_again_a_bounded_number_of_times(times, files, tmp_path, page,
-                                                                             make_request):
+async def test_a_page_answered_5xx_is_loaded_again_a_bounded_number_of_times(
+    times, files, tmp_path, page, make_request
+):
     """A GET (loading it again changes nothing) answered 503 is loaded again after a pause, at most twice;
     a portal that keeps failing is left to Temporal's retry policy (PortalUnavailable)."""
     from structlog.testing import capture_logs

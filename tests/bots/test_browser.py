@@ -39,8 +39,14 @@ def test_find_chromium_reports_none_when_nothing_is_installed(tmp_path, monkeypa
 
 def test_launch_args():
     args = launch_args()
-    for flag in ("--disable-dev-shm-usage", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--disable-gpu", "--no-first-run"):
+    for flag in (
+        "--disable-dev-shm-usage",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-gpu",
+        "--no-first-run",
+    ):
         assert flag in args
     assert ("--no-sandbox" in args) == (os.geteuid() == 0)
 

@@ -83,8 +83,12 @@ async def test_a_failed_attempt_leaves_a_screenshot_and_a_trace_without_the_pass
     assert "/login" in network and "/progress" in network  # the attempt is in the trace...
     assert_absent(trace, PASSWORD)  # ...but not the password it typed
     assert b"***" in trace.read("trace.trace")
-    cookies = [h["value"] for line in network.splitlines() for h in _headers(json.loads(line))
-               if h["name"].lower() in ("cookie", "set-cookie")]
+    cookies = [
+        h["value"]
+        for line in network.splitlines()
+        for h in _headers(json.loads(line))
+        if h["name"].lower() in ("cookie", "set-cookie")
+    ]
     assert cookies and set(cookies) == {"***"}  # nor the session
 
 
@@ -93,8 +97,9 @@ def _headers(event: dict) -> list[dict]:
     return [*snap.get("request", {}).get("headers", []), *snap.get("response", {}).get("headers", [])]
 
 
-async def test_a_refused_login_keeps_evidence_without_the_wrong_password(portals, evidence_pool, evidence_dir,
-                                                                         make_request):
+async def test_a_refused_login_keeps_evidence_without_the_wrong_password(
+    portals, evidence_pool, evidence_dir, make_request
+):
     request = make_request("amr")
     access = dataclasses.replace(portals["amr"].access, password="wrong-口令-2026")
     label = make_label("amr", request.application_id, 1)

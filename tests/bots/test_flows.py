@@ -97,7 +97,10 @@ async def test_the_portal_receives_the_application_unchanged(code, portals, page
     assert data["company_name"] == "太原𬱖䶮数据科技有限公司"
     if code == "amr":
         assert {k: data[k] for k in ("legal_rep_name", "supervisor_name", "liaison_name")} == {
-            "legal_rep_name": "王𬱖", "supervisor_name": "李䶮", "liaison_name": "赵𬱖䶮"}
+            "legal_rep_name": "王𬱖",
+            "supervisor_name": "李䶮",
+            "liaison_name": "赵𬱖䶮",
+        }
         assert data["entity_type"] == "1100" and data["legal_rep_role"] == "01"
         assert Decimal(data["registered_capital"]) == app.company.registered_capital_wan_yuan
         assert data["division_code"] == "140121" and data["operating_term_years"] == ""
@@ -105,8 +108,10 @@ async def test_the_portal_receives_the_application_unchanged(code, portals, page
         assert data["business_scope"] == "软件开发；信息技术咨询服务；数据处理服务"
         assert data["supervisor_id_number"] == app.supervisor.id_number
         assert data["financial_officer_mobile"] == app.financial_officer.mobile
-        assert [(s["kind"], s["name"], s["id_number"], s["contribution"], s["method"], s["deadline"])
-                for s in data["shareholders"]] == [
+        assert [
+            (s["kind"], s["name"], s["id_number"], s["contribution"], s["method"], s["deadline"])
+            for s in data["shareholders"]
+        ] == [
             ("natural_person", "王𬱖", "140121198704150213", "60", "1", "2031-06-30"),
             ("legal_person", "山西汾水投资有限公司", "91140100MA0KQ7WX5W", "40", "1", "2030-12-31"),
         ]
@@ -118,7 +123,9 @@ async def test_the_portal_receives_the_application_unchanged(code, portals, page
         assert data["uscc"] == request.uscc and data["legal_rep_name"] == "王𬱖"
         assert data["address"] == app.company.address.detail
         assert [(e["name"], e["id_number"]) for e in data["employees"]] == [
-            ("刘䶮", "140121199506160714"), ("陈静", "140122198802030828")]
+            ("刘䶮", "140121199506160714"),
+            ("陈静", "140122198802030828"),
+        ]
     else:
         assert data["uscc"] == request.uscc and data["liaison_name"] == "赵𬱖䶮"
         assert data["contribution_rate"] == "7" and data["employee_count"] == "12"
@@ -264,7 +271,9 @@ async def test_a_renamed_field_is_portal_changed(tmp_path, page, make_request, m
     step = spec.steps[1]
     renamed = dataclasses.replace(
         step,
-        fields=tuple(dataclasses.replace(f, label="缴存比例") if f.name == "contribution_rate" else f for f in step.fields),
+        fields=tuple(
+            dataclasses.replace(f, label="缴存比例") if f.name == "contribution_rate" else f for f in step.fields
+        ),
     )
     monkeypatch.setitem(portal_sim.PORTAL_SPECS, "hpf", dataclasses.replace(spec, steps=(spec.steps[0], renamed)))
     db = tmp_path / "hpf-v2.sqlite3"

@@ -57,8 +57,15 @@ async def test_withdraw_through_the_robot_is_idempotent(portals, page, make_requ
     assert portal.live(request.application_id) == 1
 
     steps: list[str] = []
-    await withdraw(page, portal.access, "psb_seal", request.application_id, receipt.receipt_no, "申请人撤回申请",
-                   on_step=steps.append)
+    await withdraw(
+        page,
+        portal.access,
+        "psb_seal",
+        request.application_id,
+        receipt.receipt_no,
+        "申请人撤回申请",
+        on_step=steps.append,
+    )
     assert steps == ["login", "search", "withdraw", "search"]
     assert portal.live(request.application_id) == 0
     [stored] = portal.stored(request.application_id)

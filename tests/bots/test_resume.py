@@ -61,8 +61,13 @@ async def attempt(pool, portal, request, *, cut: str | None = None, resume_from:
         )
         posted, got = posts(page), gets(page)
         try:
-            receipt = await dispatch(page, portal.access, request, on_step=cut_at(cut, steps) if cut else steps.append,
-                                     resume_from=resume_from)
+            receipt = await dispatch(
+                page,
+                portal.access,
+                request,
+                on_step=cut_at(cut, steps) if cut else steps.append,
+                resume_from=resume_from,
+            )
         except CutOff:
             receipt = None
     return steps, posted, got, receipt
@@ -80,8 +85,15 @@ async def test_a_retry_goes_on_from_the_step_the_portal_has(tmp_path, pool, make
         # attempt 2, told where attempt 1 got to: it searches first, then continues the draft
         steps, posted, got, receipt = await attempt(pool, portal, request, resume_from="form:people")
         assert receipt is not None
-        assert steps == ["login", "search_existing", "resume_draft", "form:people", "form:shareholders", "submit",
-                         "receipt"]
+        assert steps == [
+            "login",
+            "search_existing",
+            "resume_draft",
+            "form:people",
+            "form:shareholders",
+            "submit",
+            "receipt",
+        ]
         assert posted == ["/apply/step/2", "/apply/step/3", "/apply/submit"]  # step 1 not typed again, no login
         assert "/apply" not in got  # no new form was started
         assert got.index("/progress") < got.index("/apply/step/1")  # the search came before the draft
@@ -164,14 +176,23 @@ async def test_a_session_lost_between_or_while_resuming_starts_anew_and_files_on
 
         async with pool.page(account=(portal.url, USERNAME), affinity=second.application_id) as page:
             receipt = await dispatch(page, portal.access, second, on_step=on_step, resume_from="form:employees")
-        assert steps == ["login", "search_existing", "resume_draft", "relogin", "form:unit", "form:employees",
-                         "submit", "receipt"]
+        assert steps == [
+            "login",
+            "search_existing",
+            "resume_draft",
+            "relogin",
+            "form:unit",
+            "form:employees",
+            "submit",
+            "receipt",
+        ]
         assert [s["receipt_no"] for s in portal.stored(second.application_id)] == [receipt.receipt_no]
 
 
 def test_step_rank_orders_the_filing_steps():
-    assert [flows.step_rank("amr", s) for s in ("form:basic", "form:people", "form:shareholders", "submit", "receipt")] \
-        == [0, 1, 2, 3, 4]
+    assert [
+        flows.step_rank("amr", s) for s in ("form:basic", "form:people", "form:shareholders", "submit", "receipt")
+    ] == [0, 1, 2, 3, 4]
     assert flows.step_rank("hpf", "receipt") == 3
     for before in (None, "", "login", "search_existing", "relogin", "resume_draft", "form:nonsense"):
         assert flows.step_rank("hpf", before) == -1

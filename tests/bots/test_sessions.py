@@ -195,7 +195,10 @@ async def test_the_browser_is_recycled_after_n_pages_and_never_under_a_page_in_u
 
 async def test_a_session_outlives_the_browser_it_was_made_in(tmp_path, make_request):
     """Sessions are kept as cookies, not as open contexts: a recycled browser loses none."""
-    async with portal_app(tmp_path, "psb_seal") as (portal, app), pool_of(max_sessions=1, recycle_after_tasks=1) as pool:
+    async with (
+        portal_app(tmp_path, "psb_seal") as (portal, app),
+        pool_of(max_sessions=1, recycle_after_tasks=1) as pool,
+    ):
         browsers = []
         total_logins = 0
         for _ in range(3):

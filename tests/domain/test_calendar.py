@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import json
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 
 import chinese_calendar
 import pytest
 from structlog.testing import capture_logs
 
 from domain import calendar as calendar_module
-from tests.support.clock import SH, sh
 from domain.calendar import CalendarOverridesError, WorkingCalendar, load_overrides, parse_overrides
+from tests.support.clock import SH, sh
 
 pytestmark = pytest.mark.usefixtures("_fresh_warnings")  # tests/domain/conftest.py
 
@@ -171,13 +171,13 @@ def test_add_negative_or_non_numeric_minutes_is_refused(cal):
 
 
 def test_results_are_in_the_calendar_time_zone(cal):
-    start = datetime(2026, 9, 29, 2, 0, tzinfo=timezone.utc)  # 10:00 in Shanghai
+    start = datetime(2026, 9, 29, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai
     due = cal.add_working_minutes(start, 30)
     assert due.tzinfo == SH
     assert due == sh(2026, 9, 29, 10, 30)
     assert due.hour == 10 and due.minute == 30
     # 2026-09-29 23:00 UTC is 2026-09-30 07:00 in Shanghai: the Shanghai date decides
-    late_utc = datetime(2026, 9, 29, 23, 0, tzinfo=timezone.utc)
+    late_utc = datetime(2026, 9, 29, 23, 0, tzinfo=UTC)
     assert cal.next_working_start(late_utc) == sh(2026, 9, 30, 9, 0)
 
 
@@ -262,7 +262,7 @@ def test_custom_working_hours():
 def test_other_time_zone_uses_local_hours():
     cal = WorkingCalendar(tz="UTC")
     start = sh(2026, 9, 29, 17, 0)  # 09:00 UTC
-    assert cal.add_working_minutes(start, 60) == datetime(2026, 9, 29, 10, 0, tzinfo=timezone.utc)
+    assert cal.add_working_minutes(start, 60) == datetime(2026, 9, 29, 10, 0, tzinfo=UTC)
     assert cal.add_working_minutes(start, 60).utcoffset() == timedelta(0)
 
 

@@ -42,7 +42,9 @@ def test_unasked_departments_do_not_apply(sample_json):
 
 
 def _dept(code, prereqs=()):
-    return Department(code=code, name=code, channel="api", prerequisites=prereqs, budget_minutes=60, base_url="http://x")
+    return Department(
+        code=code, name=code, channel="api", prerequisites=prereqs, budget_minutes=60, base_url="http://x"
+    )
 
 
 def test_cycles_and_unknown_prerequisites_are_refused():

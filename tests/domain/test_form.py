@@ -77,7 +77,9 @@ def test_shareholder_id_check_digit(sample_json):
     assert err["message"].startswith("股东「王晓明」")
 
 
-@pytest.mark.parametrize("bad", ["14012119870415021", "1401211987041502133", "14012119870415021A", "1401211987O4150213"])
+@pytest.mark.parametrize(
+    "bad", ["14012119870415021", "1401211987041502133", "14012119870415021A", "1401211987O4150213"]
+)
 def test_id_length_or_characters(sample_json, bad):
     sample_json["legal_representative"]["id_number"] = bad
     err = error_at(sample_json, "legal_representative.id_number", "id_format")
@@ -137,8 +139,10 @@ def test_id_stripped_and_lowercase_x_normalised(sample_json):
 
 def test_person_alone_names_the_person():
     with pytest.raises(ValidationError) as info:
-        Person.model_validate({"name": "李娜", "id_number": wrong_check("140122199007280443"), "mobile": "13903510288"},
-                              context={"today": TODAY})
+        Person.model_validate(
+            {"name": "李娜", "id_number": wrong_check("140122199007280443"), "mobile": "13903510288"},
+            context={"today": TODAY},
+        )
     [err] = field_errors(info.value)
     assert err["field"] == "id_number" and err["message"].startswith("「李娜」的身份证号码")
 
@@ -189,8 +193,12 @@ def test_mobile_format(sample_json, bad):
 def test_mobile_of_every_contact_is_checked_and_stripped(sample_json):
     sample_json["supervisor"]["mobile"] = " 13903510288 "
     assert validate(sample_json).supervisor.mobile == "13903510288"
-    for role, label in (("supervisor", "监事"), ("financial_officer", "财务负责人"),
-                        ("tax_officer", "办税人"), ("liaison", "联络员")):
+    for role, _label in (
+        ("supervisor", "监事"),
+        ("financial_officer", "财务负责人"),
+        ("tax_officer", "办税人"),
+        ("liaison", "联络员"),
+    ):
         sample_json[role]["mobile"] = "10000000000"
     found = {e["field"]: e["message"] for e in errors(sample_json)}
     assert "监事「李娜」" in found["supervisor.mobile"]
@@ -386,8 +394,13 @@ def test_independent_errors_are_reported_together(sample_json):
     sample_json["seal"]["types"].append("official")
     sample_json["window"]["clerk_id"] = ""
     fields = {e["field"] for e in errors(sample_json)}
-    assert fields == {"shareholders.0.id_number", "supervisor.mobile", "housing_fund.contribution_rate",
-                      "seal.types.4", "window.clerk_id"}
+    assert fields == {
+        "shareholders.0.id_number",
+        "supervisor.mobile",
+        "housing_fund.contribution_rate",
+        "seal.types.4",
+        "window.clerk_id",
+    }
 
 
 def test_cross_field_rules_run_although_other_fields_fail(sample_json):

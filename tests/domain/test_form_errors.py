@@ -30,11 +30,13 @@ def only(data: dict) -> dict:
 
 def test_shape_of_an_entry(sample_json):
     sample_json["shareholders"][0]["id_number"] = "140121198704150214"
-    assert errors_of(sample_json) == [{
-        "field": "shareholders.0.id_number",
-        "message": "股东「王晓明」的身份证号码校验位不正确，请逐位核对号码",
-        "type": "id_check_digit",
-    }]
+    assert errors_of(sample_json) == [
+        {
+            "field": "shareholders.0.id_number",
+            "message": "股东「王晓明」的身份证号码校验位不正确，请逐位核对号码",
+            "type": "id_check_digit",
+        }
+    ]
 
 
 def test_missing(sample_json):
@@ -177,8 +179,9 @@ def test_union_tag_segment_is_skipped_in_paths(sample_json):
 
 
 def test_unknown_type_falls_back_with_english_original():
-    exc = ValidationError.from_exception_data("X", [InitErrorDetails(type="uuid_parsing", loc=("a",), input="x",
-                                                                     ctx={"error": "bad"})])
+    exc = ValidationError.from_exception_data(
+        "X", [InitErrorDetails(type="uuid_parsing", loc=("a",), input="x", ctx={"error": "bad"})]
+    )
     [err] = field_errors(exc)
     assert err["type"] == "uuid_parsing" and err["field"] == "a"
     assert err["message"].startswith("填写内容不符合要求") and "UUID" in err["message"]
@@ -222,12 +225,24 @@ def test_request_errors_from_fastapi_drop_the_body_prefix(sample_json):
 
 
 def test_request_errors_json_syntax_and_other_sources():
-    found = request_errors([
-        {"type": "json_invalid", "loc": ("body", 17), "msg": "JSON decode error", "input": {},
-         "ctx": {"error": "Expecting value"}},
-        {"type": "string_too_long", "loc": ("header", "idempotency-key"), "msg": "String should have at most 128 characters",
-         "input": "x" * 200, "ctx": {"max_length": 128}},
-    ])
+    found = request_errors(
+        [
+            {
+                "type": "json_invalid",
+                "loc": ("body", 17),
+                "msg": "JSON decode error",
+                "input": {},
+                "ctx": {"error": "Expecting value"},
+            },
+            {
+                "type": "string_too_long",
+                "loc": ("header", "idempotency-key"),
+                "msg": "String should have at most 128 characters",
+                "input": "x" * 200,
+                "ctx": {"max_length": 128},
+            },
+        ]
+    )
     assert found == [
         {"field": "", "message": "不是有效的 JSON", "type": "json_invalid"},
         {"field": "header.idempotency-key", "message": "最多 128 个字符", "type": "string_too_long"},

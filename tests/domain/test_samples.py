@@ -44,7 +44,9 @@ def test_deterministic():
     a = generate_application(42, today=TODAY)
     assert a == generate_application(42, today=TODAY)
     assert a != generate_application(43, today=TODAY)
-    assert generate_application(42, rare_chars=True, today=TODAY) == generate_application(42, rare_chars=True, today=TODAY)
+    assert generate_application(42, rare_chars=True, today=TODAY) == generate_application(
+        42, rare_chars=True, today=TODAY
+    )
 
 
 def test_default_today_is_shanghai_today(monkeypatch):

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timezone
+from datetime import UTC, date, datetime, time
 
 import pytest
 from pydantic import ValidationError
 from structlog.testing import capture_logs
 
-from tests.support.clock import sh
 from domain.calendar import WorkingCalendar
 from domain.sla import (
     LadderRung,
@@ -22,6 +21,7 @@ from domain.sla import (
     task_due,
     task_ladder,
 )
+from tests.support.clock import sh
 
 pytestmark = pytest.mark.usefixtures("_fresh_warnings")  # tests/domain/conftest.py
 
@@ -130,9 +130,9 @@ def test_submitted_on_a_holiday_or_weekend(cal, policy):
 
 def test_application_due_uses_the_calendar_time_zone_date(cal, policy):
     # 2026-09-30 06:59 UTC = 14:59 in Shanghai → same day
-    assert application_due(datetime(2026, 9, 30, 6, 59, tzinfo=timezone.utc), cal, policy) == sh(2026, 9, 30, 17, 30)
+    assert application_due(datetime(2026, 9, 30, 6, 59, tzinfo=UTC), cal, policy) == sh(2026, 9, 30, 17, 30)
     # 2026-09-29 23:00 UTC = 2026-09-30 07:00 in Shanghai → due 2026-09-30, not 09-29
-    assert application_due(datetime(2026, 9, 29, 23, 0, tzinfo=timezone.utc), cal, policy) == sh(2026, 9, 30, 17, 30)
+    assert application_due(datetime(2026, 9, 29, 23, 0, tzinfo=UTC), cal, policy) == sh(2026, 9, 30, 17, 30)
 
 
 def test_application_due_follows_policy_and_overrides():

@@ -52,8 +52,12 @@ async def running_departments(tmp: Path, *, step_delay_s: float = 0.0, process_d
         for code in PORTALS:
             creds = settings.credentials(code)
             app = portal.create_portal_app(
-                code, db_path=dbs[code], username=creds.username, password=creds.password,
-                process_delay_s=process_delay_s, step_delay_s=step_delay_s,
+                code,
+                db_path=dbs[code],
+                username=creds.username,
+                password=creds.password,
+                process_delay_s=process_delay_s,
+                step_delay_s=step_delay_s,
             )
             urls[code] = await stack.enter_async_context(serve_app(app))
         for code in APIS:

@@ -63,10 +63,19 @@ async def test_reject_correct_complete_and_late_callbacks(dev_env, tmp_path, sam
                 # the tax department calling back late: answered clearly, nothing changes
                 tax = dept(view, "tax")
                 token = settings.api_token("tax")
-                body = {"ticket": tax["receipt_no"], "application_id": app_id, "status": "completed", "result": tax["result"]}
-                r = await http.post("/api/v1/departments/tax/callbacks", json=body, headers={"Authorization": f"Bearer {token}"})
+                body = {
+                    "ticket": tax["receipt_no"],
+                    "application_id": app_id,
+                    "status": "completed",
+                    "result": tax["result"],
+                }
+                r = await http.post(
+                    "/api/v1/departments/tax/callbacks", json=body, headers={"Authorization": f"Bearer {token}"}
+                )
                 assert r.status_code == 404 and "未改变任何状态" in r.json()["detail"]
-                r = await http.post("/api/v1/departments/tax/callbacks", json=body, headers={"Authorization": "Bearer nope"})
+                r = await http.post(
+                    "/api/v1/departments/tax/callbacks", json=body, headers={"Authorization": "Bearer nope"}
+                )
                 assert r.status_code == 401
                 r = await http.post("/api/v1/departments/nosuch/callbacks", json=body)
                 assert r.status_code == 404
@@ -99,8 +108,14 @@ async def test_a_robot_that_gives_up_is_completed_by_hand(dev_env, tmp_path, sam
                 url = f"/api/v1/applications/{app_id}/departments/hpf/manual-completion"
                 r = await http.post(url, json={"result": {"wrong": 1}, "completed_by": "clerk-0007"})
                 assert r.status_code == 409 and "结果格式" in r.json()["detail"]
-                r = await http.post(url, json={"result": {"hpf_unit_account": "1401000199999999"},
-                                               "completed_by": "clerk-0007", "note": "公积金中心柜台办理"})
+                r = await http.post(
+                    url,
+                    json={
+                        "result": {"hpf_unit_account": "1401000199999999"},
+                        "completed_by": "clerk-0007",
+                        "note": "公积金中心柜台办理",
+                    },
+                )
                 assert r.status_code == 200, r.text
                 view = await wait_finished(http, app_id)
     assert view["status"] == "completed"
@@ -115,8 +130,10 @@ async def test_withdrawal_before_and_after_approval(dev_env, tmp_path, sample_js
             async with httpx.AsyncClient(base_url=api, timeout=60) as http:
                 app_id = (await http.post("/api/v1/applications", json=sample_json)).json()["application_id"]
                 await wait_status(http, app_id, lambda v: dept(v, "amr")["status"] == "in_review", "amr reviewing")
-                r = await http.post(f"/api/v1/applications/{app_id}/withdrawal",
-                                    json={"reason": "申请人决定暂缓设立", "requested_by": "clerk-0007"})
+                r = await http.post(
+                    f"/api/v1/applications/{app_id}/withdrawal",
+                    json={"reason": "申请人决定暂缓设立", "requested_by": "clerk-0007"},
+                )
                 assert r.status_code == 200, r.text
                 view = r.json()
                 assert view["status"] == "withdrawn"
@@ -124,8 +141,9 @@ async def test_withdrawal_before_and_after_approval(dev_env, tmp_path, sample_js
                 # the market regulator was told: no live submission remains
                 assert departments.count("amr", app_id) == 1
                 assert portal.count_live_submissions(departments.dbs["amr"], app_id) == 0
-                r = await http.post(f"/api/v1/applications/{app_id}/withdrawal",
-                                    json={"reason": "again", "requested_by": "clerk-0007"})
+                r = await http.post(
+                    f"/api/v1/applications/{app_id}/withdrawal", json={"reason": "again", "requested_by": "clerk-0007"}
+                )
                 assert r.status_code in (404, 409)
 
                 # after approval: refused with the reason
@@ -135,7 +153,8 @@ async def test_withdrawal_before_and_after_approval(dev_env, tmp_path, sample_js
                 async with httpx.AsyncClient(base_url=departments.urls["amr"]) as sim:
                     assert (await sim.post(f"/_admin/submissions/{receipt}/complete")).status_code == 200
                 await wait_status(http, other, lambda v: dept(v, "amr")["status"] == "completed", "amr approved")
-                r = await http.post(f"/api/v1/applications/{other}/withdrawal",
-                                    json={"reason": "不办了", "requested_by": "clerk-0007"})
+                r = await http.post(
+                    f"/api/v1/applications/{other}/withdrawal", json={"reason": "不办了", "requested_by": "clerk-0007"}
+                )
                 assert r.status_code == 409 and "营业执照已核准" in r.json()["detail"]
                 await dev_env.client.get_workflow_handle(other).terminate("test over")

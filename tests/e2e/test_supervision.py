@@ -57,21 +57,36 @@ async def test_board_and_deadline_extension(dev_env, tmp_path, sample_json):
                 # refused: no reason, an earlier deadline, an unknown application
                 url = f"/api/v1/applications/{app_id}/deadline-extensions"
                 later = (due + timedelta(days=1)).isoformat()
-                r = await http.post(url, json={"department": "amr", "new_due_at": later, "reason": "  ", "requested_by": "sup-01"})
+                r = await http.post(
+                    url, json={"department": "amr", "new_due_at": later, "reason": "  ", "requested_by": "sup-01"}
+                )
                 assert r.status_code == 409 and "理由" in r.json()["detail"]
                 earlier = (due - timedelta(minutes=5)).isoformat()
-                r = await http.post(url, json={"department": "amr", "new_due_at": earlier, "reason": "补材料", "requested_by": "sup-01"})
+                r = await http.post(
+                    url, json={"department": "amr", "new_due_at": earlier, "reason": "补材料", "requested_by": "sup-01"}
+                )
                 assert r.status_code == 409 and "晚于原时限" in r.json()["detail"]
-                r = await http.post("/api/v1/applications/KB20260101-NOSUCH0000/deadline-extensions",
-                                    json={"new_due_at": later, "reason": "x", "requested_by": "sup-01"})
+                r = await http.post(
+                    "/api/v1/applications/KB20260101-NOSUCH0000/deadline-extensions",
+                    json={"new_due_at": later, "reason": "x", "requested_by": "sup-01"},
+                )
                 assert r.status_code == 404
 
                 # accepted: the timers move, the board and the detail show it, the audit says who and why
-                r = await http.post(url, json={"department": "amr", "new_due_at": later, "reason": "名称核准需会商", "requested_by": "sup-01"})
+                r = await http.post(
+                    url,
+                    json={
+                        "department": "amr",
+                        "new_due_at": later,
+                        "reason": "名称核准需会商",
+                        "requested_by": "sup-01",
+                    },
+                )
                 assert r.status_code == 200, r.text
                 assert r.json()["requested_by"] == "sup-01"
                 b = await wait_board(
-                    http, lambda b: any(datetime.fromisoformat(i["due_at"]) == due + timedelta(days=1) for i in mine(b)),
+                    http,
+                    lambda b: any(datetime.fromisoformat(i["due_at"]) == due + timedelta(days=1) for i in mine(b)),
                     department="amr",
                 )
                 detail = (await http.get(f"/api/v1/applications/{app_id}")).json()

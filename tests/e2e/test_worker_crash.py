@@ -64,7 +64,10 @@ async def test_sigkill_worker_mid_form_then_restart(dev_env, tmp_path, sample_js
         log_path = tmp_path / "worker.log"
         worker = start_worker(env_vars, log_path)
         try:
-            async with running_api(settings, dev_env.client) as api, httpx.AsyncClient(base_url=api, timeout=30) as http:
+            async with (
+                running_api(settings, dev_env.client) as api,
+                httpx.AsyncClient(base_url=api, timeout=30) as http,
+            ):
                 ids = []
                 for _ in range(2):
                     r = await http.post("/api/v1/applications", json=sample_json)
@@ -100,8 +103,11 @@ async def test_sigkill_worker_mid_form_then_restart(dev_env, tmp_path, sample_js
 
     # the restarted worker rebuilt every application by replaying its history: replaying them again from
     # the start must issue exactly the recorded commands
-    replayer = Replayer(workflows=[ApplicationWorkflow, NotificationWorkflow], workflow_runner=WORKFLOW_RUNNER,
-                        data_converter=dev_env.client.data_converter)
+    replayer = Replayer(
+        workflows=[ApplicationWorkflow, NotificationWorkflow],
+        workflow_runner=WORKFLOW_RUNNER,
+        data_converter=dev_env.client.data_converter,
+    )
     for app_id in ids:
         history = await dev_env.client.get_workflow_handle(app_id).fetch_history()
         (tmp_path / f"{app_id}.history.json").write_text(history.to_json())

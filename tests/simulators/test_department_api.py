@@ -336,16 +336,17 @@ async def test_callback_url_is_stored_and_called(tmp_path):
     assert received[0]["json"]["result"]["bank_code"] == "ICBC"
 
 
-
 # --- rejection rules and withdrawals --------------------------------------------------------------
 
 
 async def test_a_department_rejects_what_it_is_told_to_until_the_rule_is_deleted(tmp_path):
     db = tmp_path / "tax.db"
     told, later, bystander = app_id(), app_id(), app_id()
-    app = create_department_api_app("tax", db_path=db, token=TOKEN, process_delay_s=0.3,
-                                    reject_application_ids={told: "税务登记信息需补正"})
+    app = create_department_api_app(
+        "tax", db_path=db, token=TOKEN, process_delay_s=0.3, reject_application_ids={told: "税务登记信息需补正"}
+    )
     async with client_for(app) as c:
+
         async def state(ticket: str) -> dict:
             return (await c.get(f"/api/v1/submissions/{ticket}", headers=AUTH)).json()
 
@@ -360,7 +361,10 @@ async def test_a_department_rejects_what_it_is_told_to_until_the_rule_is_deleted
         await asyncio.sleep(0.35)
         states = [await state(t) for t in (first, second, third)]
         assert [(s["status"], s["reason"]) for s in states] == [
-            ("rejected", "税务登记信息需补正"), ("rejected", "经营地址需核实"), ("completed", None)]
+            ("rejected", "税务登记信息需补正"),
+            ("rejected", "经营地址需核实"),
+            ("completed", None),
+        ]
         assert states[0]["result"] is None
         # a completed submission is not undone by a later rule
         await c.post("/_admin/rejections", json={"application_id": bystander, "reason": "迟到的规则"})
@@ -394,8 +398,13 @@ async def test_a_rule_rejection_is_called_back(tmp_path):
         return {"ok": True}
 
     aid = app_id()
-    app = create_department_api_app("nhsa", db_path=tmp_path / "nhsa.db", token=TOKEN, process_delay_s=0.1,
-                                    reject_application_ids={aid: "参保信息需补正"})
+    app = create_department_api_app(
+        "nhsa",
+        db_path=tmp_path / "nhsa.db",
+        token=TOKEN,
+        process_delay_s=0.1,
+        reject_application_ids={aid: "参保信息需补正"},
+    )
     async with serve_app(sink) as sink_url, serve_app(app) as sim_url:
         async with httpx.AsyncClient(base_url=sim_url) as c:
             await post(c, body("nhsa", aid, callback_url=f"{sink_url}/cb"))
@@ -437,7 +446,9 @@ async def test_a_completed_submission_can_be_withdrawn(tmp_path):
         ticket = (await post(c, body("nhsa", aid))).json()["ticket"]
         assert (await c.get(f"/api/v1/submissions/{ticket}", headers=AUTH)).json()["status"] == "completed"
         assert count_live_submissions(db, aid) == 1
-        r = await c.post(f"/api/v1/submissions/{ticket}/withdrawal", json={"reason": "企业开办申请已撤回"}, headers=AUTH)
+        r = await c.post(
+            f"/api/v1/submissions/{ticket}/withdrawal", json={"reason": "企业开办申请已撤回"}, headers=AUTH
+        )
         assert r.json()["status"] == "withdrawn" and r.json()["result"] is None
     assert count_live_submissions(db, aid) == 0
 

@@ -30,54 +30,96 @@ RARE_NAME = "太原𬱖䶮数据科技有限公司"
 RARE_PERSON = "王𬱖䶮"
 
 
-def form_steps(code: str, application_id: str, *, company: str = "太原晋创云数据科技有限公司",
-               person: str = "王晓明", uscc: str = GIVEN_USCC) -> list[dict]:
+def form_steps(
+    code: str,
+    application_id: str,
+    *,
+    company: str = "太原晋创云数据科技有限公司",
+    person: str = "王晓明",
+    uscc: str = GIVEN_USCC,
+) -> list[dict]:
     """Valid answers for every wizard step of a portal (field names as the portal's HTML has them)."""
     if code == "amr":
         return [
             {
-                "external_ref": application_id, "company_name": company, "entity_type": "1100",
-                "registered_capital": "100", "division_code": "140121",
-                "address_detail": "太原市清徐县清源镇文源路 18 号", "business_scope": "软件开发；数据处理服务",
-                "operating_term_years": "", "shareholder_count": "2",
+                "external_ref": application_id,
+                "company_name": company,
+                "entity_type": "1100",
+                "registered_capital": "100",
+                "division_code": "140121",
+                "address_detail": "太原市清徐县清源镇文源路 18 号",
+                "business_scope": "软件开发；数据处理服务",
+                "operating_term_years": "",
+                "shareholder_count": "2",
             },
             {
-                "legal_rep_name": person, "legal_rep_id_number": "140121198704150213",
-                "legal_rep_mobile": "13835100421", "legal_rep_role": "01",
-                "supervisor_name": "李娜", "supervisor_id_number": "140122199007280443",
+                "legal_rep_name": person,
+                "legal_rep_id_number": "140121198704150213",
+                "legal_rep_mobile": "13835100421",
+                "legal_rep_role": "01",
+                "supervisor_name": "李娜",
+                "supervisor_id_number": "140122199007280443",
                 "supervisor_mobile": "13903510288",
-                "financial_officer_name": "张伟", "financial_officer_id_number": "140123197811050152",
+                "financial_officer_name": "张伟",
+                "financial_officer_id_number": "140123197811050152",
                 "financial_officer_mobile": "13700350917",
-                "liaison_name": "赵敏", "liaison_id_number": "140100199212010268", "liaison_mobile": "15135106633",
+                "liaison_name": "赵敏",
+                "liaison_id_number": "140100199212010268",
+                "liaison_mobile": "15135106633",
             },
             {
-                "shareholders-1-kind": "natural_person", "shareholders-1-name": person,
-                "shareholders-1-id_number": "140121198704150213", "shareholders-1-contribution": "60",
-                "shareholders-1-method": "1", "shareholders-1-deadline": "2031-06-30",
-                "shareholders-2-kind": "legal_person", "shareholders-2-name": "山西汾水投资有限公司",
-                "shareholders-2-id_number": "91140100MA0KQ7WX5W", "shareholders-2-contribution": "40",
-                "shareholders-2-method": "1", "shareholders-2-deadline": "2030-12-31",
+                "shareholders-1-kind": "natural_person",
+                "shareholders-1-name": person,
+                "shareholders-1-id_number": "140121198704150213",
+                "shareholders-1-contribution": "60",
+                "shareholders-1-method": "1",
+                "shareholders-1-deadline": "2031-06-30",
+                "shareholders-2-kind": "legal_person",
+                "shareholders-2-name": "山西汾水投资有限公司",
+                "shareholders-2-id_number": "91140100MA0KQ7WX5W",
+                "shareholders-2-contribution": "40",
+                "shareholders-2-method": "1",
+                "shareholders-2-deadline": "2030-12-31",
             },
         ]
     if code == "psb_seal":
         return [
-            {"external_ref": application_id, "uscc": uscc, "company_name": company, "legal_rep_name": person,
-             "legal_rep_id_number": "140121198704150213"},
+            {
+                "external_ref": application_id,
+                "uscc": uscc,
+                "company_name": company,
+                "legal_rep_name": person,
+                "legal_rep_id_number": "140121198704150213",
+            },
             {"seal_types": ["GZ", "CWZ", "FPZ"], "liaison_name": "赵敏", "liaison_mobile": "15135106633"},
         ]
     if code == "hrss":
         return [
-            {"external_ref": application_id, "uscc": uscc, "company_name": company, "legal_rep_name": person,
-             "legal_rep_id_number": "140121198704150213", "address": "太原市清徐县清源镇文源路 18 号",
-             "employee_count": "2"},
-            {"employees-1-name": "刘洋", "employees-1-id_number": "140121199506160714",
-             "employees-2-name": person, "employees-2-id_number": "140122198802030828"},
+            {
+                "external_ref": application_id,
+                "uscc": uscc,
+                "company_name": company,
+                "legal_rep_name": person,
+                "legal_rep_id_number": "140121198704150213",
+                "address": "太原市清徐县清源镇文源路 18 号",
+                "employee_count": "2",
+            },
+            {
+                "employees-1-name": "刘洋",
+                "employees-1-id_number": "140121199506160714",
+                "employees-2-name": person,
+                "employees-2-id_number": "140122198802030828",
+            },
         ]
     if code == "hpf":
         return [
             {"external_ref": application_id, "uscc": uscc, "company_name": company, "employee_count": "12"},
-            {"contribution_rate": "12", "liaison_name": person, "liaison_id_number": "140100199212010268",
-             "liaison_mobile": "15135106633"},
+            {
+                "contribution_rate": "12",
+                "liaison_name": person,
+                "liaison_id_number": "140100199212010268",
+                "liaison_mobile": "15135106633",
+            },
         ]
     raise AssertionError(code)
 
@@ -356,7 +398,12 @@ async def test_rare_characters_round_trip(code, tmp_path):
         assert admin[0]["data"]["company_name"] == RARE_NAME
     data = list_submissions(db)[0]["data"]
     assert data["company_name"] == RARE_NAME
-    person_field = {"amr": "legal_rep_name", "psb_seal": "legal_rep_name", "hrss": "legal_rep_name", "hpf": "liaison_name"}
+    person_field = {
+        "amr": "legal_rep_name",
+        "psb_seal": "legal_rep_name",
+        "hrss": "legal_rep_name",
+        "hpf": "liaison_name",
+    }
     assert data[person_field[code]] == RARE_PERSON
     assert len("𬱖") == 1 and "𬱖" in data["company_name"] and "䶮" in data["company_name"]
 
@@ -441,17 +488,22 @@ async def test_amr_rejects_names_marked_for_rejection_when_processing_ends(tmp_p
 
 
 async def test_a_portal_rejects_what_it_is_told_to_until_the_rule_is_deleted(tmp_path):
-    app, db = make_app("hrss", tmp_path, process_delay_s=0.3,
-                       reject_application_ids={"APP-RULE-0001": "参保人员名单需补正"})
+    app, db = make_app(
+        "hrss", tmp_path, process_delay_s=0.3, reject_application_ids={"APP-RULE-0001": "参保人员名单需补正"}
+    )
     async with client_for(app) as c:
         await log_in(c)
         first = await submit_all(c, form_steps("hrss", "APP-RULE-0001"))
         second = await submit_all(c, form_steps("hrss", "APP-RULE-0002"))
-        r = await c.post("/_admin/rejections", json={"application_id": "APP-RULE-0002", "reason": "单位地址与执照不一致"})
+        r = await c.post(
+            "/_admin/rejections", json={"application_id": "APP-RULE-0002", "reason": "单位地址与执照不一致"}
+        )
         assert r.status_code == 200 and r.json()["in_review_marked"] == 1  # applies to the case in review
         bystander = await submit_all(c, form_steps("hrss", "APP-RULE-0003"))
         assert (await c.get("/_admin/rejections")).json() == {
-            "APP-RULE-0001": "参保人员名单需补正", "APP-RULE-0002": "单位地址与执照不一致"}
+            "APP-RULE-0001": "参保人员名单需补正",
+            "APP-RULE-0002": "单位地址与执照不一致",
+        }
         assert (await c.post("/_admin/rejections", json={"reason": "x"})).status_code == 422
         await asyncio.sleep(0.35)
 
@@ -460,7 +512,10 @@ async def test_a_portal_rejects_what_it_is_told_to_until_the_rule_is_deleted(tmp
 
         recs = [await state(n) for n in (first, second, bystander)]
         assert [(r["status"], r.get("reason")) for r in recs] == [
-            ("已退回", "参保人员名单需补正"), ("已退回", "单位地址与执照不一致"), ("已办结", None)]
+            ("已退回", "参保人员名单需补正"),
+            ("已退回", "单位地址与执照不一致"),
+            ("已办结", None),
+        ]
         # a case already processed is not undone by a later rule
         await c.post("/_admin/rejections", json={"application_id": "APP-RULE-0003", "reason": "迟到的规则"})
         assert (await state(bystander))["status"] == "已办结"
@@ -468,7 +523,9 @@ async def test_a_portal_rejects_what_it_is_told_to_until_the_rule_is_deleted(tmp
         # while the rule stands a new submission is rejected too, even if processed after the rule is deleted
         during = await submit_all(c, form_steps("hrss", "APP-RULE-0001"))
         assert (await c.delete("/_admin/rejections/APP-RULE-0001")).json() == {
-            "application_id": "APP-RULE-0001", "removed": True}
+            "application_id": "APP-RULE-0001",
+            "removed": True,
+        }
         assert (await c.delete("/_admin/rejections/APP-RULE-0001")).json()["removed"] is False
         corrected = await submit_all(c, form_steps("hrss", "APP-RULE-0001"))
         await asyncio.sleep(0.35)
@@ -555,8 +612,10 @@ async def test_captcha_wrong_answer_is_refused_with_a_new_captcha(tmp_path):
         question2, cid2 = captcha_of(r.text)
         assert cid2 != cid
         # the old captcha is used up, even with its right answer
-        r = await c.post("/login", data={"username": USER, "password": PASSWORD, "captcha_id": cid,
-                                         "captcha": question.split("：")[1]})
+        r = await c.post(
+            "/login",
+            data={"username": USER, "password": PASSWORD, "captcha_id": cid, "captcha": question.split("：")[1]},
+        )
         assert alerts(r.text) == ["验证码错误，请重新输入"]
         _, cid3 = captcha_of(r.text)
         answer = captcha_of(r.text)[0].split("：")[1]
@@ -568,7 +627,9 @@ async def test_admin_behaviour_is_read_changed_and_validated(tmp_path):
     app, _ = make_app("hpf", tmp_path, behaviour=portal.Behaviour(slow_s=0.0), error_rate=0.5)
     async with client_for(app) as c:
         assert (await c.get("/_admin/behaviour")).json()["error_rate"] == 0.5
-        r = await c.put("/_admin/behaviour", json={"maintenance": True, "maintenance_retry_after_s": 30, "error_rate": 0})
+        r = await c.put(
+            "/_admin/behaviour", json={"maintenance": True, "maintenance_retry_after_s": 30, "error_rate": 0}
+        )
         assert r.status_code == 200 and r.json()["maintenance"] is True
         r = await c.get("/login")
         assert r.status_code == 503 and r.headers["retry-after"] == "30" and "系统维护中" in r.text

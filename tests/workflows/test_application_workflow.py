@@ -51,8 +51,15 @@ RESULTS = {
 class FakeDepartments:
     """Stand-ins for the department activities that record what each department received."""
 
-    def __init__(self, *, reject: set[str] = frozenset(), portal_changed: set[str] = frozenset(), reviews: int = 0,
-                 hold=None, answer_at_once: set[str] = frozenset()):
+    def __init__(
+        self,
+        *,
+        reject: set[str] = frozenset(),
+        portal_changed: set[str] = frozenset(),
+        reviews: int = 0,
+        hold=None,
+        answer_at_once: set[str] = frozenset(),
+    ):
         """``reject``: departments whose first filing is rejected (a corrected one goes through);
         ``portal_changed``: robot departments whose portal no longer matches (every attempt);
         ``answer_at_once``: departments whose dispatch carries their decision (``Receipt.answer``)."""
@@ -93,8 +100,9 @@ class FakeDepartments:
         answer = Inquiry(status="completed", result=RESULTS[code](self.uscc)) if code in self.answer_at_once else None
         if answer is not None:
             self.in_flight.discard(code)
-        return Receipt(receipt_no=f"R-{code}", evidence={"receipt_screenshot": f"2026-11-27/{code}-receipt.png"},
-                       answer=answer)
+        return Receipt(
+            receipt_no=f"R-{code}", evidence={"receipt_screenshot": f"2026-11-27/{code}-receipt.png"}, answer=answer
+        )
 
     @activity.defn(name="inquire_department")
     async def inquire(self, inp: InquireInput) -> Inquiry:
@@ -202,7 +210,8 @@ async def test_query_answers_while_running(time_env, sample_json):
         assert amr.receipt_no == "R-amr"
         assert view.status is ApplicationStatus.PROCESSING
         assert {d.code: d.status for d in view.departments if d.code != "amr"} == {
-            c: TaskStatus.WAITING for c in RESULTS if c != "amr"}
+            c: TaskStatus.WAITING for c in RESULTS if c != "amr"
+        }
         bank = next(d for d in view.departments if d.code == "bank")
         assert bank.waiting_for == ["amr", "psb_seal"]
         await handle.terminate("test over")
@@ -216,15 +225,20 @@ def test_stored_applications_are_judged_as_of_their_submission(sample_json):
     sample_json["shareholders"][0]["contribution_deadline"] = "2026-11-27"
     submitted = datetime(2026, 11, 27, 2, 0, tzinfo=UTC)
     inp = ApplicationInput(
-        application_id="KB-OLD-0001", application=Application.model_validate(sample_json, context={"today": submitted}),
-        submitted_at=submitted, departments=list(Settings().catalog().departments),
+        application_id="KB-OLD-0001",
+        application=Application.model_validate(sample_json, context={"today": submitted}),
+        submitted_at=submitted,
+        departments=list(Settings().catalog().departments),
     )
     data = inp.model_dump(mode="json")
     # judged on any later day the deadline is in the past ...
     with pytest.raises(Exception, match="认缴出资期限"):
         Application.model_validate(data["application"])
     # ... but the stored input keeps validating as of its submission
-    assert ApplicationInput.model_validate(data).application.shareholders[0].contribution_deadline.isoformat() == "2026-11-27"
+    assert (
+        ApplicationInput.model_validate(data).application.shareholders[0].contribution_deadline.isoformat()
+        == "2026-11-27"
+    )
 
 
 async def test_histories_of_concurrent_departments_replay_exactly(time_env, sample_json):
@@ -246,7 +260,10 @@ async def test_histories_of_concurrent_departments_replay_exactly(time_env, samp
     replayer = Replayer(workflows=worker_kwargs(fakes)["workflows"], data_converter=time_env.client.data_converter)
     for h in handles:
         history = await h.fetch_history()
-        scheduled = [e.activity_task_scheduled_event_attributes.activity_id for e in history.events
-                     if e.HasField("activity_task_scheduled_event_attributes")]
+        scheduled = [
+            e.activity_task_scheduled_event_attributes.activity_id
+            for e in history.events
+            if e.HasField("activity_task_scheduled_event_attributes")
+        ]
         assert "bank.dispatch.r1" in scheduled and "tax.inquire.r1.1" in scheduled  # ids name department and round
         await replayer.replay_workflow(history)  # raises on any divergence

@@ -41,16 +41,20 @@ async def start(env, sample_json, fakes, **overrides):
 
 def corrected(sample_json, **changes) -> Correction:
     data = {**sample_json, **changes}
-    return Correction(application=Application.model_validate(data), corrected_at="2026-11-27T10:30:00+08:00",
-                      requested_by="clerk-0007")
+    return Correction(
+        application=Application.model_validate(data),
+        corrected_at="2026-11-27T10:30:00+08:00",
+        requested_by="clerk-0007",
+    )
 
 
 async def test_reject_then_correct_then_complete(time_env, sample_json):
     fakes = FakeDepartments(reject={"psb_seal"})
     inp, worker = await start(time_env, sample_json, fakes)
     async with worker:
-        handle = await time_env.client.start_workflow(ApplicationWorkflow.run, inp, id=inp.application_id,
-                                                      task_queue=worker.task_queue)
+        handle = await time_env.client.start_workflow(
+            ApplicationWorkflow.run, inp, id=inp.application_id, task_queue=worker.task_queue
+        )
         view = await until(handle, lambda v: dept(v, "psb_seal").status is TaskStatus.REJECTED, "psb_seal rejected")
         assert view.status is ApplicationStatus.NEEDS_CORRECTION
         assert dept(view, "psb_seal").reason == "名称重复"
@@ -93,22 +97,33 @@ async def test_a_robot_that_gives_up_goes_to_a_person_then_the_rest_completes(ti
     fakes = FakeDepartments(portal_changed={"psb_seal"})
     inp, worker = await start(time_env, sample_json, fakes)
     async with worker:
-        handle = await time_env.client.start_workflow(ApplicationWorkflow.run, inp, id=inp.application_id,
-                                                      task_queue=worker.task_queue)
+        handle = await time_env.client.start_workflow(
+            ApplicationWorkflow.run, inp, id=inp.application_id, task_queue=worker.task_queue
+        )
         view = await until(handle, lambda v: dept(v, "psb_seal").status is TaskStatus.MANUAL, "psb_seal manual")
         assert "人工" in dept(view, "psb_seal").reason
         assert dept(view, "bank").status is TaskStatus.WAITING
         # the result is checked against the department's schema
         with pytest.raises(WorkflowUpdateFailedError) as refused:
-            await handle.execute_update(ApplicationWorkflow.complete_manually, ManualCompletion(
-                department="psb_seal", result={"seal_code": "x"}, completed_by="clerk-0007"))
+            await handle.execute_update(
+                ApplicationWorkflow.complete_manually,
+                ManualCompletion(department="psb_seal", result={"seal_code": "x"}, completed_by="clerk-0007"),
+            )
         assert "结果格式" in str(refused.value.cause)
         with pytest.raises(WorkflowUpdateFailedError):  # tax is not waiting for a person
-            await handle.execute_update(ApplicationWorkflow.complete_manually, ManualCompletion(
-                department="tax", result=RESULTS["tax"](fakes.uscc), completed_by="clerk-0007"))
-        state = await handle.execute_update(ApplicationWorkflow.complete_manually, ManualCompletion(
-            department="psb_seal", result={"seal_codes": {"official": "S-HAND-1"}}, completed_by="clerk-0007",
-            note="公安窗口现场备案"))
+            await handle.execute_update(
+                ApplicationWorkflow.complete_manually,
+                ManualCompletion(department="tax", result=RESULTS["tax"](fakes.uscc), completed_by="clerk-0007"),
+            )
+        state = await handle.execute_update(
+            ApplicationWorkflow.complete_manually,
+            ManualCompletion(
+                department="psb_seal",
+                result={"seal_codes": {"official": "S-HAND-1"}},
+                completed_by="clerk-0007",
+                note="公安窗口现场备案",
+            ),
+        )
         assert state.status is TaskStatus.COMPLETED and state.completed_by == "clerk-0007"
         view = await handle.result()
 
@@ -116,20 +131,22 @@ async def test_a_robot_that_gives_up_goes_to_a_person_then_the_rest_completes(ti
     assert dept(view, "psb_seal").result == {"seal_codes": {"official": "S-HAND-1"}}
     # the bank got the hand-recorded seal codes
     assert fakes.upstream["bank"]["psb_seal"]["seal_codes"] == {"official": "S-HAND-1"}
-    assert (("psb_seal", "completed_manually") in [(h.department, h.event) for h in view.history])
+    assert ("psb_seal", "completed_manually") in [(h.department, h.event) for h in view.history]
 
 
 async def test_withdrawal_before_approval_cancels_everything_and_tells_the_department(time_env, sample_json):
     fakes = FakeDepartments(hold={"amr": lambda f: True})
     inp, worker = await start(time_env, sample_json, fakes)
     async with worker:
-        handle = await time_env.client.start_workflow(ApplicationWorkflow.run, inp, id=inp.application_id,
-                                                      task_queue=worker.task_queue)
+        handle = await time_env.client.start_workflow(
+            ApplicationWorkflow.run, inp, id=inp.application_id, task_queue=worker.task_queue
+        )
         await until(handle, lambda v: dept(v, "amr").status is TaskStatus.IN_REVIEW, "amr in review")
         with pytest.raises(WorkflowUpdateFailedError):
             await handle.execute_update(ApplicationWorkflow.withdraw, Withdrawal(reason=" ", requested_by="clerk-0007"))
         view = await handle.execute_update(
-            ApplicationWorkflow.withdraw, Withdrawal(reason="申请人决定暂缓设立", requested_by="clerk-0007"))
+            ApplicationWorkflow.withdraw, Withdrawal(reason="申请人决定暂缓设立", requested_by="clerk-0007")
+        )
         assert view.status is ApplicationStatus.WITHDRAWN
         final = await handle.result()
 
@@ -145,12 +162,14 @@ async def test_withdrawal_after_approval_is_refused(time_env, sample_json):
     fakes = FakeDepartments(hold={"hrss": lambda f: True})
     inp, worker = await start(time_env, sample_json, fakes)
     async with worker:
-        handle = await time_env.client.start_workflow(ApplicationWorkflow.run, inp, id=inp.application_id,
-                                                      task_queue=worker.task_queue)
+        handle = await time_env.client.start_workflow(
+            ApplicationWorkflow.run, inp, id=inp.application_id, task_queue=worker.task_queue
+        )
         await until(handle, lambda v: dept(v, "amr").status is TaskStatus.COMPLETED, "amr approved")
         with pytest.raises(WorkflowUpdateFailedError) as refused:
             await handle.execute_update(
-                ApplicationWorkflow.withdraw, Withdrawal(reason="不办了", requested_by="clerk-0007"))
+                ApplicationWorkflow.withdraw, Withdrawal(reason="不办了", requested_by="clerk-0007")
+            )
         assert "营业执照已核准" in str(refused.value.cause)
         view = await handle.query(ApplicationWorkflow.status)
         assert view.status is ApplicationStatus.PROCESSING and view.withdrawal is None
@@ -162,32 +181,37 @@ async def test_callbacks_complete_a_task_and_late_or_wrong_ones_change_nothing(t
     fakes = FakeDepartments(hold={"tax": lambda f: True})
     inp, worker = await start(time_env, sample_json, fakes)
     async with worker:
-        handle = await time_env.client.start_workflow(ApplicationWorkflow.run, inp, id=inp.application_id,
-                                                      task_queue=worker.task_queue)
+        handle = await time_env.client.start_workflow(
+            ApplicationWorkflow.run, inp, id=inp.application_id, task_queue=worker.task_queue
+        )
         await until(handle, lambda v: dept(v, "tax").status is TaskStatus.IN_REVIEW, "tax in review")
         result = RESULTS["tax"](fakes.uscc)
         with pytest.raises(WorkflowUpdateFailedError) as wrong:
-            await handle.execute_update(ApplicationWorkflow.department_callback,
-                                        DepartmentCallback(department="tax", receipt_no="R-other", status="completed",
-                                                           result=result))
+            await handle.execute_update(
+                ApplicationWorkflow.department_callback,
+                DepartmentCallback(department="tax", receipt_no="R-other", status="completed", result=result),
+            )
         assert "不符" in str(wrong.value.cause)
         with pytest.raises(WorkflowUpdateFailedError) as done:  # amr finished long ago: nothing to call back
-            await handle.execute_update(ApplicationWorkflow.department_callback,
-                                        DepartmentCallback(department="amr", receipt_no="R-amr", status="completed",
-                                                           result=result))
+            await handle.execute_update(
+                ApplicationWorkflow.department_callback,
+                DepartmentCallback(department="amr", receipt_no="R-amr", status="completed", result=result),
+            )
         assert "completed" in str(done.value.cause)
         polls = fakes.inquiries["tax"]
-        await handle.execute_update(ApplicationWorkflow.department_callback,
-                                    DepartmentCallback(department="tax", receipt_no="R-tax", status="completed",
-                                                       result=result))
+        await handle.execute_update(
+            ApplicationWorkflow.department_callback,
+            DepartmentCallback(department="tax", receipt_no="R-tax", status="completed", result=result),
+        )
         view = await handle.result()
         assert dept(view, "tax").status is TaskStatus.COMPLETED
         assert dept(view, "tax").result["taxpayer_id"] == fakes.uscc
         assert fakes.inquiries["tax"] == polls  # the callback answered; no further inquiry
         # a late duplicate: the task has finished, nothing changes
         with pytest.raises(Exception):  # noqa: B017 - the workflow is closed: the server refuses the update
-            await handle.execute_update(ApplicationWorkflow.department_callback,
-                                        DepartmentCallback(department="tax", receipt_no="R-tax", status="completed",
-                                                           result=result))
+            await handle.execute_update(
+                ApplicationWorkflow.department_callback,
+                DepartmentCallback(department="tax", receipt_no="R-tax", status="completed", result=result),
+            )
         again = await handle.query(ApplicationWorkflow.status)
         assert dept(again, "tax") == dept(view, "tax")

@@ -68,7 +68,10 @@ async def test_each_step_fires_at_its_instant_and_none_after_the_task_ends(time_
     fired = hrss_steps(fakes)
     assert [n.level for n in fired[:5]] == ["remind", "warn", "breach", "re_escalate", "re_escalate"]
     assert [n.audience for n in fired[:5]] == [
-        "department_handler", "department_supervisor", "window_supervisor", "leading_group_office",
+        "department_handler",
+        "department_supervisor",
+        "window_supervisor",
+        "leading_group_office",
         "leading_group_office",
     ]
     for n, step in zip(fired, expected.steps, strict=False):
@@ -92,7 +95,9 @@ async def test_each_step_fires_at_its_instant_and_none_after_the_task_ends(time_
 
 
 async def test_extension_moves_pending_timers_and_is_audited(time_env, sample_json):
-    fakes = FakeDepartments(hold=quiet_until(3, version=1))  # finish after the extended breach (v1: remind, warn, breach)
+    fakes = FakeDepartments(
+        hold=quiet_until(3, version=1)
+    )  # finish after the extended breach (v1: remind, warn, breach)
     queue = f"q-{uuid.uuid4()}"
     inp = application_input(sample_json, queue, timing=TIMING)
     async with Worker(time_env.client, task_queue=queue, **worker_kwargs(fakes)):
@@ -116,12 +121,18 @@ async def test_extension_moves_pending_timers_and_is_audited(time_env, sample_js
         with pytest.raises(WorkflowUpdateFailedError):
             await handle.execute_update(
                 ApplicationWorkflow.extend_deadline,
-                DeadlineExtension(department="hrss", new_due_at=original.due_at - timedelta(minutes=1),
-                                  reason="材料补充", requested_by="sup-01"),
+                DeadlineExtension(
+                    department="hrss",
+                    new_due_at=original.due_at - timedelta(minutes=1),
+                    reason="材料补充",
+                    requested_by="sup-01",
+                ),
             )
         change = await handle.execute_update(
             ApplicationWorkflow.extend_deadline,
-            DeadlineExtension(department="hrss", new_due_at=new_due, reason="申请人补充参保人员材料", requested_by="sup-01"),
+            DeadlineExtension(
+                department="hrss", new_due_at=new_due, reason="申请人补充参保人员材料", requested_by="sup-01"
+            ),
         )
         assert change.old_due_at == original.due_at and change.new_due_at == new_due
         view = await handle.result()
@@ -133,7 +144,11 @@ async def test_extension_moves_pending_timers_and_is_audited(time_env, sample_js
     # the old warn and breach never fired; the ladder was planned anew for the new deadline and its
     # steps still ahead fired at their new instants (the reminder again, now for the new deadline)
     assert [(n.level, n.key.split(".")[-2]) for n in fired] == [
-        ("remind", "v0"), ("remind", "v1"), ("warn", "v1"), ("breach", "v1")]
+        ("remind", "v0"),
+        ("remind", "v1"),
+        ("warn", "v1"),
+        ("breach", "v1"),
+    ]
     assert [n.planned_at for n in fired[1:]] == [s.at for s in extended.steps[:3]]
     assert fired[2].planned_at != original.steps[1].at
     assert fired[3].planned_at == extended.due_at == new_due
