@@ -17,16 +17,16 @@ install:
 	@bash scripts/install.sh
 
 run: install
-	$(PY) -m runtime.devstack
+	$(PY) -m cli.devstack
 
 test: install
 	$(PY) -m pytest -q
 
 demo: install
-	$(PY) -m runtime.demo
+	$(PY) -m cli.demo
 
 worker: install
-	$(PY) -m runtime.worker
+	$(PY) -m cli.worker
 
 # BENCHMARKS.md: prints a table, writes bench/results.json
 bench: install

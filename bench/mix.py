@@ -2,7 +2,7 @@
 
 Every piece is real: the Temporal dev server, the seven simulated departments on loopback
 (in this process), kaiban's API (uvicorn, its own process) and kaiban's worker
-(``python -m runtime.worker``, its own process, one Chromium with ``robot_max_sessions``
+(``python -m cli.worker``, its own process, one Chromium with ``robot_max_sessions``
 pages). Applications are submitted through the API, ``in_flight`` at a time (closed loop), and
 followed to their workflow result. The worker's RSS and the summed RSS of the Chromium
 processes below it are sampled from /proc every 0.5 s (peaks), and the worker's RSS is read
@@ -113,14 +113,14 @@ class Kaiban:
 async def kaiban_running(
     address: str, tmp: Path, urls: dict[str, str], robot_sessions: int, prefix: str = "mix"
 ) -> AsyncIterator[Kaiban]:
-    """``python -m runtime.worker`` and the API (uvicorn) against ``address`` and the departments at
+    """``python -m cli.worker`` and the API (uvicorn) against ``address`` and the departments at
     ``urls``; the worker's memory sampled every 0.5 s from the start."""
     settings = bench_settings(
         tmp, department_urls=urls, robot_max_sessions=robot_sessions, poll_initial_s=0.5, poll_max_s=2.0
     )
     worker_log = tmp / f"{prefix}-worker.log"
     async with (
-        subprocess_running(["-m", "runtime.worker"], settings_env(settings, address), worker_log) as worker,
+        subprocess_running(["-m", "cli.worker"], settings_env(settings, address), worker_log) as worker,
         api_subprocess(settings, address, tmp / f"{prefix}-api.log") as api,
         httpx.AsyncClient(base_url=api, timeout=60) as http,
     ):

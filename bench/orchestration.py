@@ -29,10 +29,9 @@ from activities.notifications import NotifierActivities
 from bench.bare import BareOpeningWorkflow, bare_noop
 from bench.common import api_subprocess, latency_summary
 from bench.fakes import FAKE_ACTIVITIES
+from cli.worker import WORKFLOW_RUNNER, ensure_search_attributes
 from domain.samples import generate_application
 from runtime.settings import Settings
-from runtime.temporal import ensure_search_attributes
-from runtime.worker import WORKFLOW_RUNNER
 from tests.support.servers import free_port
 from workflows.application import ApplicationWorkflow
 from workflows.notification import NotificationWorkflow

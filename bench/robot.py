@@ -2,7 +2,7 @@
 
 Both file fresh amr applications (a distinct application id per task) at the simulated amr
 portal on loopback, with the same Chromium and launch flags, at concurrency 1 and at the
-pool's concurrency. The pool is configured and used as the worker uses it (runtime.worker,
+pool's concurrency. The pool is configured and used as the worker uses it (cli.worker,
 activities.departments): a Playwright trace recorded per session for evidence, discarded on
 success; the account's logged-in session reused (``robot_reuse_sessions``) and the browser
 recycled (``robot_recycle_after_tasks``) as the settings' defaults say; a screenshot of every

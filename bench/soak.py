@@ -10,7 +10,7 @@ portal store, and the worker's memory at the end is within 20 % of its memory af
 
 Everything is real, as in the mix (:mod:`bench.mix`, whose plumbing this reuses): a Temporal dev
 server, the seven simulated departments on loopback in this process, kaiban's API (uvicorn) and
-kaiban's worker (``python -m runtime.worker``, one Chromium) in their own processes. The four
+kaiban's worker (``python -m cli.worker``, one Chromium) in their own processes. The four
 portals answer ``--error-rate`` of their requests with a 503 (``Behaviour.error_rate``, seeded per
 portal) and end every session ``--session-lifetime`` seconds after its login, however busy it is
 (``Behaviour.session_lifetime_s``: the login page then says 会话已过期). The API simulators (tax,

@@ -70,34 +70,6 @@ async def connect(settings: Settings) -> Client:
     )
 
 
-async def ensure_search_attributes(client: Client, namespace: str) -> None:
-    """Register kaiban's custom search attributes (idempotent: existing ones are left alone)."""
-    from temporalio.api.enums.v1 import IndexedValueType
-    from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest, ListSearchAttributesRequest
-    from temporalio.service import RPCError, RPCStatusCode
-
-    from workflows.visibility import ALL
-
-    try:
-        existing = await client.operator_service.list_search_attributes(
-            ListSearchAttributesRequest(namespace=namespace)
-        )
-        known = set(existing.custom_attributes)
-    except RPCError as err:  # the time-skipping test server cannot list, but can add
-        if err.status != RPCStatusCode.UNIMPLEMENTED:
-            raise
-        known = set()
-    missing = {
-        key.name: IndexedValueType.ValueType(int(key.indexed_value_type))  # the SDK's enum mirrors the proto's
-        for key in ALL
-        if key.name not in known
-    }
-    if missing:
-        await client.operator_service.add_search_attributes(
-            AddSearchAttributesRequest(namespace=namespace, search_attributes=missing)
-        )
-
-
 def _venv_binary(name: str) -> str | None:
     candidate = Path(sys.executable).parent / name
     if candidate.is_file():

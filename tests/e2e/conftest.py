@@ -13,9 +13,9 @@ import pytest_asyncio
 from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
+from cli.worker import running_workers
 from runtime.settings import Settings
 from runtime.temporal import data_converter, temporal_cli_path
-from runtime.worker import running_workers
 from simulators import department_api, portal
 from tests.support.servers import free_port, serve_app
 

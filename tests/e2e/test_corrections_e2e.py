@@ -8,7 +8,7 @@ import zipfile
 
 import httpx
 
-from runtime.worker import running_workers
+from cli.worker import running_workers
 from simulators import portal
 from tests.e2e.conftest import e2e_settings, running_api, running_departments
 from tests.e2e.test_end_to_end import wait_finished

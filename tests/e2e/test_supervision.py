@@ -5,7 +5,7 @@ from datetime import datetime, timedelta
 
 import httpx
 
-from runtime.worker import running_workers
+from cli.worker import running_workers
 from tests.e2e.conftest import e2e_settings, running_api, running_departments
 
 

@@ -9,8 +9,8 @@ import sys
 import httpx
 from temporalio.worker import Replayer
 
+from cli.worker import WORKFLOW_RUNNER
 from runtime.settings import ROOT
-from runtime.worker import WORKFLOW_RUNNER
 from tests.e2e.conftest import APIS, PORTALS, e2e_settings, running_api, running_departments, settings_env
 from tests.e2e.test_end_to_end import wait_finished
 from workflows.application import ApplicationWorkflow
@@ -20,7 +20,7 @@ from workflows.notification import NotificationWorkflow
 def start_worker(env_vars: dict[str, str], log_path) -> subprocess.Popen:
     log = open(log_path, "ab")  # noqa: SIM115 - closed with the process
     return subprocess.Popen(
-        [sys.executable, "-m", "runtime.worker"], cwd=ROOT, env={**os.environ, **env_vars}, stdout=log, stderr=log
+        [sys.executable, "-m", "cli.worker"], cwd=ROOT, env={**os.environ, **env_vars}, stdout=log, stderr=log
     )
 
 

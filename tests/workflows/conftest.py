@@ -1,8 +1,9 @@
 import pytest_asyncio
 from temporalio.testing import WorkflowEnvironment
 
+from cli.worker import ensure_search_attributes
 from runtime.settings import Settings
-from runtime.temporal import data_converter, ensure_search_attributes, temporal_test_server_path
+from runtime.temporal import data_converter, temporal_test_server_path
 
 
 @pytest_asyncio.fixture(loop_scope="session")

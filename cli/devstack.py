@@ -114,7 +114,7 @@ def main() -> None:
             ],
             ready_port=SIM_PORTS[-1],
         ),
-        Service("worker", [py, "-m", "runtime.worker"], restart=True),
+        Service("worker", [py, "-m", "cli.worker"], restart=True),
         Service(
             "api",
             [

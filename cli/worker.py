@@ -1,6 +1,6 @@
 """The worker process: workflows and API-channel activities on one task queue, robots on another.
 
-``python -m runtime.worker`` runs both; ``--role robots`` or ``--role orchestration``
+``python -m cli.worker`` runs both; ``--role robots`` or ``--role orchestration``
 runs one, so robot workers (which need a browser) can be scaled apart from the rest.
 One browser per worker process; SIGINT/SIGTERM stop it gracefully.
 """
@@ -25,7 +25,7 @@ from activities.notifications import NotifierActivities
 from bots.browser import BrowserPool
 from runtime.logging import configure_logging
 from runtime.settings import Settings, get_settings
-from runtime.temporal import connect, ensure_search_attributes
+from runtime.temporal import connect
 from workflows.application import ApplicationWorkflow
 from workflows.notification import NotificationWorkflow
 
@@ -104,6 +104,34 @@ async def running_workers(client: Client, settings: Settings, role: str = "all")
         await notifier.aclose()
         if pool is not None:
             await pool.stop()
+
+
+async def ensure_search_attributes(client: Client, namespace: str) -> None:
+    """Register kaiban's custom search attributes (idempotent: existing ones are left alone)."""
+    from temporalio.api.enums.v1 import IndexedValueType
+    from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest, ListSearchAttributesRequest
+    from temporalio.service import RPCError, RPCStatusCode
+
+    from workflows.visibility import ALL
+
+    try:
+        existing = await client.operator_service.list_search_attributes(
+            ListSearchAttributesRequest(namespace=namespace)
+        )
+        known = set(existing.custom_attributes)
+    except RPCError as err:  # the time-skipping test server cannot list, but can add
+        if err.status != RPCStatusCode.UNIMPLEMENTED:
+            raise
+        known = set()
+    missing = {
+        key.name: IndexedValueType.ValueType(int(key.indexed_value_type))  # the SDK's enum mirrors the proto's
+        for key in ALL
+        if key.name not in known
+    }
+    if missing:
+        await client.operator_service.add_search_attributes(
+            AddSearchAttributesRequest(namespace=namespace, search_attributes=missing)
+        )
 
 
 async def main(role: str) -> None:

@@ -1,0 +1,1 @@
+"""Entry points that wire kaiban together: the worker, the development stack, the demo."""
