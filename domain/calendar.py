@@ -8,7 +8,7 @@ for a year ``chinese_calendar`` has no data for, Monday–Friday with a warning 
 per year per process.
 
 Pure arithmetic: every function takes the instants it needs, nothing reads the wall
-clock. The only I/O is ``load_overrides``, which reads an override file.
+clock or a file (the caller reads an override file and hands its text to ``parse_overrides_text``).
 
 A :class:`CalendarSnapshot` is the calendar written down as data for a window of days
 (which days differ from Monday–Friday, the working hours, the time zone):
@@ -30,7 +30,6 @@ import json
 import threading
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -39,7 +38,9 @@ import structlog
 import yaml
 from pydantic import BaseModel, ConfigDict
 
-DEFAULT_TIME_ZONE = "Asia/Shanghai"
+TIME_ZONE_NAME = "Asia/Shanghai"
+SHANGHAI = ZoneInfo(TIME_ZONE_NAME)  # the one Asia/Shanghai of kaiban
+DEFAULT_TIME_ZONE = TIME_ZONE_NAME
 DEFAULT_DAY_START = time(9, 0)
 DEFAULT_DAY_END = time(17, 30)
 
@@ -336,25 +337,22 @@ def parse_overrides(data: Mapping[Any, Any]) -> dict[date, bool]:
     return result
 
 
-def load_overrides(path: str | Path) -> dict[date, bool]:
-    """Read an override file (JSON for ``.json``, YAML otherwise) of ``{"YYYY-MM-DD": bool}``.
+def parse_overrides_text(text: str, *, source: str, is_json: bool = False) -> dict[date, bool]:
+    """The overrides in a file's text (JSON or YAML) of ``{"YYYY-MM-DD": bool}``; the caller reads the file.
 
-    true = working day, false = day off. An empty file means no overrides. Raises
-    ``CalendarOverridesError`` naming the file for content that is not such a mapping.
+    true = working day, false = day off. An empty text means no overrides. Raises
+    ``CalendarOverridesError`` naming ``source`` for content that is not such a mapping.
     """
-    path = Path(path)
-    text = path.read_text(encoding="utf-8")
-    is_json = path.suffix.lower() == ".json"
     try:
         if is_json:
             data = json.loads(text) if text.strip() else None
         else:
             data = yaml.safe_load(text)
     except (json.JSONDecodeError, yaml.YAMLError) as exc:
-        raise CalendarOverridesError(f"{path}: not valid {'JSON' if is_json else 'YAML'}: {exc}") from exc
+        raise CalendarOverridesError(f"{source}: not valid {'JSON' if is_json else 'YAML'}: {exc}") from exc
     if data is None:
         return {}
     try:
         return parse_overrides(data)
     except CalendarOverridesError as exc:
-        raise CalendarOverridesError(f"{path}: {exc}") from exc
+        raise CalendarOverridesError(f"{source}: {exc}") from exc

@@ -7,7 +7,8 @@ ID number or mobile.
 from __future__ import annotations
 
 from datetime import datetime
-from zoneinfo import ZoneInfo
+
+from domain.calendar import SHANGHAI
 
 LEVEL_LABELS = {"remind": "提醒", "warn": "预警", "breach": "超时", "re_escalate": "督办"}
 AUDIENCE_LABELS = {
@@ -30,7 +31,7 @@ def escalation_message(
     *, level: str, audience: str, application_id: str, window_id: str, subject: str, due_at: datetime
 ) -> str:
     """E.g. 【超时】申请 KB…（窗口 TY-XD-01）「税务局·新办纳税人套餐」应于 2026-11-27 11:00 前办结，已超过办理时限，请窗口负责人督促办理。"""
-    due = due_at.astimezone(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m-%d %H:%M")
+    due = due_at.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
     return (
         f"【{LEVEL_LABELS.get(level, level)}】申请 {application_id}（窗口 {window_id}）「{subject}」"
         f"应于 {due} 前办结，{_PHRASES.get(level, '请关注')}，请{AUDIENCE_LABELS.get(audience, audience)}督促办理。"

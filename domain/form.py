@@ -42,7 +42,6 @@ from datetime import date, datetime
 from decimal import Decimal
 from functools import lru_cache
 from typing import Annotated, Any, ClassVar, Literal
-from zoneinfo import ZoneInfo
 
 from pydantic import (
     BaseModel,
@@ -57,10 +56,11 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 from stdnum.cn import ric as _ric
 from stdnum.cn import uscc as _uscc
 
+from domain.calendar import SHANGHAI
+
 # The contract names a field "register", which shadows a deprecated BaseModel attribute.
 warnings.filterwarnings("ignore", message='Field name "register"', category=UserWarning)
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 # --------------------------------------------------------------------------- messages
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import os
+from datetime import date
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -17,7 +18,7 @@ from typing import Literal
 from pydantic import BaseModel, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from domain.calendar import WorkingCalendar, load_overrides
+from domain.calendar import WorkingCalendar, parse_overrides_text
 from domain.catalog import Catalog, load_catalog
 from domain.sla import SlaPolicy
 from domain.status import Channel
@@ -208,6 +209,13 @@ class Settings(BaseSettings):
 @lru_cache(maxsize=8)
 def _read_catalog(path: Path) -> Catalog:
     return load_catalog(path.read_text(encoding="utf-8"))
+
+
+def load_overrides(path: str | Path) -> dict[date, bool]:
+    """Read a calendar override file (JSON for ``.json``, YAML otherwise) of ``{"YYYY-MM-DD": bool}``."""
+    path = Path(path)
+    text = path.read_text(encoding="utf-8")
+    return parse_overrides_text(text, source=str(path), is_json=path.suffix.lower() == ".json")
 
 
 @lru_cache(maxsize=8)

@@ -6,7 +6,6 @@ import hashlib
 import uuid
 from datetime import datetime
 from typing import Annotated
-from zoneinfo import ZoneInfo
 
 import structlog
 from fastapi import APIRouter, Header, HTTPException, status
@@ -25,6 +24,7 @@ from api.schemas import (
     ValidationProblem,
     WithdrawalRequest,
 )
+from domain.calendar import SHANGHAI
 from domain.deadlines import plan_application, planning_basis
 from domain.form import Application
 from workflows.application import ApplicationWorkflow
@@ -39,7 +39,6 @@ from workflows.models import (
 
 router = APIRouter(prefix="/api/v1/applications", tags=["applications"])
 log = structlog.get_logger(__name__)
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
 def new_application_id(now: datetime, window_id: str, idempotency_key: str | None) -> str:

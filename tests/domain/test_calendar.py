@@ -10,7 +10,8 @@ import pytest
 from structlog.testing import capture_logs
 
 from domain import calendar as calendar_module
-from domain.calendar import CalendarOverridesError, WorkingCalendar, load_overrides, parse_overrides
+from domain.calendar import CalendarOverridesError, WorkingCalendar, parse_overrides
+from runtime.settings import load_overrides
 from tests.support.clock import SH, sh
 
 pytestmark = pytest.mark.usefixtures("_fresh_warnings")  # tests/domain/conftest.py
