@@ -35,12 +35,10 @@ legal representative, the supervisor and the financial officer.
 
 from __future__ import annotations
 
-import re
 import warnings
 from collections.abc import Mapping
 from datetime import date, datetime
 from decimal import Decimal
-from functools import lru_cache
 from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import (
@@ -53,80 +51,26 @@ from pydantic import (
     model_validator,
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError
-from stdnum.cn import ric as _ric
-from stdnum.cn import uscc as _uscc
 
 from domain.calendar import SHANGHAI
+from domain.form_messages import ERROR_MESSAGES, form_error, who
+from domain.identifiers import check_mobile, check_resident_id, check_uscc, today_in_shanghai, trade_name_part
+from domain.labels import (
+    ENTITY_LABELS,
+    INVOICE_LABELS,
+    LEGAL_REP_ROLE_LABELS,
+    NAME_FORMS,
+    PERSON_ROLE_LABELS,
+    SEAL_LABELS,
+)
 
 # The contract names a field "register", which shadows a deprecated BaseModel attribute.
 warnings.filterwarnings("ignore", message='Field name "register"', category=UserWarning)
 
 
-# --------------------------------------------------------------------------- messages
-
-#: Every custom error type of the form and its Chinese message template. ``{who}`` is
-#: the person the error is about, e.g. "股东「王晓明」的" (empty when unknown). Messages
-#: never repeat an ID or mobile number (personal information; the check digit a wrong
-#: number "should" have is not shown either: the typo is usually elsewhere).
-ERROR_MESSAGES: dict[str, str] = {
-    "id_format": "{who}身份证号码应为 18 位：前 17 位为数字，末位为数字或 X（{problem}）",
-    "id_check_digit": "{who}身份证号码校验位不正确，请逐位核对号码",
-    "id_birth_date": "{who}身份证号码中的出生日期 {birth} {problem}",
-    "id_region": "{who}身份证号码的地区码 {region} 不是已知的行政区划代码",
-    "uscc_format": "{who}统一社会信用代码应为 18 位数字或大写字母（不含 I、O、Z、S、V），第 3–8 位为行政区划代码（{problem}）",
-    "uscc_check_char": "{who}统一社会信用代码校验码不正确，请逐位核对代码",
-    "mobile_format": "{who}手机号码应为以 1 开头、第二位为 3–9 的 11 位数字（{problem}）",
-    "capital_sum_mismatch": "各股东认缴出资额合计 {total} 万元，与注册资本 {capital} 万元不一致（相差 {diff} 万元）",
-    "contribution_deadline_too_late": "{who}认缴出资期限 {deadline} 超过公司成立之日起 5 年（最迟 {latest}）",
-    "contribution_deadline_past": "{who}认缴出资期限 {deadline} 早于今天（{today}）",
-    "shareholder_duplicate": "{who}证件号码与第 {other} 位股东相同：同一股东只能填写一次",
-    "supervisor_conflict": "监事「{name}」与{other}「{other_name}」是同一人（身份证号码相同）：董事、高级管理人员不得兼任监事",
-    "company_name_form": "企业名称「{name}」应以{forms}结尾（企业类型为{entity_label}）",
-    "company_trade_name": "企业名称「{name}」缺少字号：组织形式「{form}」之前除行政区划外没有内容",
-    "housing_fund_rate_range": "住房公积金单位缴存比例应在 0.05 至 0.12 之间（即 5%–12%），当前为 {rate}",
-    "housing_fund_rate_required": "登记住房公积金时必须填写单位缴存比例（0.05 至 0.12）",
-    "seal_type_duplicate": "印章类型「{label}」重复",
-    "invoice_type_duplicate": "发票种类「{label}」重复",
-}
-
-SEAL_LABELS = {
-    "official": "公章",
-    "financial": "财务专用章",
-    "invoice": "发票专用章",
-    "legal_representative": "法定代表人名章",
-    "contract": "合同专用章",
-}
-INVOICE_LABELS = {"digital_general": "数电普通发票", "digital_special": "数电增值税专用发票"}
-ENTITY_LABELS = {"limited_liability_company": "有限责任公司", "joint_stock_company": "股份有限公司"}
-LEGAL_REP_ROLE_LABELS = {"executive_director": "执行董事", "chairman": "董事长", "manager": "经理"}
-#: Role labels of the plain ``Person`` fields of an application (used in messages).
-PERSON_ROLE_LABELS = {
-    "legal_representative": "法定代表人",
-    "supervisor": "监事",
-    "financial_officer": "财务负责人",
-    "tax_officer": "办税人",
-    "liaison": "联络员",
-}
-#: The organisation forms a company name must end in, per entity type (first = preferred).
-NAME_FORMS: dict[str, tuple[str, ...]] = {
-    "limited_liability_company": ("有限责任公司", "有限公司"),
-    "joint_stock_company": ("股份有限公司",),
-}
-
 HOUSING_FUND_RATE_MIN = Decimal("0.05")
 HOUSING_FUND_RATE_MAX = Decimal("0.12")
 CONTRIBUTION_YEARS = 5
-
-
-def _who(role: str, name: str | None) -> str:
-    if name:
-        return f"{role}「{name}」的"
-    return f"{role}的" if role else ""
-
-
-def _error(type_: str, *, role: str = "", name: str | None = None, **ctx: Any) -> PydanticCustomError:
-    context = {"who": _who(role, name), "role": role, "name": name or "", **{k: str(v) for k, v in ctx.items()}}
-    return PydanticCustomError(type_, ERROR_MESSAGES[type_], context)
 
 
 def _raise_at(title: str, errors: list[tuple[tuple[str | int, ...], PydanticCustomError, Any]]) -> None:
@@ -146,7 +90,7 @@ def _details(exc: ValidationError, role: str | None = None) -> list[InitErrorDet
         if err["type"] in ERROR_MESSAGES:
             if role and "who" in ctx and not ctx.get("role"):
                 ctx["role"] = role
-                ctx["who"] = _who(role, ctx.get("name"))
+                ctx["who"] = who(role, ctx.get("name"))
             details.append(
                 InitErrorDetails(
                     type=PydanticCustomError(err["type"], ERROR_MESSAGES[err["type"]], ctx),
@@ -182,10 +126,6 @@ def _failed_fields(exc: ValidationError) -> set[str | int]:
 # --------------------------------------------------------------------------- dates
 
 
-def today_in_shanghai() -> date:
-    return datetime.now(SHANGHAI).date()
-
-
 def reference_today(context: Any) -> date:
     """The reference date of a validation: ``context["today"]`` if given, else today in Asia/Shanghai."""
     if isinstance(context, Mapping):
@@ -210,197 +150,6 @@ def add_years(day: date, years: int) -> date:
 def latest_contribution_deadline(today: date) -> date:
     """Company Law 2023 art. 47: contributions paid within 5 years of establishment."""
     return add_years(today, CONTRIBUTION_YEARS)
-
-
-# --------------------------------------------------------------------------- regions
-
-
-@lru_cache(maxsize=1)
-def region_table() -> dict[str, tuple[tuple[int | None, int | None, str], ...]]:
-    """Every 6-digit administrative division code python-stdnum knows, for ANY year.
-
-    ``stdnum/cn/loc.dat`` stores, per code, one or more names, each optionally with the
-    years it was in use (``[1997-]小店区``). ``stdnum.cn.ric.validate`` rejects a code
-    not in use in the birth year; people re-registered after a district change carry
-    such codes, so the form only asks whether the code was ever assigned.
-    Value: ``((start_year | None, end_year | None, name), ...)``.
-    """
-    from stdnum import numdb
-
-    table: dict[str, tuple[tuple[int | None, int | None, str], ...]] = {}
-
-    def walk(prefixes: list, head: str, province: str | None) -> None:
-        for _length, low, high, props, children in prefixes:
-            if low != high:  # ranges do not occur in loc.dat; ignore defensively
-                continue
-            code = head + low
-            prov = props.get("province", province)
-            if "county" in props and len(code) == 6:
-                entries = []
-                for part in props["county"].split(","):
-                    start = end = None
-                    if part.startswith("["):
-                        span, part = part[1:].split("]", 1)
-                        a, b = span.split("-")
-                        start, end = (int(a) if a else None), (int(b) if b else None)
-                    entries.append((start, end, part))
-                table[code] = tuple(entries)
-            if children:
-                walk(children, code, prov)
-
-    walk(numdb.get("cn/loc").prefixes, "", None)
-    return table
-
-
-def region_known(code: str) -> bool:
-    """Whether the 6-digit code was ever an administrative division (any year)."""
-    return code in region_table()
-
-
-def region_in_use(code: str, year: int) -> bool:
-    """Whether the 6-digit code was in use in ``year`` (what stdnum.cn.ric.validate demands)."""
-    return any((s is None or s <= year) and (e is None or year <= e) for s, e, _ in region_table().get(code, ()))
-
-
-_DIVISION_SUFFIXES = (
-    "特别行政区",
-    "自治区",
-    "自治州",
-    "自治县",
-    "自治旗",
-    "地区",
-    "省",
-    "市",
-    "盟",
-    "州",
-    "县",
-    "区",
-    "旗",
-)
-_GENERIC_DIVISIONS = {"市辖区", "县", "省直辖县级行政区划", "自治区直辖县级行政区划", "郊区", "城区", "矿区"}
-
-
-@lru_cache(maxsize=1)
-def _division_names() -> tuple[str, ...]:
-    """Administrative-division names that may prefix a company name, longest first.
-
-    Full names of every level (山西省, 太原市, 清徐县) and the short forms of provinces
-    and prefecture-level cities (山西, 太原); short forms of counties are left out, as
-    they are often ordinary words (平安, 和顺) that a trade name may legitimately be.
-    """
-    names: set[str] = {"中国", "中华", "全国"}
-    for code, entries in region_table().items():
-        for _, _, name in entries:
-            if not name or name in _GENERIC_DIVISIONS:
-                continue
-            names.add(name)
-            if code.endswith("00"):
-                for suffix in _DIVISION_SUFFIXES:
-                    if name.endswith(suffix) and len(name) - len(suffix) >= 2:
-                        names.add(name[: -len(suffix)])
-                        break
-    return tuple(sorted(names, key=len, reverse=True))
-
-
-@lru_cache(maxsize=1)
-def _division_index() -> tuple[frozenset[str], tuple[int, ...]]:
-    """The division names as a set, and their lengths longest first: a prefix is found by slicing."""
-    names = _division_names()
-    return frozenset(names), tuple(sorted({len(n) for n in names}, reverse=True))
-
-
-def trade_name_part(name_without_form: str) -> str:
-    """What is left of a name (organisation form removed) after its administrative-division prefix."""
-    rest = name_without_form.strip()
-    names, lengths = _division_index()
-    changed = True
-    while rest and changed:
-        changed = False
-        for length in lengths:  # the longest division name the rest starts with
-            if length <= len(rest) and rest[:length] in names:
-                rest = rest[length:].strip()
-                changed = True
-                break
-    return re.sub(r"[\s()（）\[\]【】]", "", rest)
-
-
-# --------------------------------------------------------------------------- identifiers
-
-_RIC_SHAPE = re.compile(r"^\d{17}[\dX]$", re.ASCII)
-_MOBILE = re.compile(r"^1[3-9]\d{9}$", re.ASCII)
-_USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
-_USCC_SHAPE = re.compile(rf"^[{_USCC_ALPHABET}]{{2}}\d{{6}}[{_USCC_ALPHABET}]{{10}}$", re.ASCII)
-
-
-def _shape_problem(value: str, length: int, what: str) -> str:
-    if not value:
-        return "未填写"
-    if len(value) != length:
-        return f"当前为 {len(value)} 位"
-    if what == "手机号码":
-        return "含有非数字字符" if not value.isascii() or not value.isdigit() else "号段不正确"
-    return "含有不允许的字符"
-
-
-def check_resident_id(value: str, *, role: str = "", name: str | None = None, today: date | None = None) -> str:
-    """Validate a resident ID number (GB 11643-1999); return it normalised (trailing x → X).
-
-    Checks, in this order: shape (18 characters, 17 digits + digit/X), check digit,
-    birth date (a real date, not before 1900, not after ``today``), region prefix
-    (any 6-digit division code ever assigned: re-registered IDs carry codes created
-    after the birth year, which stdnum.cn.ric.validate would reject).
-    """
-    number = value.strip().upper()
-    if not _RIC_SHAPE.match(number):
-        raise _error("id_format", role=role, name=name, problem=_shape_problem(number, 18, "身份证号码"))
-    if number[-1] != _ric.calc_check_digit(number):
-        raise _error("id_check_digit", role=role, name=name)
-    digits = number[6:14]
-    birth_text = f"{digits[:4]}-{digits[4:6]}-{digits[6:]}"
-    try:
-        birth = date(int(digits[:4]), int(digits[4:6]), int(digits[6:]))
-    except ValueError:
-        raise _error("id_birth_date", role=role, name=name, birth=birth_text, problem="不是真实的日期") from None
-    if birth.year < 1900:
-        raise _error("id_birth_date", role=role, name=name, birth=birth_text, problem="早于 1900 年")
-    if birth > (today or today_in_shanghai()):
-        raise _error("id_birth_date", role=role, name=name, birth=birth_text, problem="晚于今天")
-    if not region_known(number[:6]):
-        raise _error("id_region", role=role, name=name, region=number[:6])
-    return number
-
-
-def check_uscc(value: str, *, role: str = "", name: str | None = None) -> str:
-    """Validate a unified social credit code (GB 32100-2015); return it normalised (upper case).
-
-    Shape per the standard: 18 characters of the code alphabet (digits and upper-case
-    letters without I, O, Z, S, V); characters 1–2 (registration authority, entity type)
-    any alphabet character; 3–8 the 6-digit division code; 18 the check character.
-
-    ``stdnum.cn.uscc.validate`` also demands that characters 1–8 be digits, which
-    rejects real codes of authorities coded by letters (e.g. ``Y`` 工会, ``N`` 农业,
-    ``A``/``G`` ...). We do not use it for the verdict: the check character is computed
-    with ``stdnum.cn.uscc.calc_check_digit`` (the standard's weights, any alphabet
-    character) on every code of the right shape, so a correct check character is never
-    rejected for that quirk. Which authority/type letters are assigned is not checked
-    (the standard's code lists grow over time).
-    """
-    code = value.strip().upper()
-    if not _USCC_SHAPE.match(code):
-        problem = _shape_problem(code, 18, "统一社会信用代码")
-        if len(code) == 18 and all(c in _USCC_ALPHABET for c in code):
-            problem = "第 3–8 位应为数字"
-        raise _error("uscc_format", role=role, name=name, problem=problem)
-    if code[-1] != _uscc.calc_check_digit(code):
-        raise _error("uscc_check_char", role=role, name=name)
-    return code
-
-
-def check_mobile(value: str, *, role: str = "", name: str | None = None) -> str:
-    number = value.strip()
-    if not _MOBILE.match(number):
-        raise _error("mobile_format", role=role, name=name, problem=_shape_problem(number, 11, "手机号码"))
-    return number
 
 
 def _name_of(info: ValidationInfo) -> str | None:
@@ -472,14 +221,14 @@ def _company_name_error(name: str, entity_type: Any) -> PydanticCustomError | No
     others = [f for t, fs in NAME_FORMS.items() if t != entity_type for f in fs if f not in forms]
     form = next((f for f in forms if name.endswith(f)), None)
     if form is None or any(name.endswith(o) and len(o) > len(form) for o in others):
-        return _error(
+        return form_error(
             "company_name_form",
             name=name,
             forms="或".join(f"「{f}」" for f in forms),
             entity_label=ENTITY_LABELS[entity_type],
         )
     if not trade_name_part(name[: -len(form)]):
-        return _error("company_trade_name", name=name, form=form)
+        return form_error("company_trade_name", name=name, form=form)
     return None
 
 
@@ -521,7 +270,7 @@ class _Shareholder(_Model):
         today = reference_today(info.context)
         latest = latest_contribution_deadline(today)
         if value > latest:
-            raise _error(
+            raise form_error(
                 "contribution_deadline_too_late",
                 role=cls.ROLE,
                 name=_name_of(info),
@@ -529,7 +278,7 @@ class _Shareholder(_Model):
                 latest=latest.isoformat(),
             )
         if value < today:
-            raise _error(
+            raise form_error(
                 "contribution_deadline_past",
                 role=cls.ROLE,
                 name=_name_of(info),
@@ -583,7 +332,7 @@ class Seal(_Model):
         _raise_at(
             "Seal",
             [
-                ((i,), _error("seal_type_duplicate", label=SEAL_LABELS.get(value[i], value[i])), value[i])
+                ((i,), form_error("seal_type_duplicate", label=SEAL_LABELS.get(value[i], value[i])), value[i])
                 for i, _ in _duplicates(value)
             ],
         )
@@ -600,7 +349,7 @@ class Tax(_Model):
         _raise_at(
             "Tax",
             [
-                ((i,), _error("invoice_type_duplicate", label=INVOICE_LABELS.get(value[i], value[i])), value[i])
+                ((i,), form_error("invoice_type_duplicate", label=INVOICE_LABELS.get(value[i], value[i])), value[i])
                 for i, _ in _duplicates(value)
             ],
         )
@@ -636,13 +385,13 @@ class HousingFund(_Model):
     @classmethod
     def _rate_in_range(cls, value: Decimal | None) -> Decimal | None:
         if value is not None and not (HOUSING_FUND_RATE_MIN <= value <= HOUSING_FUND_RATE_MAX):
-            raise _error("housing_fund_rate_range", rate=_fmt(value))
+            raise form_error("housing_fund_rate_range", rate=_fmt(value))
         return value
 
     @model_validator(mode="after")
     def _rate_required(self) -> HousingFund:
         if self.register and self.contribution_rate is None:
-            _raise_at("HousingFund", [(("contribution_rate",), _error("housing_fund_rate_required"), None)])
+            _raise_at("HousingFund", [(("contribution_rate",), form_error("housing_fund_rate_required"), None)])
         return self
 
 
@@ -691,7 +440,11 @@ class Application(_Model):
         for i, j in _duplicates(keys):
             field = "id_number" if value[i].kind == "natural_person" else "uscc"
             errors.append(
-                ((i, field), _error("shareholder_duplicate", role="股东", name=value[i].name, other=j + 1), keys[i][1])
+                (
+                    (i, field),
+                    form_error("shareholder_duplicate", role="股东", name=value[i].name, other=j + 1),
+                    keys[i][1],
+                )
             )
         company = info.data.get("company")
         if company is not None:
@@ -701,7 +454,7 @@ class Application(_Model):
                 errors.append(
                     (
                         (),
-                        _error(
+                        form_error(
                             "capital_sum_mismatch",
                             total=_fmt(total),
                             capital=_fmt(capital),
@@ -754,7 +507,7 @@ def _supervisor_conflicts(
     return [
         (
             ("supervisor", "id_number"),
-            _error("supervisor_conflict", name=supervisor.get("name"), other=label, other_name=person.get("name")),
+            form_error("supervisor_conflict", name=supervisor.get("name"), other=label, other_name=person.get("name")),
             supervisor["id_number"],
         )
         for person, label in others

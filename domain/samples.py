@@ -33,7 +33,8 @@ from typing import Any
 
 from stdnum.cn import ric, uscc
 
-from domain.form import latest_contribution_deadline, region_in_use, region_table, today_in_shanghai
+from domain.form import latest_contribution_deadline
+from domain.identifiers import region_in_use, region_table, today_in_shanghai
 
 RARE_CHARS = ("𬱖", "䶮")
 

@@ -13,8 +13,9 @@ from pydantic import BaseModel, ValidationError
 from stdnum.cn import ric, uscc
 
 import domain.form as form
-from domain.form import Application, HousingFund, Person, check_uscc, region_in_use, region_known
+from domain.form import Application, HousingFund, Person
 from domain.form_errors import field_errors
+from domain.identifiers import check_uscc, region_in_use, region_known
 
 TODAY = date(2026, 9, 1)  # the sample's deadlines (2030-12-31, 2031-06-30) lie within 5 years of it
 
