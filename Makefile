@@ -2,11 +2,12 @@
 # Both install what is missing first (scripts/install.sh is idempotent).
 PY := .venv/bin/python
 
-.PHONY: install run test demo worker bench bench-quick soak lock clean help
+.PHONY: install lint run test demo worker bench bench-quick soak lock clean help
 
 help:
 	@echo "make run      install what is missing, start Temporal + simulators + worker + API"
 	@echo "make test     install what is missing, run every test"
+	@echo "make lint     ruff, ruff format --check, mypy, the import contracts (CI runs it before the tests)"
 	@echo "make demo     (with make run up) submit the sample and generated applications"
 	@echo "make worker   run one more worker against a running stack"
 	@echo "make bench    kaiban side by side with the floor (BENCH_ARGS=--quick, or make bench-quick)"
@@ -15,6 +16,13 @@ help:
 
 install:
 	@bash scripts/install.sh
+
+# Rules a machine checks: style, types, and which package may import which (pyproject.toml)
+lint: install
+	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
+	.venv/bin/mypy
+	.venv/bin/lint-imports
 
 run: install
 	$(PY) -m cli.devstack

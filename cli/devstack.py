@@ -34,6 +34,10 @@ class Service:
         # own process group, so Ctrl-C in the terminal reaches only this supervisor
         self.proc = subprocess.Popen(self.argv, cwd=ROOT, env=env, start_new_session=True)
 
+    @property
+    def pid(self) -> int | None:
+        return self.proc.pid if self.proc else None
+
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
@@ -156,7 +160,7 @@ def main() -> None:
             f"  Temporal server  {settings.temporal_address} (state in {data / 'temporal.db'})\n"
             "  portals          http://127.0.0.1:8101 amr, :8102 psb_seal, :8103 hrss, :8104 hpf\n"
             "  department APIs  http://127.0.0.1:8201 tax, :8202 nhsa, :8203 bank\n"
-            f"  worker pid       {services[2].proc.pid}  (kill it any time: it is started again)\n"
+            f"  worker pid       {services[2].pid}  (kill it any time: it is started again)\n"
             "\n  in another terminal: make demo     Ctrl-C here stops everything\n",
             flush=True,
         )

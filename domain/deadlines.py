@@ -10,12 +10,13 @@ running workflow. Pure: no I/O, no wall clock.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from pydantic import BaseModel
 
 from domain.calendar import CalendarSnapshot, WorkingCalendar
-from domain.sla import SlaPolicy, application_due, application_ladder, task_ladder
+from domain.sla import LadderStep, SlaPolicy, application_due, application_ladder, task_ladder
 
 RE_ESCALATION_BATCH = 24  # re-escalations planned at a time; more are planned when a task outlives them
 
@@ -46,7 +47,7 @@ def planning_basis(submitted_at: datetime, calendar: WorkingCalendar, policy: Sl
     return PlanningBasis(calendar=calendar.snapshot(first), policy=policy)
 
 
-def _steps(ladder) -> list[PlannedStep]:
+def _steps(ladder: Iterable[LadderStep]) -> list[PlannedStep]:
     return [PlannedStep(level=s.level, audience=s.audience, at=s.at, sequence=s.sequence) for s in ladder]
 
 

@@ -36,7 +36,7 @@ legal representative, the supervisor and the financial officer.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, ClassVar, Literal
@@ -68,12 +68,15 @@ from domain.labels import (
 warnings.filterwarnings("ignore", message='Field name "register"', category=UserWarning)
 
 
+#: One error placed at a field: (location, error, the input it is about).
+FieldError = tuple[tuple[str | int, ...], PydanticCustomError, Any]
+
 HOUSING_FUND_RATE_MIN = Decimal("0.05")
 HOUSING_FUND_RATE_MAX = Decimal("0.12")
 CONTRIBUTION_YEARS = 5
 
 
-def _raise_at(title: str, errors: list[tuple[tuple[str | int, ...], PydanticCustomError, Any]]) -> None:
+def _raise_at(title: str, errors: Sequence[FieldError]) -> None:
     """Raise one ValidationError carrying several errors, each at its own location."""
     if errors:
         raise ValidationError.from_exception_data(
@@ -110,7 +113,7 @@ def _relabel(exc: ValidationError, role: str) -> ValidationError:
     return ValidationError.from_exception_data(exc.title, _details(exc, role))
 
 
-def _reraise_with(exc: ValidationError, extra: list[tuple[tuple[str | int, ...], PydanticCustomError, Any]]) -> None:
+def _reraise_with(exc: ValidationError, extra: Sequence[FieldError]) -> None:
     """Re-raise ``exc`` with more errors (cross-field errors found although other fields failed)."""
     if not extra:
         raise exc
@@ -198,7 +201,7 @@ class Company(_Model):
             company = handler(data)
         except ValidationError as exc:
             # other fields failed: still judge the name if it and the entity type are fine
-            extra = []
+            extra: list[FieldError] = []
             if isinstance(data, Mapping) and not _failed_fields(exc) & {"name", "entity_type"}:
                 name = data.get("name")
                 err = _company_name_error(name.strip() if isinstance(name, str) else "", data.get("entity_type"))
@@ -430,7 +433,7 @@ class Application(_Model):
         try:
             return handler(value)
         except ValidationError as exc:
-            raise _relabel(exc, PERSON_ROLE_LABELS[info.field_name]) from None
+            raise _relabel(exc, PERSON_ROLE_LABELS[info.field_name or ""]) from None
 
     @field_validator("shareholders")
     @classmethod
@@ -474,13 +477,14 @@ class Application(_Model):
             app = handler(data)
         except ValidationError as exc:
             # other fields failed: still compare the three people if each of them is valid
-            extra = []
+            extra: list[FieldError] = []
             if isinstance(data, Mapping) and not _failed_fields(exc) & set(people):
                 raw = [data.get(p) for p in people]
-                if all(isinstance(p, Mapping) and isinstance(p.get("id_number"), str) for p in raw):
+                valid = [p for p in raw if isinstance(p, Mapping) and isinstance(p.get("id_number"), str)]
+                if len(valid) == len(raw):
                     lr, sup, fo = (
                         dict(p, id_number=p["id_number"].strip().upper(), name=str(p.get("name", "")).strip())
-                        for p in raw
+                        for p in valid
                     )
                     extra = _supervisor_conflicts(lr, sup, fo)
             _reraise_with(exc, extra)
@@ -496,10 +500,10 @@ class Application(_Model):
 
 def _supervisor_conflicts(
     legal_rep: Mapping[str, Any], supervisor: Mapping[str, Any], financial_officer: Mapping[str, Any]
-) -> list[tuple[tuple[str | int, ...], PydanticCustomError, Any]]:
+) -> list[FieldError]:
     """Company Law: directors and senior managers (the legal representative, the financial officer)
     may not also be the supervisor. Same person = same ID number."""
-    role = LEGAL_REP_ROLE_LABELS.get(legal_rep.get("role"), "")
+    role = LEGAL_REP_ROLE_LABELS.get(str(legal_rep.get("role")), "")
     others = [
         (legal_rep, f"法定代表人（{role}）" if role else "法定代表人"),
         (financial_officer, "财务负责人"),
@@ -530,16 +534,16 @@ def application_as_of(data: Any, submitted_at: date | datetime | str | None) -> 
     return Application.model_validate(data, context={"today": submitted_at})
 
 
-def judged_as_of(instant_field: str):
+def judged_as_of(instant_field: str) -> Any:
     """A before-validator for a model that carries an ``application`` and the instant it was made:
     the form's date rules are judged as of that instant (see :func:`application_as_of`).
 
     Use in a class body: ``_as_of = judged_as_of("submitted_at")``.
     """
 
-    def _validator(cls, data: Any) -> Any:
+    def _validator(cls: type[BaseModel], data: Any) -> Any:
         if isinstance(data, dict) and "application" in data:
             data = {**data, "application": application_as_of(data["application"], data.get(instant_field))}
         return data
 
-    return model_validator(mode="before")(classmethod(_validator))
+    return model_validator(mode="before")(classmethod(_validator))  # type: ignore[arg-type]

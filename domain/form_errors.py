@@ -164,7 +164,7 @@ def error_message(error: dict) -> str:
 def field_errors(exc: ValidationError) -> list[dict[str, str]]:
     """``[{"field": "shareholders.0.id_number", "message": <Chinese>, "type": <type>}, ...]``."""
     return [
-        {"field": field_path(tuple(err["loc"])), "message": error_message(err), "type": err["type"]}
+        {"field": field_path(tuple(err["loc"])), "message": error_message(dict(err)), "type": err["type"]}
         for err in exc.errors(include_url=False, include_input=False)
     ]
 

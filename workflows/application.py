@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime, timedelta
+from typing import Any
 
 from temporalio import workflow
+from temporalio.common import SearchAttributeUpdate
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
@@ -62,7 +64,7 @@ class ApplicationWorkflow:
     @workflow.init
     def __init__(self, inp: ApplicationInput) -> None:
         self._inp = inp
-        self._completed_at = None
+        self._completed_at: datetime | None = None
         self._finished = False
         self._ladder: Ladder | None = None
         self._escalations: list[Escalation] = []
@@ -394,7 +396,7 @@ class ApplicationWorkflow:
         attrs = (self._overall_status().value, self._ladder.due_at, self._ladder.sla_state)
         if attrs == self._visible:
             return
-        updates = [
+        updates: list[SearchAttributeUpdate[Any]] = [
             visibility.STATUS.value_set(attrs[0]),
             visibility.DUE_AT.value_set(attrs[1]),
             visibility.SLA_STATE.value_set(attrs[2]),

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -379,11 +380,11 @@ class DepartmentTask:
         workflow.logger.warning("department %s task needs a person: %s", self._inp.department.code, detail)
         return self._finish(TaskStatus.MANUAL, reason=f"自动办理未能完成，需窗口人工处理：{detail}", evidence=evidence)
 
-    def _finish(self, status: TaskStatus, **changes) -> TaskStatus:
+    def _finish(self, status: TaskStatus, **changes: Any) -> TaskStatus:
         finished_at = workflow.now() if status in (TaskStatus.COMPLETED, TaskStatus.CANCELLED) else None
         self._update(status=status, completed_at=finished_at, **changes)
         return status
 
-    def _update(self, **changes) -> None:
+    def _update(self, **changes: Any) -> None:
         self.state = self.state.model_copy(update={**changes, "updated_at": workflow.now()})
         self._on_change(self.state)

@@ -3,6 +3,8 @@
 Never personal data: no names, ID numbers or mobiles — only ids, codes, states and instants.
 """
 
+from typing import Any
+
 from temporalio.common import SearchAttributeKey
 
 STATUS = SearchAttributeKey.for_keyword("KaibanStatus")  # the application's status
@@ -11,7 +13,7 @@ SLA_STATE = SearchAttributeKey.for_keyword("KaibanSlaState")  # on_track | at_ri
 WINDOW_ID = SearchAttributeKey.for_keyword("KaibanWindowId")
 APPLICATION_ID = SearchAttributeKey.for_keyword("KaibanApplicationId")
 
-ALL = [STATUS, DUE_AT, SLA_STATE, WINDOW_ID, APPLICATION_ID]
+ALL: list[SearchAttributeKey[Any]] = [STATUS, DUE_AT, SLA_STATE, WINDOW_ID, APPLICATION_ID]
 
 # The open department tasks are not search attributes: they change at every step of every
 # department, so they travel in the application's memo (``workflows.application.TASKS_MEMO``),

@@ -9,8 +9,8 @@ from typing import Annotated
 
 import structlog
 from fastapi import APIRouter, Header, HTTPException, status
-from temporalio.api.enums.v1 import WorkflowIdConflictPolicy
 from temporalio.client import WorkflowQueryFailedError, WorkflowUpdateFailedError
+from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.deps import ClientDep, SettingsDep
@@ -93,7 +93,7 @@ async def submit_application(
         inp,
         id=app_id,
         task_queue=settings.task_queue,
-        id_conflict_policy=WorkflowIdConflictPolicy.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
     )
     log.info("application_submitted", application_id=app_id, window_id=application.window.window_id)
     due = deadline.due_at.strftime("%Y-%m-%d %H:%M")
