@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from temporalio import activity
 
-from activities.models import PlanningBasisInput
+from activities.models import ActivityName, PlanningBasisInput
 from domain.deadlines import PlanningBasis, planning_basis
 from runtime.settings import Settings
 
@@ -22,6 +22,6 @@ class DeadlineActivities:
         self._calendar = settings.working_calendar()
         self._policy = settings.sla_policy
 
-    @activity.defn(name="planning_basis")
+    @activity.defn(name=ActivityName.PLANNING_BASIS)
     async def planning_basis(self, inp: PlanningBasisInput) -> PlanningBasis:
         return planning_basis(inp.submitted_at, self._calendar, self._policy)

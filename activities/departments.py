@@ -31,6 +31,7 @@ from activities.models import (
     BUSINESS_REJECTION,
     INVALID_REQUEST,
     PORTAL_CHANGED,
+    ActivityName,
     DepartmentEndpoint,
     DispatchInput,
     InquireInput,
@@ -65,7 +66,7 @@ class DepartmentActivities:
 
     # -- activities -------------------------------------------------------------------------------
 
-    @activity.defn(name="dispatch_to_department")
+    @activity.defn(name=ActivityName.DISPATCH)
     async def dispatch(self, inp: DispatchInput) -> Receipt:
         with _log_context(inp.request.application_id, inp.endpoint):
             try:
@@ -81,7 +82,7 @@ class DepartmentActivities:
             except Exception as exc:  # mapped onto Temporal failures below
                 raise _to_application_error(exc) from exc
 
-    @activity.defn(name="inquire_department")
+    @activity.defn(name=ActivityName.INQUIRE)
     async def inquire(self, inp: InquireInput) -> Inquiry:
         with _log_context(inp.application_id, inp.endpoint):
             try:
@@ -106,7 +107,7 @@ class DepartmentActivities:
             except Exception as exc:
                 raise _to_application_error(exc) from exc
 
-    @activity.defn(name="withdraw_from_department")
+    @activity.defn(name=ActivityName.WITHDRAW)
     async def withdraw(self, inp: WithdrawInput) -> None:
         """Tell a department that already received the application that it is withdrawn (idempotent)."""
         with _log_context(inp.application_id, inp.endpoint):

@@ -37,6 +37,16 @@ class WithdrawInput(BaseModel):
     reason: str
 
 
+class ActivityName:
+    """The name of every activity: the one place the workflows, the worker and the tests' stand-ins take it from."""
+
+    DISPATCH = "dispatch_to_department"
+    INQUIRE = "inquire_department"
+    WITHDRAW = "withdraw_from_department"
+    NOTIFY = "notify"
+    PLANNING_BASIS = "planning_basis"
+
+
 # ApplicationError types raised by the activities; the workflows branch on them.
 BUSINESS_REJECTION = "BusinessRejection"
 PORTAL_CHANGED = "PortalChanged"

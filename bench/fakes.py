@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from stdnum.cn import uscc as _uscc
 from temporalio import activity
 
-from activities.models import DispatchInput, InquireInput, WithdrawInput
+from activities.models import ActivityName, DispatchInput, InquireInput, WithdrawInput
 from domain.results import Inquiry, Receipt
 from domain.status import Channel
 
@@ -35,7 +35,7 @@ def _result(code: str) -> dict:
     }.get(code, {})
 
 
-@activity.defn(name="dispatch_to_department")
+@activity.defn(name=ActivityName.DISPATCH)
 async def fake_dispatch(inp: DispatchInput) -> Receipt:
     answer = (
         Inquiry(status="completed", result=_result(inp.endpoint.code)) if inp.endpoint.channel is Channel.API else None
@@ -47,12 +47,12 @@ async def fake_dispatch(inp: DispatchInput) -> Receipt:
     )
 
 
-@activity.defn(name="inquire_department")
+@activity.defn(name=ActivityName.INQUIRE)
 async def fake_inquire(inp: InquireInput) -> Inquiry:
     return Inquiry(status="completed", result=_result(inp.endpoint.code))
 
 
-@activity.defn(name="withdraw_from_department")
+@activity.defn(name=ActivityName.WITHDRAW)
 async def fake_withdraw(inp: WithdrawInput) -> None:
     return None
 

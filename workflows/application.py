@@ -21,7 +21,7 @@ from temporalio.common import SearchAttributeUpdate
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.models import PlanningBasisInput
+    from activities.models import ActivityName, PlanningBasisInput
     from domain.calendar import WorkingCalendar
     from domain.catalog import applies, changed_fields
     from domain.deadlines import (
@@ -94,7 +94,7 @@ class ApplicationWorkflow:
         # The one local activity, before anything else runs (concurrent local activities do not replay
         # reliably: temporalio/sdk-python#1578); the API gives the basis, so usually there is none.
         self._basis = inp.planning or await workflow.execute_local_activity(
-            "planning_basis",
+            ActivityName.PLANNING_BASIS,
             PlanningBasisInput(submitted_at=inp.submitted_at),
             result_type=PlanningBasis,
             start_to_close_timeout=timedelta(seconds=10),

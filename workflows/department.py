@@ -29,6 +29,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.models import (
         BUSINESS_REJECTION,
         NON_RETRYABLE_TYPES,
+        ActivityName,
         DepartmentEndpoint,
         DispatchInput,
         InquireInput,
@@ -190,7 +191,7 @@ class DepartmentTask:
         d = self._inp.department
         try:
             await workflow.execute_activity(
-                "withdraw_from_department",
+                ActivityName.WITHDRAW,
                 WithdrawInput(
                     endpoint=self._endpoint(),
                     application_id=self._inp.application_id,
@@ -244,7 +245,7 @@ class DepartmentTask:
         rnd = self.state.round
         try:
             receipt: Receipt = await workflow.execute_activity(
-                "dispatch_to_department",
+                ActivityName.DISPATCH,
                 DispatchInput(endpoint=endpoint, request=request),
                 result_type=Receipt,
                 activity_id=f"{d.code}.dispatch.r{rnd}",
@@ -265,7 +266,7 @@ class DepartmentTask:
                 self._inquiries += 1
                 try:
                     inquiry = await workflow.execute_activity(
-                        "inquire_department",
+                        ActivityName.INQUIRE,
                         InquireInput(
                             endpoint=endpoint, application_id=inp.application_id, receipt_no=receipt.receipt_no
                         ),

@@ -13,7 +13,7 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
-    from activities.models import Notification
+    from activities.models import ActivityName, Notification
 
 
 @workflow.defn(name="Notification")
@@ -21,7 +21,7 @@ class NotificationWorkflow:
     @workflow.run
     async def run(self, n: Notification) -> None:
         await workflow.execute_activity(
-            "notify",
+            ActivityName.NOTIFY,
             n,
             start_to_close_timeout=timedelta(seconds=30),
             schedule_to_close_timeout=timedelta(days=1),

@@ -13,7 +13,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
 from activities.departments import RECEIPT_SCREENSHOT, DepartmentActivities, previous_step
-from activities.models import DepartmentEndpoint, DispatchInput
+from activities.models import ActivityName, DepartmentEndpoint, DispatchInput
 from api.routers.evidence import evidence as serve_evidence
 from bots import evidence
 from bots.browser import BrowserPool
@@ -69,7 +69,7 @@ async def test_a_retry_resumes_the_form_and_the_receipt_screenshot_is_linked(tmp
                     raise CutOff("worker lost")
 
             env.on_heartbeat = cut_at_step_2
-            env.info = dataclasses.replace(env.info, activity_type="dispatch_to_department", attempt=1)
+            env.info = dataclasses.replace(env.info, activity_type=ActivityName.DISPATCH, attempt=1)
             with pytest.raises(ApplicationError) as failed:
                 await env.run(acts.dispatch, inp)
             assert not failed.value.non_retryable  # Temporal tries again

@@ -9,6 +9,7 @@ import sys
 import httpx
 from temporalio.worker import Replayer
 
+from activities.models import ActivityName
 from cli.worker import WORKFLOW_RUNNER
 from runtime.settings import ROOT
 from tests.e2e.conftest import APIS, PORTALS, e2e_settings, running_api, running_departments, settings_env
@@ -33,7 +34,7 @@ async def robot_mid_form(client, application_ids: list[str], codes: tuple[str, .
         except Exception:  # not started yet
             continue
         for pending in desc.raw_description.pending_activities:
-            if pending.activity_type.name != "dispatch_to_department" or not pending.heartbeat_details.payloads:
+            if pending.activity_type.name != ActivityName.DISPATCH or not pending.heartbeat_details.payloads:
                 continue
             if pending.activity_id.split(".", 1)[0] not in codes:
                 continue

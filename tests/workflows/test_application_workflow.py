@@ -15,6 +15,7 @@ from activities.deadlines import DeadlineActivities
 from activities.models import (
     BUSINESS_REJECTION,
     PORTAL_CHANGED,
+    ActivityName,
     DispatchInput,
     InquireInput,
     Notification,
@@ -78,15 +79,15 @@ class FakeDepartments:
         self.requests: dict[str, list] = {}  # department -> every request it was given
         self.withdrawn: list[tuple[str, str | None]] = []
 
-    @activity.defn(name="withdraw_from_department")
+    @activity.defn(name=ActivityName.WITHDRAW)
     async def withdraw(self, inp: WithdrawInput) -> None:
         self.withdrawn.append((inp.endpoint.code, inp.receipt_no))
 
-    @activity.defn(name="notify")
+    @activity.defn(name=ActivityName.NOTIFY)
     async def notify(self, n: Notification) -> None:
         self.notifications.append(n)
 
-    @activity.defn(name="dispatch_to_department")
+    @activity.defn(name=ActivityName.DISPATCH)
     async def dispatch(self, inp: DispatchInput) -> Receipt:
         code = inp.endpoint.code
         if code in self.portal_changed:
@@ -104,7 +105,7 @@ class FakeDepartments:
             receipt_no=f"R-{code}", evidence={"receipt_screenshot": f"2026-11-27/{code}-receipt.png"}, answer=answer
         )
 
-    @activity.defn(name="inquire_department")
+    @activity.defn(name=ActivityName.INQUIRE)
     async def inquire(self, inp: InquireInput) -> Inquiry:
         code = inp.endpoint.code
         n = self.inquiries[code] = self.inquiries.get(code, 0) + 1
