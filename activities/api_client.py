@@ -24,11 +24,11 @@ import httpx
 from pydantic import ValidationError
 
 from domain.requests import DepartmentRequest
-from domain.results import Inquiry, Receipt, validate_result
+from domain.results import Inquiry, Receipt, inquiry_status, validate_result
+from runtime.http import retry_after_s
 
 SUBMISSIONS_PATH = "/api/v1/submissions"
 _API_DEPARTMENTS = ("tax", "nhsa", "bank")
-_STATUS_MAP = {"processing": "in_review", "completed": "completed", "rejected": "rejected", "withdrawn": "withdrawn"}
 
 
 class DepartmentError(Exception):
@@ -54,9 +54,9 @@ class DepartmentError(Exception):
 class DepartmentUnavailable(DepartmentError):
     """Retryable: the department could not be reached or answered 5xx/408/429."""
 
-    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: Any) -> None:
+    def __init__(self, message: str, *, retry_after_s: float | None = None, **kwargs: Any) -> None:
         super().__init__(message, **kwargs)
-        self.retry_after = retry_after
+        self.retry_after_s = retry_after_s
 
 
 class DepartmentProtocolError(DepartmentUnavailable):
@@ -150,16 +150,6 @@ def _error_reason(response: httpx.Response) -> str:
     return text[:500] if text else (response.reason_phrase or f"HTTP {response.status_code}")
 
 
-def _retry_after(response: httpx.Response) -> float | None:
-    value = response.headers.get("retry-after")
-    if value is None:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        return None
-
-
 class DepartmentApiClient:
     """One department's REST API. Reusable: one pooled ``httpx.AsyncClient`` for every call.
 
@@ -235,7 +225,7 @@ class DepartmentApiClient:
                 department=dept,
                 reason=reason,
                 status_code=status,
-                retry_after=_retry_after(response),
+                retry_after_s=retry_after_s(response.headers.get("retry-after")),
             )
         if 400 <= status < 500:
             raise DepartmentRejected(
@@ -299,7 +289,7 @@ class DepartmentApiClient:
         data = self._json(response, dept)
         dept = dept or data.get("department")
         label = self._label(dept)
-        status = _STATUS_MAP.get(data.get("status"))  # type: ignore[arg-type]
+        status = inquiry_status(data.get("status"))
         if status is None:
             raise DepartmentProtocolError(
                 f"{label}: unknown status {data.get('status')!r} for {receipt_no}", department=dept

@@ -272,7 +272,7 @@ def _classify(exc: Exception) -> ApplicationError:
     # Unavailable portals/APIs, expired sessions, anything unexpected: retried by the retry policy,
     # after the pause the department asked for (Retry-After during maintenance) when it named one.
     _log().warning("department_attempt_failed", error_type=type(exc).__name__, error=str(exc))
-    retry_after = getattr(exc, "retry_after_s", None) or getattr(exc, "retry_after", None)
+    retry_after = getattr(exc, "retry_after_s", None)
     return ApplicationError(
         f"{type(exc).__name__}: {exc}",
         type=type(exc).__name__,

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 
-from workflows.models import ApplicationView, DeadlineChange, DepartmentState
+from workflows.models import ApplicationView, DeadlineChange
 
 
 class SubmissionAccepted(BaseModel):
@@ -56,7 +56,6 @@ class Health(BaseModel):
 
 ApplicationDetail = ApplicationView
 DeadlineChangeRecord = DeadlineChange
-DepartmentDetail = DepartmentState
 
 
 class ManualCompletionRequest(BaseModel):

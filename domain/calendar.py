@@ -202,10 +202,6 @@ class WorkingCalendar:
             raise ValueError(f"naive datetime {t.isoformat()}: give an aware datetime (with a time zone)")
         return t.astimezone(self.tz)
 
-    def is_working_time(self, t: datetime) -> bool:
-        local = self.to_local(t)
-        return self.is_working_day(local.date()) and self.day_start <= local.time() < self.day_end
-
     def next_working_start(self, t: datetime) -> datetime:
         """``t`` itself if it is working time, else the next instant working time begins."""
         local = self.to_local(t)

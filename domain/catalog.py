@@ -71,11 +71,6 @@ class Catalog(BaseModel):
                 pending.remove(d)
         return done
 
-    def with_channel(self, code: str, channel: Channel) -> Catalog:
-        """A copy with one department moved to another channel (a setting, not a code change)."""
-        deps = tuple(d.model_copy(update={"channel": channel}) if d.code == code else d for d in self.departments)
-        return Catalog(departments=deps)
-
 
 def load_catalog(text: str) -> Catalog:
     data = yaml.safe_load(text)

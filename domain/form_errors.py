@@ -169,9 +169,6 @@ def field_errors(exc: ValidationError) -> list[dict[str, str]]:
     ]
 
 
-_REQUEST_PARTS = ("body", "query", "path", "header", "cookie")
-
-
 def request_errors(errors: Iterable[Mapping[str, Any]]) -> list[dict[str, str]]:
     """Like :func:`field_errors`, for the error dicts of FastAPI's ``RequestValidationError.errors()``.
 

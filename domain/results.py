@@ -69,11 +69,28 @@ def validate_result(code: str, data: dict) -> dict:
     return model.model_validate(data).model_dump(mode="json")
 
 
+InquiryStatus = Literal["in_review", "completed", "rejected", "withdrawn"]
+
+#: A department API's status words (in its answers and its callbacks) → the task's inquiry status.
+DEPARTMENT_API_STATUSES: dict[str, InquiryStatus] = {
+    "processing": "in_review",
+    "in_review": "in_review",
+    "completed": "completed",
+    "rejected": "rejected",
+    "withdrawn": "withdrawn",
+}
+
+
+def inquiry_status(department_status: object) -> InquiryStatus | None:
+    """What a department API's status means for the task; None for a word it does not use."""
+    return DEPARTMENT_API_STATUSES.get(department_status) if isinstance(department_status, str) else None
+
+
 class Inquiry(BaseModel):
     """What a department says about a task it has received (``withdrawn``: the application was
     withdrawn there; ``reason`` is then the withdrawal's)."""
 
-    status: Literal["in_review", "completed", "rejected", "withdrawn"]
+    status: InquiryStatus
     result: dict | None = None
     reason: str | None = None
 

@@ -27,7 +27,6 @@ ROOT = Path(__file__).resolve().parent.parent
 
 # A development-only key: production refuses to start with it.
 DEV_PAYLOAD_KEY = base64.b64encode(b"kaiban-development-key-32-bytes!").decode()
-DEV_API_TOKEN_PREFIX = "dev-token-"
 
 
 class Credentials:
@@ -90,10 +89,14 @@ class Settings(BaseSettings):
     channel_overrides: dict[str, Channel] = Field(default_factory=dict)  # {"hpf": "api"}
     department_urls: dict[str, str] = Field(default_factory=dict)  # {"amr": "http://portal.amr:8080"}
 
-    # Escalation notices. The sink (SQLite) is written by the worker and read by the API, so both
-    # must see the same file; by default it lives in ``data_dir`` (it follows KAIBAN_DATA_DIR).
-    notification_sink_path: Path = Field(default_factory=lambda data: data["data_dir"] / "notifications.sqlite3")
-    # Per audience, a signed webhook: KAIBAN_WEBHOOKS='{"window_supervisor": {"url": "https://...", "secret": "..."}}'
+    # kaiban's own records (escalation notices and their deliveries), written by the workers and read by
+    # the API: one database for every host. By default a SQLite file in ``data_dir`` (it follows
+    # KAIBAN_DATA_DIR); in production PostgreSQL, e.g. postgresql+psycopg://kaiban:...@db/kaiban
+    database_url: str = Field(
+        default_factory=lambda data: f"sqlite:///{data['data_dir'] / 'kaiban.sqlite3'}", repr=False
+    )
+    # Escalation notices: per audience, a signed webhook besides the store
+    # KAIBAN_WEBHOOKS='{"window_supervisor": {"url": "https://...", "secret": "..."}}'
     webhooks: dict[str, WebhookTarget] = Field(default_factory=dict)
     webhook_timeout_s: float = 10.0
 

@@ -54,8 +54,6 @@ with workflow.unsafe.imports_passed_through():
         Withdrawal,
     )
 
-_DONE_OK = (TaskStatus.COMPLETED, TaskStatus.SKIPPED)
-_ENDED = (TaskStatus.COMPLETED, TaskStatus.SKIPPED, TaskStatus.CANCELLED)
 TASKS_MEMO = "tasks"  # memo key: the open department tasks, for the supervision board
 
 
@@ -133,7 +131,7 @@ class ApplicationWorkflow:
                 if self._withdrawal is not None:
                     self._states[code] = state.model_copy(update={"status": TaskStatus.CANCELLED, "waiting_for": []})
                     continue
-                pending = [p for p in d.prerequisites if self._states[p].status not in _DONE_OK]
+                pending = [p for p in d.prerequisites if not self._states[p].status.satisfied]
                 self._states[code] = state.model_copy(update={"waiting_for": pending})
                 if not pending:
                     running[code] = asyncio.ensure_future(self._run_department(code))
@@ -348,7 +346,7 @@ class ApplicationWorkflow:
             state = self._states.get(ext.department)
             if state is None:
                 raise ValueError(f"该申请不涉及部门 {ext.department}")
-            open_task = state.status in (TaskStatus.WAITING, TaskStatus.DISPATCHED, TaskStatus.IN_REVIEW)
+            open_task = state.status.open
             if not open_task or state.due_at is None:  # not dispatched yet, or its task has ended
                 raise ValueError(f"部门 {ext.department} 的事项当前状态为 {state.status.value}，不能延期")
         old = self._current_due(ext.department)
@@ -383,7 +381,7 @@ class ApplicationWorkflow:
                 "due_at": s.due_at.isoformat(),
             }
             for code, s in self._states.items()
-            if s.status not in _ENDED and s.dispatched_at is not None and s.due_at is not None
+            if not s.status.ended and s.dispatched_at is not None and s.due_at is not None
         }
         if rows != self._board_rows:
             self._board_rows = rows
@@ -443,7 +441,7 @@ class ApplicationWorkflow:
         statuses = [s.status for s in self._states.values()]
         if any(s is TaskStatus.REJECTED for s in statuses):
             return ApplicationStatus.NEEDS_CORRECTION
-        if all(s in _DONE_OK for s in statuses):
+        if all(s.satisfied for s in statuses):
             return ApplicationStatus.COMPLETED
         return ApplicationStatus.PROCESSING
 

@@ -39,7 +39,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.deadlines import DeadlinePlan, PlannedStep
     from domain.escalation import escalation_message
     from domain.requests import DepartmentRequest
-    from domain.results import Inquiry, Receipt, validate_result
+    from domain.results import Inquiry, Receipt, inquiry_status, validate_result
     from domain.status import Channel, TaskStatus
     from workflows.ladder import Ladder
     from workflows.models import (
@@ -50,8 +50,6 @@ with workflow.unsafe.imports_passed_through():
         ManualResult,
     )
     from workflows.notification import NotificationWorkflow
-
-OPEN = (TaskStatus.DISPATCHED, TaskStatus.IN_REVIEW)
 
 
 async def start_notification(esc: Escalation, *, application_id: str, window_id: str, subject: str) -> None:
@@ -130,7 +128,7 @@ class DepartmentTask:
 
     def callback_problem(self, callback: DepartmentCallback) -> str | None:
         """Why a department's callback cannot be taken now (None: it can)."""
-        if self.state.status not in OPEN:
+        if not self.state.status.at_department:
             return f"该事项当前状态为 {self.state.status.value}，回调未改变任何状态"
         if callback.receipt_no != self.state.receipt_no:
             return f"回执编号 {callback.receipt_no} 与该事项的受理编号不符，回调未改变任何状态"
@@ -298,8 +296,8 @@ class DepartmentTask:
                 continue
             callback, self._callback = self._callback, None
             assert callback is not None
-            status = {"processing": "in_review"}.get(callback.status, callback.status)
-            if status in ("in_review", "completed", "rejected", "withdrawn"):
+            status = inquiry_status(callback.status)
+            if status is not None:
                 inquiry = Inquiry(status=status, result=callback.result, reason=callback.reason)
 
     # -- deadline -------------------------------------------------------------------------------

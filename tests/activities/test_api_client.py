@@ -219,7 +219,7 @@ async def test_server_errors_are_unavailable(sample_json, status):
         with pytest.raises(DepartmentUnavailable) as info:
             await client.submit(request)
     assert info.value.status_code == status
-    assert info.value.retry_after == 7.0
+    assert info.value.retry_after_s == 7.0
     assert "tax" in str(info.value) and "upstream down" in str(info.value)
     assert calls[0].headers["authorization"] == f"Bearer {TOKEN}"
     assert calls[0].headers["idempotency-key"] == request.application_id
@@ -288,8 +288,8 @@ def test_errors_survive_pickling():
         422,
         "tax: rejected",
     )
-    unavailable = pickle.loads(pickle.dumps(DepartmentUnavailable("bank: down", department="bank", retry_after=3.0)))
-    assert unavailable.retry_after == 3.0
+    unavailable = pickle.loads(pickle.dumps(DepartmentUnavailable("bank: down", department="bank", retry_after_s=3.0)))
+    assert unavailable.retry_after_s == 3.0
 
 
 async def test_withdraw_is_idempotent_and_quiet_about_unknown_receipts(tmp_path, sample_json):
