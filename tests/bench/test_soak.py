@@ -21,7 +21,8 @@ from bench import soak
 from bench.common import MemorySampler
 from bench.mix import PORTALS, departments, memory_figures, store_path
 from runtime.settings import Settings
-from simulators import department_api, store
+from simulators import department_api
+from simulators.portal import store
 from tests.simulators.test_department_api import body
 
 # --- the criteria --------------------------------------------------------------------------------

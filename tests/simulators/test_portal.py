@@ -22,6 +22,7 @@ from simulators.portal import (
     issue_uscc,
     list_submissions,
 )
+from simulators.portal.issuers import org_code_check
 
 USER, PASSWORD = "clerk-robot", "pw-Ω-秘密"
 CODES = ("amr", "psb_seal", "hrss", "hpf")
@@ -338,7 +339,7 @@ async def test_receipt_then_progress_after_the_processing_delay(code, tmp_path):
     if code == "amr":
         assert uscc_std.validate(rec["uscc"]) == rec["uscc"] == result["uscc"]
         assert rec["uscc"].startswith("91140121")
-        assert portal._org_code_check(rec["uscc"][8:16]) == rec["uscc"][16]  # GB 11714 organisation code
+        assert org_code_check(rec["uscc"][8:16]) == rec["uscc"][16]  # GB 11714 organisation code
         assert rec["licence_serial"] == result["licence_serial"]
         approved = datetime.fromisoformat(rec["approved_at"])
         assert rec["approved_at"].endswith("+08:00") and approved >= datetime.fromisoformat(stored[0]["submitted_at"])
@@ -361,9 +362,9 @@ def test_issued_usccs_are_valid():
             code = issue_uscc(division, serial)
             assert uscc_std.validate(code) == code
             assert code[:8] == "91" + division
-            assert portal._org_code_check(code[8:16]) == code[16]
+            assert org_code_check(code[8:16]) == code[16]
     # the organisation code check of a published example (GB 11714: D2143569-X)
-    assert portal._org_code_check("D2143569") == "X"
+    assert org_code_check("D2143569") == "X"
 
 
 async def test_duplicates_are_stored_not_deduplicated(tmp_path):

@@ -1,29 +1,19 @@
-"""SQLite store of the submissions a simulated department system received.
+"""The portals' SQLite store: every submission a portal received, live until rejected (退回) or withdrawn (撤回).
 
-Stdlib ``sqlite3`` only, WAL journal, one short-lived connection per call (the
-store is shared by the portal app, the tests and the demo, possibly from other
-processes). There is deliberately NO uniqueness on ``application_id``: a real
-department records every submission it is sent, so a robot that files twice
-leaves two rows, and the tests can see it.
-
-A submission is *live* until the department rejects it (退回) or the applicant
-withdraws it (撤回). A rejection can be decided in advance (``decision_reason``: a
-rejection rule or a screening check): it takes effect when processing ends
-(``ready_ts``), like any other outcome.
-
-Text is stored as UTF-8 (``ensure_ascii=False``), so characters outside the
-Basic Multilingual Plane (𬱖, 䶮) round-trip unchanged.
+No uniqueness on ``application_id``: a robot that files twice leaves two rows. A rejection decided in
+advance (``decision_reason``) takes effect when processing ends (``ready_ts``). Text is UTF-8 (𬱖, 䶮).
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import sqlite3
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from simulators.common import connect, immediate, init_schema
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS submissions (
@@ -55,28 +45,9 @@ WITHDRAWN = "withdrawn"
 CLOSED = (REJECTED, WITHDRAWN)  # no longer live
 
 
-@contextlib.contextmanager
-def connect(db_path: str | Path) -> Iterator[sqlite3.Connection]:
-    conn = sqlite3.connect(str(db_path), timeout=10, isolation_level=None)
-    conn.row_factory = sqlite3.Row
-    try:
-        conn.execute("PRAGMA busy_timeout = 10000")
-        yield conn
-    finally:
-        conn.close()
-
-
 def init_db(db_path: str | Path) -> None:
     """Create the file and schema if missing; switch the journal to WAL."""
-    Path(db_path).parent.mkdir(parents=True, exist_ok=True)
-    with connect(db_path) as conn:
-        conn.execute("PRAGMA journal_mode = WAL")
-        conn.execute("PRAGMA synchronous = NORMAL")
-        conn.executescript(SCHEMA)
-        have = {r["name"] for r in conn.execute("PRAGMA table_info(submissions)")}
-        for name, kind in _ADDED_COLUMNS:
-            if name not in have:
-                conn.execute(f"ALTER TABLE submissions ADD COLUMN {name} {kind}")
+    init_schema(db_path, SCHEMA, _ADDED_COLUMNS)
 
 
 def _dumps(value: Any) -> str:
@@ -130,8 +101,7 @@ def insert_submission(
     ``decision_reason``: the department will reject it with this reason when processing ends.
     """
     with connect(db_path) as conn:
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with immediate(conn):
             cur = conn.execute(
                 "INSERT INTO submissions (portal, application_id, submitted_at, submitted_ts, ready_ts,"
                 " status, data, username, decision_reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -152,10 +122,6 @@ def insert_submission(
                 "UPDATE submissions SET receipt_no = ?, result = ? WHERE id = ?",
                 (make_receipt_no(row_id), _dumps(make_result(row_id)), row_id),
             )
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
         row = conn.execute("SELECT * FROM submissions WHERE id = ?", (row_id,)).fetchone()
     return _row(row, time.time())
 
@@ -207,20 +173,14 @@ def decide_rejection(db_path: str | Path, portal: str, application_id: str, reas
 def withdraw(db_path: str | Path, receipt_no: str, reason: str, withdrawn_at: str) -> dict[str, Any] | None:
     """The applicant withdraws a case (撤回). A live case (in review or completed) becomes withdrawn;
     a withdrawn or rejected one is left as it is. Returns the case as it now stands, or None."""
-    with connect(db_path) as conn:
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            row = conn.execute("SELECT * FROM submissions WHERE receipt_no = ?", (receipt_no,)).fetchone()
-            if row is not None and _status(row, time.time())[0] not in CLOSED:
-                conn.execute(
-                    "UPDATE submissions SET status = ?, withdrawn_at = ?, withdrawal_reason = ? WHERE id = ?",
-                    (WITHDRAWN, withdrawn_at, reason, row["id"]),
-                )
-                row = conn.execute("SELECT * FROM submissions WHERE id = ?", (row["id"],)).fetchone()
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
+    with connect(db_path) as conn, immediate(conn):
+        row = conn.execute("SELECT * FROM submissions WHERE receipt_no = ?", (receipt_no,)).fetchone()
+        if row is not None and _status(row, time.time())[0] not in CLOSED:
+            conn.execute(
+                "UPDATE submissions SET status = ?, withdrawn_at = ?, withdrawal_reason = ? WHERE id = ?",
+                (WITHDRAWN, withdrawn_at, reason, row["id"]),
+            )
+            row = conn.execute("SELECT * FROM submissions WHERE id = ?", (row["id"],)).fetchone()
     return None if row is None else _row(row, time.time())
 
 

@@ -1,0 +1,60 @@
+"""``create_department_api_app``: one department's REST API (tax, nhsa or bank)."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Mapping
+from pathlib import Path
+
+from fastapi import FastAPI
+
+from simulators.department_api import admin, routes, store
+from simulators.department_api.callbacks import cancel_pending
+from simulators.department_api.models import BODY_MODELS
+from simulators.department_api.state import DEFAULT_REJECTION_REASON, Department, Unauthorized, unauthorized
+
+DEPARTMENTS = ("tax", "nhsa", "bank")
+
+
+def create_department_api_app(
+    code: str,
+    *,
+    db_path: str | Path,
+    token: str,
+    process_delay_s: float = 0.0,
+    reject_application_ids: Mapping[str, str] | None = None,
+) -> FastAPI:
+    """A FastAPI app simulating the REST API of department ``code`` (tax, nhsa or bank).
+
+    ``reject_application_ids`` (application id -> reason): rejection rules in force from the
+    start, as if posted to ``/_admin/rejections``.
+    """
+    if code not in BODY_MODELS:
+        raise ValueError(f"no API simulator for department {code!r}; known: {', '.join(DEPARTMENTS)}")
+    if not token:
+        raise ValueError("token must not be empty")
+    department = Department(
+        code=code, token=token, db_path=Path(db_path), body_model=BODY_MODELS[code], process_delay_s=process_delay_s
+    )
+    store.init_db(department.db_path)
+    for application_id, reason in (reject_application_ids or {}).items():
+        department.rejection_rules[str(application_id)] = str(reason) or DEFAULT_REJECTION_REASON
+        store.decide_rejection(department.db_path, code, str(application_id), str(reason) or DEFAULT_REJECTION_REASON)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            await cancel_pending(department)
+
+    app = FastAPI(title=f"{code} department API (simulator)", lifespan=lifespan)
+    app.state.department_api = department
+    # what tests and benches read: the same objects the routes use
+    app.state.department = code
+    app.state.db_path = department.db_path
+    app.state.rejection_rules = department.rejection_rules
+    app.add_exception_handler(Unauthorized, unauthorized)
+    app.include_router(routes.router)
+    app.include_router(admin.router)
+    return app

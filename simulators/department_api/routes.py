@@ -1,0 +1,103 @@
+"""``/api/v1/submissions``: file (idempotent per application), search, inquire, withdraw. Bearer token required."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse
+from pydantic import ValidationError
+
+from simulators.department_api import store
+from simulators.department_api.callbacks import schedule_callback
+from simulators.department_api.models import BankSubmission, Submission
+from simulators.department_api.state import Department, DepartmentDep, error, require_token, validation_reason
+
+router = APIRouter(prefix="/api/v1/submissions", dependencies=[Depends(require_token)])
+
+
+async def parse_submission(request: Request, department: Department) -> Submission | JSONResponse:
+    """The request's body as this department's model, or the 422 that refuses it."""
+    try:
+        data = json.loads(await request.body())
+    except (ValueError, UnicodeDecodeError):
+        return error(422, "validation_failed", "body: not valid JSON")
+    if not isinstance(data, dict):
+        return error(422, "validation_failed", "body: a JSON object is expected")
+    try:
+        body = department.body_model.model_validate(data)
+    except ValidationError as exc:
+        return error(422, "validation_failed", validation_reason(exc))
+    if isinstance(body, BankSubmission) and (problem := body.check_financial_seal()):
+        return error(422, "validation_failed", problem)
+    key = request.headers.get("idempotency-key")
+    if key is not None and key.strip() != body.application_id:
+        return error(
+            422,
+            "validation_failed",
+            f"Idempotency-Key {key!r} does not match application_id {body.application_id!r}",
+        )
+    return body
+
+
+@router.post("")
+async def submit(request: Request, department: DepartmentDep) -> JSONResponse:
+    body = await parse_submission(request, department)
+    if isinstance(body, JSONResponse):
+        return body
+    rule = department.rejection_rules.get(body.application_id)
+    row, created = await asyncio.to_thread(
+        store.store, department.db_path, department.code, body, department.process_delay_s, rule
+    )
+    if created and row["callback_url"]:
+        # once processed: completed, or rejected by a rule (possibly one set in the meantime)
+        delay = max(0.0, row["ready_ts"] - time.time()) + 0.02
+        schedule_callback(department, row["ticket"], delay, ("completed", "rejected"))
+    return JSONResponse(
+        {
+            "ticket": row["ticket"],
+            "status": "accepted",
+            "application_id": row["application_id"],
+            "department": department.code,
+            "received_at": row["received_at"],
+        },
+        status_code=202 if created else 200,
+    )
+
+
+@router.get("")
+async def search(department: DepartmentDep, application_id: str | None = None) -> JSONResponse:
+    if application_id is None:
+        where, params = "WHERE department = ?", (department.code,)
+    else:
+        where, params = "WHERE department = ? AND application_id = ?", (department.code, application_id)
+    rows = await asyncio.to_thread(store.select, department.db_path, where, params)
+    now = time.time()
+    return JSONResponse([store.public(r, now) for r in rows])
+
+
+@router.get("/{ticket}")
+async def inquire(department: DepartmentDep, ticket: str) -> JSONResponse:
+    rows = await asyncio.to_thread(
+        store.select, department.db_path, "WHERE department = ? AND ticket = ?", (department.code, ticket)
+    )
+    if not rows:
+        return error(404, "not_found", f"unknown ticket {ticket!r}")
+    return JSONResponse(store.public(rows[0]))
+
+
+@router.post("/{ticket}/withdrawal")
+async def withdraw(request: Request, department: DepartmentDep, ticket: str) -> JSONResponse:
+    try:
+        data = json.loads(await request.body() or b"{}")
+    except (ValueError, UnicodeDecodeError):
+        return error(422, "validation_failed", "body: not valid JSON")
+    reason = data.get("reason") if isinstance(data, dict) else None
+    if not isinstance(reason, str) or not reason.strip():
+        return error(422, "validation_failed", "reason: a withdrawal needs a reason (撤回原因)")
+    row = await asyncio.to_thread(store.withdraw, department.db_path, department.code, ticket, reason.strip()[:500])
+    if row is None:
+        return error(404, "not_found", f"unknown ticket {ticket!r}")
+    return JSONResponse(store.public(row))

@@ -1,0 +1,75 @@
+"""A filed case after submission: the progress inquiry (办理进度查询) and the applicant's withdrawal (撤回)."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from simulators.common import now
+from simulators.portal import store
+from simulators.portal.state import Portal, PortalDep
+
+router = APIRouter()
+
+
+def render_progress(
+    portal: Portal,
+    session: dict[str, Any],
+    external_ref: str,
+    receipt_no: str,
+    searched: bool,
+    errors: dict[str, str],
+) -> HTMLResponse:
+    records: list[dict[str, Any]] = []
+    if searched:
+        records = store.find_submissions(
+            portal.db_path, application_id=external_ref or None, receipt_no=receipt_no or None
+        )
+    return portal.render(
+        "progress.html",
+        session,
+        page_title="办理进度查询",
+        values={"external_ref": external_ref, "receipt_no": receipt_no},
+        searched=searched,
+        records=[dict(r, result_rows=portal.spec.result_rows(r["result"]) if r["result"] else []) for r in records],
+        live_statuses=(store.IN_REVIEW, store.COMPLETED),
+        errors=errors,
+    )
+
+
+@router.get("/progress", response_class=HTMLResponse)
+async def progress(request: Request, portal: PortalDep, external_ref: str = "", receipt_no: str = "") -> Response:
+    session = portal.session(request)
+    external_ref, receipt_no = external_ref.strip(), receipt_no.strip()
+    searched = "external_ref" in request.query_params or "receipt_no" in request.query_params
+    errors: dict[str, str] = {}
+    if searched and not external_ref and not receipt_no:
+        errors["_form"] = "请输入外部业务编号或受理号"
+        searched = False
+    return render_progress(portal, session, external_ref, receipt_no, searched, errors)
+
+
+@router.post("/cases/{receipt_no}/withdrawal", response_class=HTMLResponse)
+async def withdraw_case(request: Request, portal: PortalDep, receipt_no: str) -> Response:
+    session = portal.session(request)
+    form = await request.form()
+    reason = str(form.get("reason") or "").strip()
+    if not store.find_submissions(portal.db_path, receipt_no=receipt_no):
+        return portal.not_found(session, "未找到该办件。")
+    if not reason:
+        return render_progress(portal, session, "", receipt_no, True, {"withdraw_reason": "请填写撤回原因"})
+    await portal.slow_step()
+    store.withdraw(portal.db_path, receipt_no, reason[:200], now().isoformat(timespec="seconds"))
+    return RedirectResponse(f"/cases/{quote(receipt_no)}/withdrawal", status_code=303)
+
+
+@router.get("/cases/{receipt_no}/withdrawal", response_class=HTMLResponse)
+async def withdrawal_result(request: Request, portal: PortalDep, receipt_no: str) -> Response:
+    session = portal.session(request)
+    rows = store.find_submissions(portal.db_path, receipt_no=receipt_no)
+    if not rows:
+        return portal.not_found(session, "未找到该办件。")
+    return portal.render("withdrawal.html", session, page_title="办件撤回", record=rows[0])

@@ -1,0 +1,135 @@
+"""The application wizard: a draft in the session, one page per step, confirmation, submission, receipt."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from simulators.common import now
+from simulators.portal import store
+from simulators.portal.forms import display, read_form, step_groups, structured, validate_step
+from simulators.portal.state import Portal, PortalDep
+
+router = APIRouter()
+
+
+def render_step(
+    portal: Portal, session: dict[str, Any], n: int, values: dict[str, Any], errors: dict[str, str]
+) -> Response:
+    step = portal.steps()[n - 1]
+    return portal.render(
+        "step.html",
+        session,
+        page_title=step.title,
+        step=step,
+        n=n,
+        total=portal.n_steps,
+        groups=step_groups(step, session["draft"]),
+        values=values,
+        errors=errors,
+        prefix=portal.wire_prefix(),
+    )
+
+
+def summary(portal: Portal, draft: dict[str, Any]) -> list[tuple[str, list[tuple[str, str]]]]:
+    """What the confirmation page lists: per step, (label, displayed value) of every control."""
+    out = []
+    for step in portal.steps():
+        rows = [(f.label, display(f, draft.get(f.name))) for _, fs in step_groups(step, draft) for f in fs]
+        out.append((step.title, rows))
+    return out
+
+
+def to_open_step(portal: Portal, session: dict[str, Any]) -> RedirectResponse:
+    return RedirectResponse(f"/apply/step/{portal.first_open_step(session)}", status_code=303)
+
+
+def file_submission(portal: Portal, session: dict[str, Any]) -> dict[str, Any]:
+    """Store the finished draft as a submission (rejected when processing ends if a rule or review says so)."""
+    spec, behaviour = portal.spec, portal.behaviour
+    data = structured(spec, session["draft"])
+    decision = portal.rejection_rules.get(data["external_ref"]) or (spec.review(data) if spec.review else None)
+    received = now()
+    submitted_ts = received.timestamp()
+    ready_at = received + timedelta(seconds=behaviour.process_delay_s)
+    return store.insert_submission(
+        portal.db_path,
+        portal=spec.code,
+        application_id=data["external_ref"],
+        data=data,
+        submitted_at=received.isoformat(timespec="seconds"),
+        submitted_ts=submitted_ts,
+        ready_ts=submitted_ts + behaviour.process_delay_s,
+        make_receipt_no=lambda row_id: f"{spec.receipt_prefix}{received:%Y%m%d}{row_id:06d}",
+        make_result=lambda row_id: spec.issue_result(row_id, data, ready_at),
+        username=session["user"],
+        decision_reason=decision,
+    )
+
+
+@router.get("/apply")
+async def start_application(request: Request, portal: PortalDep) -> Response:
+    session = portal.session(request)
+    session["draft"], session["done"] = {}, set()
+    return RedirectResponse("/apply/step/1", status_code=303)
+
+
+@router.get("/apply/step/{n}", response_class=HTMLResponse)
+async def step_form(request: Request, portal: PortalDep, n: int) -> Response:
+    session = portal.session(request)
+    if not 1 <= n <= portal.n_steps:
+        return portal.not_found(session, "您访问的页面不存在。")
+    if n > portal.first_open_step(session):
+        return to_open_step(portal, session)
+    return render_step(portal, session, n, session["draft"], {})
+
+
+@router.post("/apply/step/{n}", response_class=HTMLResponse)
+async def step_submit(request: Request, portal: PortalDep, n: int) -> Response:
+    session = portal.session(request)
+    await portal.slow_step()
+    if not 1 <= n <= portal.n_steps or n > portal.first_open_step(session):
+        return RedirectResponse(f"/apply/step/{min(portal.first_open_step(session), portal.n_steps)}", status_code=303)
+    step = portal.steps()[n - 1]
+    values = read_form(await request.form(), step_groups(step, session["draft"]), portal.wire_prefix())
+    errors = validate_step(step, values, session["draft"])
+    if errors:
+        return render_step(portal, session, n, {**session["draft"], **values}, errors)
+    session["draft"].update(values)
+    session["done"].add(n)
+    # a changed earlier answer (e.g. the row count) invalidates the later steps
+    session["done"] = {i for i in session["done"] if i <= n}
+    nxt = f"/apply/step/{n + 1}" if n < portal.n_steps else "/apply/confirm"
+    return RedirectResponse(nxt, status_code=303)
+
+
+@router.get("/apply/confirm", response_class=HTMLResponse)
+async def confirm(request: Request, portal: PortalDep) -> Response:
+    session = portal.session(request)
+    if portal.first_open_step(session) <= portal.n_steps:
+        return to_open_step(portal, session)
+    return portal.render("confirm.html", session, page_title="确认提交", summary=summary(portal, session["draft"]))
+
+
+@router.post("/apply/submit", response_class=HTMLResponse)
+async def submit(request: Request, portal: PortalDep) -> Response:
+    session = portal.session(request)
+    if portal.first_open_step(session) <= portal.n_steps:
+        return to_open_step(portal, session)
+    row = file_submission(portal, session)
+    session["draft"], session["done"] = {}, set()
+    # stored first, answered late: a robot killed while waiting must find it on retry
+    await portal.slow_step()
+    return RedirectResponse(f"/receipt/{row['receipt_no']}", status_code=303)
+
+
+@router.get("/receipt/{receipt_no}", response_class=HTMLResponse)
+async def receipt(request: Request, portal: PortalDep, receipt_no: str) -> Response:
+    session = portal.session(request)
+    rows = store.find_submissions(portal.db_path, receipt_no=receipt_no)
+    if not rows:
+        return portal.not_found(session, "未找到该受理回执。")
+    return portal.render("receipt.html", session, page_title="受理回执", record=rows[0])
