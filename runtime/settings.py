@@ -22,6 +22,7 @@ from domain.calendar import WorkingCalendar, parse_overrides_text
 from domain.catalog import Catalog, load_catalog
 from domain.sla import SlaPolicy
 from domain.status import Channel
+from runtime.timing import Timing
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -64,7 +65,7 @@ class WebhookTarget(BaseModel):
         return url
 
 
-class Settings(BaseSettings):
+class Settings(BaseSettings, Timing):
     model_config = SettingsConfigDict(env_prefix="KAIBAN_", env_file=".env", extra="ignore", hide_input_in_errors=True)
 
     environment: Literal["development", "production"] = "development"
@@ -107,16 +108,7 @@ class Settings(BaseSettings):
     robot_max_sessions: int = 3
     robot_reuse_sessions: bool = True  # a portal account's logged-in session serves its next robot tasks
     robot_recycle_after_tasks: int = Field(default=200, ge=0)  # a new Chromium after that many pages; 0: never
-    robot_heartbeat_timeout_s: float = 20.0
-    robot_task_timeout_s: float = 300.0
-    robot_max_attempts: int = 8
-    api_max_attempts: int = 10
-    retry_initial_s: float = 1.0
-    retry_max_interval_s: float = 60.0
-
-    # Polling a department for its result (between inquiries; a callback cuts the wait short)
-    poll_initial_s: float = 1.0
-    poll_max_s: float = 300.0
+    # Retries and polling: the fields of runtime.timing.Timing (KAIBAN_ROBOT_TASK_TIMEOUT_S, KAIBAN_POLL_MAX_S, …)
 
     # Simulated departments (``make run``): how long a department takes to "process"
     sim_process_delay_s: float = 3.0
@@ -202,6 +194,10 @@ class Settings(BaseSettings):
         if self.environment == "production":
             raise ValueError(f"no credentials configured for department account {ref!r}")
         return Credentials(f"kaiban-{ref}", f"{ref}-dev-secret")
+
+    def timing(self) -> Timing:
+        """The retry and polling policy a new application's workflow carries."""
+        return Timing.model_validate(self.model_dump(include=set(Timing.model_fields)))
 
     def api_token(self, ref: str) -> str:
         """Bearer token for an API department (its account's password)."""

@@ -11,20 +11,7 @@ from domain.deadlines import DeadlinePlan, PlanningBasis
 from domain.form import Application, judged_as_of
 from domain.requests import DepartmentRequest
 from domain.status import ApplicationStatus, Channel, TaskStatus
-
-
-class Timing(BaseModel):
-    """Retry and polling policy, fixed at submission so a running workflow never changes shape."""
-
-    robot_heartbeat_timeout_s: float = 20.0
-    robot_task_timeout_s: float = 300.0
-    api_task_timeout_s: float = 30.0
-    robot_max_attempts: int = 8
-    api_max_attempts: int = 10
-    retry_initial_s: float = 1.0
-    retry_max_interval_s: float = 60.0
-    poll_initial_s: float = 1.0
-    poll_max_s: float = 300.0
+from runtime.timing import Timing as Timing  # re-exported: part of ApplicationInput
 
 
 class ApplicationInput(BaseModel):

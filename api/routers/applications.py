@@ -33,7 +33,6 @@ from workflows.models import (
     Correction,
     DeadlineExtension,
     ManualCompletion,
-    Timing,
     Withdrawal,
 )
 
@@ -75,16 +74,7 @@ async def submit_application(
         deadline=deadline,
         planning=planning_basis(now, calendar, settings.sla_policy),
         departments=list(settings.catalog().departments),
-        timing=Timing(
-            robot_heartbeat_timeout_s=settings.robot_heartbeat_timeout_s,
-            robot_task_timeout_s=settings.robot_task_timeout_s,
-            robot_max_attempts=settings.robot_max_attempts,
-            api_max_attempts=settings.api_max_attempts,
-            retry_initial_s=settings.retry_initial_s,
-            retry_max_interval_s=settings.retry_max_interval_s,
-            poll_initial_s=settings.poll_initial_s,
-            poll_max_s=settings.poll_max_s,
-        ),
+        timing=settings.timing(),
         task_queue=settings.task_queue,
         robot_task_queue=settings.robot_task_queue,
     )

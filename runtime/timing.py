@@ -1,0 +1,23 @@
+"""Retry and polling policy of the department tasks: defined once, read from settings, fixed at submission."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel
+
+
+class Timing(BaseModel):
+    """Carried in each workflow's input, so a running workflow never changes shape.
+
+    ``Settings`` inherits these fields (``KAIBAN_POLL_MAX_S`` …) and ``Settings.timing()`` hands them over.
+    """
+
+    robot_heartbeat_timeout_s: float = 20.0
+    robot_task_timeout_s: float = 300.0
+    api_task_timeout_s: float = 30.0
+    robot_max_attempts: int = 8
+    api_max_attempts: int = 10
+    retry_initial_s: float = 1.0
+    retry_max_interval_s: float = 60.0
+    # polling a department for its result (between inquiries; a callback cuts the wait short)
+    poll_initial_s: float = 1.0
+    poll_max_s: float = 300.0
