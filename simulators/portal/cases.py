@@ -68,8 +68,4 @@ async def withdraw_case(request: Request, portal: PortalDep, receipt_no: str) ->
 
 @router.get("/cases/{receipt_no}/withdrawal", response_class=HTMLResponse)
 async def withdrawal_result(request: Request, portal: PortalDep, receipt_no: str) -> Response:
-    session = portal.session(request)
-    rows = store.find_submissions(portal.db_path, receipt_no=receipt_no)
-    if not rows:
-        return portal.not_found(session, "未找到该办件。")
-    return portal.render("withdrawal.html", session, page_title="办件撤回", record=rows[0])
+    return portal.case_page(portal.session(request), receipt_no, "withdrawal.html", "办件撤回", "未找到该办件。")

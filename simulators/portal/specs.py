@@ -99,6 +99,18 @@ def _external_ref() -> FieldSpec:
     return FieldSpec("external_ref", "外部业务编号", check="external_ref", hint="一窗通办系统的业务编号")
 
 
+def _unit(name_label: str) -> tuple[FieldSpec, ...]:
+    """What every portal but amr asks first: the business number, the USCC amr gave, the name."""
+    return (_external_ref(), FieldSpec("uscc", "统一社会信用代码", check="uscc"), FieldSpec("company_name", name_label))
+
+
+def _legal_rep() -> tuple[FieldSpec, ...]:
+    return (
+        FieldSpec("legal_rep_name", "法定代表人姓名"),
+        FieldSpec("legal_rep_id_number", "法定代表人身份证号码", check="ric"),
+    )
+
+
 _AMR = PortalSpec(
     code="amr",
     system_name="山西省市场主体登记全程电子化平台",
@@ -209,11 +221,8 @@ _PSB_SEAL = PortalSpec(
             "company",
             "用章单位信息",
             fields=(
-                _external_ref(),
-                FieldSpec("uscc", "统一社会信用代码", check="uscc"),
-                FieldSpec("company_name", "企业名称"),
-                FieldSpec("legal_rep_name", "法定代表人姓名"),
-                FieldSpec("legal_rep_id_number", "法定代表人身份证号码", check="ric"),
+                *_unit("企业名称"),
+                *_legal_rep(),
             ),
         ),
         StepSpec(
@@ -242,11 +251,8 @@ _HRSS = PortalSpec(
             "unit",
             "单位基本信息",
             fields=(
-                _external_ref(),
-                FieldSpec("uscc", "统一社会信用代码", check="uscc"),
-                FieldSpec("company_name", "单位名称"),
-                FieldSpec("legal_rep_name", "法定代表人姓名"),
-                FieldSpec("legal_rep_id_number", "法定代表人身份证号码", check="ric"),
+                *_unit("单位名称"),
+                *_legal_rep(),
                 FieldSpec("address", "单位地址"),
                 FieldSpec("employee_count", "参保人数", check="count_0_500"),
             ),
@@ -278,9 +284,7 @@ _HPF = PortalSpec(
             "unit",
             "单位信息",
             fields=(
-                _external_ref(),
-                FieldSpec("uscc", "统一社会信用代码", check="uscc"),
-                FieldSpec("company_name", "单位名称"),
+                *_unit("单位名称"),
                 FieldSpec("employee_count", "职工人数", check="count_0_100000"),
             ),
         ),

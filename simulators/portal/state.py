@@ -146,6 +146,15 @@ class Portal:
     def not_found(self, session: dict[str, Any] | None, message: str) -> HTMLResponse:
         return self.render("message.html", session, status=404, page_title="页面不存在", message=message)
 
+    def case_page(
+        self, session: dict[str, Any], receipt_no: str, template: str, page_title: str, missing: str
+    ) -> HTMLResponse:
+        """A page about one filed case (receipt, withdrawal), or the 404 page saying ``missing``."""
+        rows = store.find_submissions(self.db_path, receipt_no=receipt_no)
+        if not rows:
+            return self.not_found(session, missing)
+        return self.render(template, session, page_title=page_title, record=rows[0])
+
     def add_rejection_rule(self, application_id: str, reason: str) -> int:
         """Reject ``application_id`` from now on; returns how many of its cases in review were marked."""
         self.rejection_rules[application_id] = reason

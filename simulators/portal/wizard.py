@@ -128,8 +128,4 @@ async def submit(request: Request, portal: PortalDep) -> Response:
 
 @router.get("/receipt/{receipt_no}", response_class=HTMLResponse)
 async def receipt(request: Request, portal: PortalDep, receipt_no: str) -> Response:
-    session = portal.session(request)
-    rows = store.find_submissions(portal.db_path, receipt_no=receipt_no)
-    if not rows:
-        return portal.not_found(session, "未找到该受理回执。")
-    return portal.render("receipt.html", session, page_title="受理回执", record=rows[0])
+    return portal.case_page(portal.session(request), receipt_no, "receipt.html", "受理回执", "未找到该受理回执。")

@@ -83,28 +83,21 @@ def form_steps(
                 "shareholders-2-deadline": "2030-12-31",
             },
         ]
+    unit = {  # the first answers of psb_seal and hrss
+        "external_ref": application_id,
+        "uscc": uscc,
+        "company_name": company,
+        "legal_rep_name": person,
+        "legal_rep_id_number": "140121198704150213",
+    }
     if code == "psb_seal":
         return [
-            {
-                "external_ref": application_id,
-                "uscc": uscc,
-                "company_name": company,
-                "legal_rep_name": person,
-                "legal_rep_id_number": "140121198704150213",
-            },
+            unit,
             {"seal_types": ["GZ", "CWZ", "FPZ"], "liaison_name": "赵敏", "liaison_mobile": "15135106633"},
         ]
     if code == "hrss":
         return [
-            {
-                "external_ref": application_id,
-                "uscc": uscc,
-                "company_name": company,
-                "legal_rep_name": person,
-                "legal_rep_id_number": "140121198704150213",
-                "address": "太原市清徐县清源镇文源路 18 号",
-                "employee_count": "2",
-            },
+            {**unit, "address": "太原市清徐县清源镇文源路 18 号", "employee_count": "2"},
             {
                 "employees-1-name": "刘洋",
                 "employees-1-id_number": "140121199506160714",
