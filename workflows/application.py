@@ -36,7 +36,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.results import validate_result
     from domain.status import ApplicationStatus, Channel, TaskStatus
     from workflows import visibility
-    from workflows.department import DepartmentTask, start_notification
+    from workflows.department import DepartmentTask
     from workflows.ladder import Ladder
     from workflows.models import (
         ApplicationInput,
@@ -53,8 +53,7 @@ with workflow.unsafe.imports_passed_through():
         ManualResult,
         Withdrawal,
     )
-
-TASKS_MEMO = "tasks"  # memo key: the open department tasks, for the supervision board
+    from workflows.notification import start_notification
 
 
 @workflow.defn(name="Application")
@@ -385,7 +384,7 @@ class ApplicationWorkflow:
         }
         if rows != self._board_rows:
             self._board_rows = rows
-            workflow.upsert_memo({TASKS_MEMO: rows})
+            workflow.upsert_memo({visibility.TASKS_MEMO: rows})
 
     def _write_visibility(self) -> None:
         """The search attributes (filter, sort), written only when they changed."""

@@ -23,7 +23,6 @@ from typing import Any
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
-from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
     from activities.models import (
@@ -33,11 +32,9 @@ with workflow.unsafe.imports_passed_through():
         DepartmentEndpoint,
         DispatchInput,
         InquireInput,
-        Notification,
         WithdrawInput,
     )
     from domain.deadlines import DeadlinePlan, PlannedStep
-    from domain.escalation import escalation_message
     from domain.requests import DepartmentRequest
     from domain.results import Inquiry, Receipt, inquiry_status, validate_result
     from domain.status import Channel, TaskStatus
@@ -49,34 +46,7 @@ with workflow.unsafe.imports_passed_through():
         Escalation,
         ManualResult,
     )
-    from workflows.notification import NotificationWorkflow
-
-
-async def start_notification(esc: Escalation, *, application_id: str, window_id: str, subject: str) -> None:
-    """Hand one fired step to its own Notification workflow (abandoned: it outlives its starter)."""
-    n = Notification(
-        key=esc.key,
-        application_id=application_id,
-        department=esc.department,
-        level=esc.level,
-        audience=esc.audience,
-        sequence=esc.sequence,
-        due_at=esc.due_at,
-        planned_at=esc.planned_at,
-        fired_at=esc.fired_at,
-        window_id=window_id,
-        message=escalation_message(
-            level=esc.level,
-            audience=esc.audience,
-            application_id=application_id,
-            window_id=window_id,
-            subject=subject,
-            due_at=esc.due_at,
-        ),
-    )
-    await workflow.start_child_workflow(
-        NotificationWorkflow.run, n, id=f"notify.{esc.key}", parent_close_policy=ParentClosePolicy.ABANDON
-    )
+    from workflows.notification import start_notification
 
 
 class DepartmentTask:

@@ -11,9 +11,12 @@ from datetime import timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
+from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
     from activities.models import ActivityName, Notification
+    from domain.escalation import escalation_message
+    from workflows.models import Escalation
 
 
 @workflow.defn(name="Notification")
@@ -29,3 +32,30 @@ class NotificationWorkflow:
                 initial_interval=timedelta(seconds=5), backoff_coefficient=2.0, maximum_interval=timedelta(minutes=10)
             ),
         )
+
+
+async def start_notification(esc: Escalation, *, application_id: str, window_id: str, subject: str) -> None:
+    """Hand one fired step to its own Notification workflow (abandoned: it outlives its starter)."""
+    n = Notification(
+        key=esc.key,
+        application_id=application_id,
+        department=esc.department,
+        level=esc.level,
+        audience=esc.audience,
+        sequence=esc.sequence,
+        due_at=esc.due_at,
+        planned_at=esc.planned_at,
+        fired_at=esc.fired_at,
+        window_id=window_id,
+        message=escalation_message(
+            level=esc.level,
+            audience=esc.audience,
+            application_id=application_id,
+            window_id=window_id,
+            subject=subject,
+            due_at=esc.due_at,
+        ),
+    )
+    await workflow.start_child_workflow(
+        NotificationWorkflow.run, n, id=f"notify.{esc.key}", parent_close_policy=ParentClosePolicy.ABANDON
+    )

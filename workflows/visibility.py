@@ -16,5 +16,6 @@ APPLICATION_ID = SearchAttributeKey.for_keyword("KaibanApplicationId")
 ALL: list[SearchAttributeKey[Any]] = [STATUS, DUE_AT, SLA_STATE, WINDOW_ID, APPLICATION_ID]
 
 # The open department tasks are not search attributes: they change at every step of every
-# department, so they travel in the application's memo (``workflows.application.TASKS_MEMO``),
+# department, so they travel in the application's memo (``TASKS_MEMO``),
 # written at most once per workflow task, and the board filters them by department itself.
+TASKS_MEMO = "tasks"  # memo key: the open department tasks, for the supervision board

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import structlog
 from fastapi import APIRouter, Header, HTTPException, status
-from temporalio.client import WorkflowQueryFailedError, WorkflowUpdateFailedError
+from temporalio.client import WorkflowQueryFailedError
 from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -24,6 +24,7 @@ from api.schemas import (
     ValidationProblem,
     WithdrawalRequest,
 )
+from api.updates import run_update
 from domain.calendar import SHANGHAI
 from domain.deadlines import plan_application, planning_basis
 from domain.form import Application
@@ -126,7 +127,7 @@ async def get_application(application_id: str, client: ClientDep) -> Application
 async def extend_deadline(
     application_id: str, body: DeadlineExtensionRequest, client: ClientDep
 ) -> DeadlineChangeRecord:
-    change = await _update(
+    change = await run_update(
         client,
         application_id,
         ApplicationWorkflow.extend_deadline,
@@ -144,22 +145,6 @@ async def extend_deadline(
     return change
 
 
-async def _update(client, workflow_id: str, update, arg):
-    """Run a Temporal update; a refusal (validator or handler) is 409 with its Chinese reason."""
-    handle = client.get_workflow_handle(workflow_id)
-    try:
-        return await handle.execute_update(update, arg)
-    except WorkflowUpdateFailedError as err:
-        reason = getattr(err.cause, "message", None) or str(err.cause or err)
-        reason = reason.removeprefix("ValueError: ")
-        log.info("update_refused", workflow_id=workflow_id, update=update.__name__, reason=reason)
-        raise HTTPException(status.HTTP_409_CONFLICT, detail=reason) from err
-    except RPCError as err:
-        if err.status is RPCStatusCode.NOT_FOUND:
-            raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"未找到在办的申请 {workflow_id}") from err
-        raise
-
-
 @router.post(
     "/{application_id}/corrections",
     response_model=ApplicationDetail,
@@ -167,7 +152,7 @@ async def _update(client, workflow_id: str, update, arg):
     summary="补正：提交更正后的申请表，仅重新报送被退回的部门",
 )
 async def correct_application(application_id: str, application: Application, client: ClientDep) -> ApplicationDetail:
-    await _update(
+    await run_update(
         client,
         application_id,
         ApplicationWorkflow.correct,
@@ -188,7 +173,7 @@ async def correct_application(application_id: str, application: Application, cli
 async def complete_manually(
     application_id: str, code: str, body: ManualCompletionRequest, client: ClientDep
 ) -> ApplicationDetail:
-    await _update(
+    await run_update(
         client,
         application_id,
         ApplicationWorkflow.complete_manually,
@@ -205,7 +190,7 @@ async def complete_manually(
     summary="撤回申请（营业执照核准前）",
 )
 async def withdraw_application(application_id: str, body: WithdrawalRequest, client: ClientDep) -> ApplicationDetail:
-    view = await _update(
+    view = await run_update(
         client,
         application_id,
         ApplicationWorkflow.withdraw,

@@ -7,11 +7,10 @@ from typing import Annotated
 import structlog
 from fastapi import APIRouter, Header, HTTPException, status
 from pydantic import BaseModel, ConfigDict
-from temporalio.client import WorkflowUpdateFailedError
-from temporalio.service import RPCError, RPCStatusCode
 
 from api.deps import ClientDep, SettingsDep
 from api.schemas import CallbackAck, Problem
+from api.updates import run_update
 from workflows.application import ApplicationWorkflow
 from workflows.models import DepartmentCallback
 
@@ -51,25 +50,15 @@ async def department_callback(
     if authorization != expected:
         log.warning("department_callback_unauthorised", department=code)
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, detail="回调未通过身份验证")
-    handle = client.get_workflow_handle(body.application_id)
-    try:
-        await handle.execute_update(
-            ApplicationWorkflow.department_callback,
-            DepartmentCallback(
-                department=code, receipt_no=body.ticket, status=body.status, result=body.result, reason=body.reason
-            ),
-        )
-    except WorkflowUpdateFailedError as err:
-        reason = (getattr(err.cause, "message", None) or str(err.cause or err)).removeprefix("ValueError: ")
-        log.info("department_callback_ignored", department=code, application_id=body.application_id, reason=reason)
-        raise HTTPException(status.HTTP_409_CONFLICT, detail=reason) from err
-    except RPCError as err:
-        if err.status is RPCStatusCode.NOT_FOUND:
-            # unknown application, or one that has already finished: nothing to change
-            raise HTTPException(
-                status.HTTP_404_NOT_FOUND,
-                detail=f"没有在办的 {code} 事项（申请 {body.application_id}），回调未改变任何状态",
-            ) from err
-        raise
+    await run_update(
+        client,
+        body.application_id,
+        ApplicationWorkflow.department_callback,
+        DepartmentCallback(
+            department=code, receipt_no=body.ticket, status=body.status, result=body.result, reason=body.reason
+        ),
+        # unknown application, or one that has already finished: nothing to change
+        not_found=f"没有在办的 {code} 事项（申请 {body.application_id}），回调未改变任何状态",
+    )
     log.info("department_callback_accepted", department=code, application_id=body.application_id, status=body.status)
     return CallbackAck(status="accepted", detail="回调已受理")
