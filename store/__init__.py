@@ -1,0 +1,35 @@
+"""kaiban's own records in one database (SQLite by default, PostgreSQL in production).
+
+``Store.open(url)`` migrates the schema to the newest revision and opens it; ``store.notices`` holds the
+escalation notices and their deliveries. Imports only ``runtime``, ``domain`` and third-party libraries.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy.engine import URL
+
+from store.db import Database, safe_url, upgrade
+from store.notices import Notice, NoticeStore
+
+
+class Store:
+    """One database per process, with a store object per kind of record."""
+
+    def __init__(self, url: str | URL) -> None:
+        self.db = Database(url)
+        self.notices = NoticeStore(self.db)
+
+    @classmethod
+    def open(cls, url: str | URL) -> Store:
+        """Bring the schema up to date (safe when several processes start at once), then open it."""
+        upgrade(url)
+        return cls(url)
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __repr__(self) -> str:
+        return f"Store({safe_url(self.db.url)!r})"
+
+
+__all__ = ["Database", "Notice", "NoticeStore", "Store", "upgrade"]
