@@ -13,7 +13,9 @@ from decimal import Decimal
 
 from playwright.async_api import Browser
 
-from bots.flows import CONTRIBUTION_METHODS, ENTITY_TYPES, LEGAL_REP_ROLES, SHAREHOLDER_KINDS
+from bots.mappings import CONTRIBUTION_METHODS, SHAREHOLDER_KINDS
+from domain.labels import ENTITY_LABELS as ENTITY_TYPES
+from domain.labels import LEGAL_REP_ROLE_LABELS as LEGAL_REP_ROLES
 from domain.requests import DepartmentRequest
 
 

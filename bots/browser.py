@@ -1,48 +1,10 @@
-"""One Chromium per worker process, a fresh context + page per robot task.
+"""One Chromium per worker process, a fresh context + page per robot task (``BrowserPool``).
 
-    pool = BrowserPool(max_sessions=4)
-    await pool.start()
-    async with pool.page(account=(access.base_url, access.username), affinity=request.application_id) as page:
+    async with pool.page(label=make_label("amr", application_id, attempt), account=(url, user)) as page:
         receipt = await flows.dispatch(page, access, request)
-    await pool.stop()
 
-At most ``max_sessions`` pages are open at once (an ``asyncio.Semaphore``); on 2
-cores more than 2–4 concurrent sessions add little. A browser that crashed or
-was killed is relaunched on the next ``page()``.
-
-Logged-in sessions (``reuse_sessions``, on by default): a task that names its portal
-``account`` (``(base_url, username)``) gets a fresh context created with the cookies of a
-session an earlier task of that account left behind (``context.storage_state()``), so the
-flow finds the portal logged in and skips the login (:class:`bots.pages.LoginPage` checks
-the landmark). A session is lent to one task at a time: the portal keeps a half-filled
-application form in its server session, so two tasks must never type into one session;
-concurrent tasks of an account each use their own (the portals allow several sessions per
-account). When the task ends the context's state goes back to the account's idle sessions
-(replacing the old one: after a re-login, 会话已过期, it holds the new session), unless the
-portal refused the login (:class:`~bots.errors.LoginRejected`: every idle session of the
-account is dropped) or the session expired for good (:class:`~bots.errors.SessionExpired`).
-A session whose task failed is lent first to the next task with the same ``affinity`` (the
-application id: its retry may continue the form the portal still holds, see
-``flows.dispatch(resume_from=...)``) and kept from other tasks for ``DRAFT_HOLD_S``.
-Contexts are still closed after every task; cookie values are registered as secrets of the
-context, so a kept trace holds none of them.
-
-Recycling (``recycle_after_tasks``, 0 = never): after that many pages the pool launches a new
-browser for new tasks and closes the old one once its last page in use is closed, so a
-long-running worker's Chromium does not grow without end. ``pool.launches`` counts every launch.
-
-Evidence of failed attempts (``evidence_dir``): every context then records a Playwright
-trace (screenshots and DOM snapshots, no sources). When the body of
-``pool.page(label=...)`` raises, a full-page screenshot ``<label>.png`` and the trace
-``<label>.zip`` (secrets and cookies scrubbed, see :mod:`bots.evidence`) are saved under
-``evidence_dir/<yyyy-mm-dd>/`` and the exception carries their paths, relative to
-``evidence_dir``, as ``exc.evidence = {"screenshot": ..., "trace": ...}``. A body that
-succeeds leaves no trace behind; ``await pool.save_screenshot(page, label)`` keeps a
-picture of a page worth keeping (a receipt)::
-
-    async with pool.page(label=make_label("amr", application_id, attempt)) as page:
-        receipt = await flows.dispatch(page, access, request)
-        shot = await pool.save_screenshot(page, make_label("amr", application_id, attempt, action="receipt"))
+At most ``max_sessions`` pages at once; logged-in sessions kept per portal account; evidence of a
+failed body kept under ``evidence_dir`` (``exc.evidence``). The whole story: bots/README.md.
 """
 
 from __future__ import annotations
@@ -57,14 +19,14 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import structlog
-from playwright.async_api import Browser, BrowserContext, Page, Playwright, async_playwright
+from playwright.async_api import Browser, BrowserContext, Page, Playwright, StorageState, async_playwright
 from playwright.async_api import Error as PlaywrightError
 
 from bots import evidence
 from bots.errors import LoginRejected, SessionExpired
+from domain.calendar import TIME_ZONE_NAME
 
 __all__ = ["Account", "BrowserNotFound", "BrowserPool", "find_chromium", "launch_args"]
 
@@ -119,9 +81,9 @@ def find_chromium(playwright: Playwright | None = None) -> str | None:
         _log().warning("browser.configured_chromium_missing", env=ENV_CHROMIUM_PATH, path=configured)
     if playwright is not None:
         with contextlib.suppress(Exception):
-            bundled = playwright.chromium.executable_path
-            if bundled and _is_executable(bundled):
-                return bundled
+            running = playwright.chromium.executable_path
+            if running and _is_executable(running):
+                return running
     bundled = _bundled_chromium()
     if bundled:
         return bundled
@@ -168,7 +130,7 @@ class _Generation:
 class _Session:
     """A portal session an account's task left behind: its cookies (``storage_state``)."""
 
-    state: dict[str, Any]
+    state: StorageState
     draft_of: str | None  # the affinity (application id) of a failed task that used it, if any
     kept_at: float  # time.monotonic()
 
@@ -335,12 +297,12 @@ class BrowserPool:
         if gen.retired and gen.active == 0:
             self._close_later(gen)
 
-    async def _open_context(self, storage_state: dict[str, Any] | None) -> tuple[_Generation, BrowserContext]:
+    async def _open_context(self, storage_state: StorageState | None) -> tuple[_Generation, BrowserContext]:
         for attempt in (1, 2):
             gen = await self._acquire()
             try:
                 context = await gen.browser.new_context(
-                    locale="zh-CN", timezone_id="Asia/Shanghai", service_workers="block", storage_state=storage_state
+                    locale="zh-CN", timezone_id=TIME_ZONE_NAME, service_workers="block", storage_state=storage_state
                 )
             except PlaywrightError:
                 self._release(gen)

@@ -1,16 +1,17 @@
-"""What can go wrong when a robot drives a department portal.
+"""What can go wrong when a robot drives a department portal: one error tree for every portal.
 
-Every failure a flow raises is a :class:`PortalError`; ``retryable`` tells the
-activity boundary whether Temporal should try again (the activity maps the
-non-retryable ones to ``ApplicationError(non_retryable=True)``, using the class
-name as the error type). Playwright's own ``TimeoutError`` / ``Error`` never leave
-``bots``: :func:`from_playwright` classifies them.
+``retryable`` tells the activity boundary whether Temporal should try again. Playwright's own
+``TimeoutError`` / ``Error`` never leave ``bots``: :func:`playwright_errors` (pages) and
+:func:`portal_errors` (flows) turn them into a :class:`PortalError` via :func:`from_playwright`.
 """
 
 from __future__ import annotations
 
-from typing import ClassVar
+from collections.abc import Callable
+from types import TracebackType
+from typing import Any, ClassVar
 
+from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 
 __all__ = [
@@ -22,6 +23,8 @@ __all__ = [
     "SessionExpired",
     "SubmissionNotFound",
     "from_playwright",
+    "playwright_errors",
+    "portal_errors",
 ]
 
 
@@ -132,3 +135,44 @@ def from_playwright(
         return PortalUnavailable(f"{what}: {text}", department=department, step=step)
     # unknown browser-side failure: assume transient, a retry starts from a fresh page
     return PortalUnavailable(f"{what}: {text}", department=department, step=step)
+
+
+class playwright_errors:  # lower case: used like a function, ``with playwright_errors("logging in"):``
+    """Raise what a Playwright exception in the block means (:func:`from_playwright`), from it."""
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        if isinstance(exc, PlaywrightError):
+            raise from_playwright(exc, what=self.what) from exc
+
+
+class portal_errors:  # lower case: used like a function, ``with portal_errors("amr", steps, log):``
+    """Around a whole flow: every failure leaves as a :class:`PortalError` naming the department and
+    the step it happened in (``where()``, read when it fails), logged once as ``robot.failed``."""
+
+    def __init__(self, department: str, where: Callable[[], str], log: Any) -> None:
+        self.department = department
+        self.where = where
+        self.log = log
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        if isinstance(exc, PortalError):
+            self._located(exc)
+        elif isinstance(exc, PlaywrightError):
+            raise self._located(from_playwright(exc, what=self.where())) from exc
+
+    def _located(self, exc: PortalError) -> PortalError:
+        exc.department = exc.department or self.department
+        exc.step = exc.step or self.where()
+        self.log.warning(
+            "robot.failed", step=exc.step, error=type(exc).__name__, retryable=exc.retryable, detail=exc.message
+        )
+        return exc

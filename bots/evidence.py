@@ -1,22 +1,9 @@
 """Evidence of robot attempts: full-page screenshots and Playwright traces on disk.
 
-Layout: ``<evidence_dir>/<yyyy-mm-dd>/<label>.png`` and ``<label>.zip`` (the date in
-Asia/Shanghai); a name already taken gets ``-2``, ``-3``… The paths handed back are
-relative to ``evidence_dir`` (``"2026-11-28/amr-KB20261128-0001-attempt3.png"``).
-
-Labels become file names, so they may hold only what identifies an attempt: the
-department, our application id and the attempt number (:func:`make_label`). Anything
-else is stripped by :func:`safe_label`; never put names, ID numbers, mobiles or
-credentials in a label.
-
-A trace records every action's parameters, DOM snapshots (input values included) and
-network bodies, so the password a robot typed would be in it in clear. A flow therefore
-registers its secrets on the page (:func:`register_secret`) and :func:`scrub_trace`
-replaces them (as typed, JSON-escaped, URL-encoded, HTML-escaped) and every cookie and
-authorization header value by ``***`` before the trace is kept. Screenshots show
-password fields masked by the browser. The evidence still shows the application's
-personal data (it is a picture of the form): keep ``evidence_dir`` as private as the
-application data itself.
+``<evidence_dir>/<yyyy-mm-dd>/<label>.png`` / ``.zip`` (the date in Asia/Shanghai, a taken name
+gets ``-2``…); paths handed back are relative to ``evidence_dir``. Labels hold only department,
+application id and attempt (:func:`make_label`). Traces are scrubbed of registered secrets and
+every cookie / authorization header (:func:`scrub_trace`) before they are kept: bots/README.md.
 """
 
 from __future__ import annotations
@@ -29,12 +16,14 @@ import secrets as _secrets
 import weakref
 import zipfile
 from collections.abc import Iterable
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, quote_plus
 
 from playwright.async_api import BrowserContext, Page
+
+from domain.calendar import SHANGHAI as CST  # the one Asia/Shanghai; the day folders are its dates
 
 __all__ = [
     "MIN_SECRET_LENGTH",
@@ -48,7 +37,6 @@ __all__ = [
     "secrets_of",
 ]
 
-CST = timezone(timedelta(hours=8), "Asia/Shanghai")
 MAX_LABEL_LENGTH = 96
 #: shorter secrets cannot be scrubbed without mangling the trace: such a trace is not kept
 MIN_SECRET_LENGTH = 4

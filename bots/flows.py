@@ -1,60 +1,28 @@
 """Robot flows: what a clerk would do on each department's legacy portal.
 
-The Temporal activities call three functions:
-
-- :func:`dispatch` files a :class:`~domain.requests.DepartmentRequest` and returns the
-  department's :class:`~domain.results.Receipt`. It is idempotent: it first searches
-  the portal's progress page by our ``application_id`` (the form's 外部业务编号) and,
-  if the portal already holds a live submission, returns that receipt without filing
-  again (a case the department sent back for correction, 已退回, or one withdrawn,
-  已撤回, does not count: the corrected application is filed anew).
-- :func:`inquire` reads a case's progress and, once the department is done, its
-  result in the shape of :mod:`domain.results`.
-- :func:`withdraw` withdraws (撤回) the application's live case(s); idempotent: nothing
-  live to withdraw (already withdrawn, sent back, never filed) is success.
-
-Portals misbehave: a captcha on the login page is read and answered (:class:`~bots.pages.LoginPage`);
-when the portal logs the robot out mid-form (会话已过期), :func:`dispatch` logs in again, searches
-again (never filing twice) and fills the form anew, up to ``MAX_RELOGINS`` times; 5xx and timeouts
-are :class:`~bots.errors.PortalUnavailable` (with ``retry_after_s`` when the portal sent
-``Retry-After``, e.g. 系统维护中); a relabelled portal is :class:`~bots.errors.PortalChanged` before
-the first keystroke of the step that changed, so nothing half-filled is ever submitted.
-
-A page may come logged in already (:class:`bots.browser.BrowserPool` reuses an account's
-session): every flow opens the portal first and logs in only when the portal shows its login page.
-
-Resuming (``dispatch(resume_from=...)``): the portal keeps a half-filled application form (its
-draft) in the server session. When the previous attempt reached a form step or the submission
-(the step it last heartbeated) and this attempt found the portal still logged in, ``dispatch``
-searches for the application as always (a stored submission ends it there), then opens the
-draft: if its 外部业务编号 is this application's, it goes on from the first step the portal has
-not got (or submits the completed form) instead of starting a new one; otherwise it starts anew.
-
-Every flow registers the portal password with :func:`bots.evidence.register_secret`, so
-a trace kept as evidence of a failed attempt does not hold it.
-
-A :class:`PortalFlow` per department (``FLOWS``) maps the application to the
-portal's labelled fields, step by step, and reads the department's result back.
-No temporalio here: ``on_step`` is how the activity turns progress into heartbeats.
-Personal data (ID numbers, mobiles) and passwords are never logged.
+The activities call :func:`dispatch` (file a request, at most once per application id),
+:func:`inquire` (read a case's progress and result) and :func:`withdraw` (撤回 the live cases).
+Which value goes to which field is :mod:`bots.mappings`; the story (idempotency, re-login,
+resuming the portal's draft) is in bots/README.md. No temporalio here: ``on_step`` is how the
+activity turns progress into heartbeats; personal data and passwords are never logged.
 """
 
 from __future__ import annotations
 
 import inspect
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
 
 import structlog
-from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import Page
 from pydantic import ValidationError
 
 from bots import evidence
-from bots.errors import PortalChanged, PortalError, SessionExpired, SubmissionNotFound, from_playwright
-from bots.pages import ConfirmPage, FieldValue, LoginPage, ProgressPage, WizardStepPage, parse_time
+from bots.errors import PortalChanged, SessionExpired, SubmissionNotFound, portal_errors
+from bots.mappings import CLOSED, FLOWS, STATUSES, FlowStep, PortalFlow, require_uscc
+from bots.pages import ConfirmPage, LoginPage, ProgressPage, WizardStepPage, parse_time
+from bots.portal_page import FieldValue
 from domain.requests import DepartmentRequest
 from domain.results import Inquiry, Receipt, validate_result
 
@@ -86,244 +54,6 @@ class PortalAccess:
 StepCallback = Callable[[str], Awaitable[None] | None] | None
 
 
-@dataclass(frozen=True)
-class FlowStep:
-    """One wizard step: the heading the portal shows, and the ``label: value`` pairs to enter."""
-
-    slug: str
-    title: str
-    values: Callable[[DepartmentRequest], Mapping[str, FieldValue]]
-
-
-@dataclass(frozen=True)
-class PortalFlow:
-    department: str
-    apply_link: str  # the portal's menu entry that opens a new application
-    steps: tuple[FlowStep, ...]
-    read_result: Callable[[dict[str, Any]], dict[str, Any]]
-    needs_uscc: bool = True  # every department but amr files under the USCC amr issued
-    reference_label: str = "外部业务编号"  # the first step's field holding our application id
-
-
-# ---------------------------------------------------------------------------
-# Mapping the one form to each portal
-# ---------------------------------------------------------------------------
-
-
-def _plain(amount: Decimal) -> str:
-    """Decimal without exponent or trailing zeros: 100 -> '100', 0.1200 -> '0.12'."""
-    return format(amount.normalize(), "f")
-
-
-def _require_uscc(request: DepartmentRequest) -> str:
-    uscc = request.uscc
-    if not uscc:
-        raise ValueError(
-            f"department {request.department} files under the enterprise's USCC: "
-            "request.upstream['amr']['uscc'] is missing"
-        )
-    return uscc
-
-
-ENTITY_TYPES = {"limited_liability_company": "有限责任公司", "joint_stock_company": "股份有限公司"}
-LEGAL_REP_ROLES = {"executive_director": "执行董事", "chairman": "董事长", "manager": "经理"}
-SHAREHOLDER_KINDS = {"natural_person": "自然人", "legal_person": "企业法人"}
-CONTRIBUTION_METHODS = {
-    "currency": "货币",
-    "in_kind": "实物",
-    "intellectual_property": "知识产权",
-    "land_use_right": "土地使用权",
-    "equity": "股权",
-    "debt": "债权",
-}
-SEAL_LABELS = {
-    "official": "公章",
-    "financial": "财务专用章",
-    "invoice": "发票专用章",
-    "legal_representative": "法定代表人名章",
-    "contract": "合同专用章",
-}
-
-
-def _amr_basic(r: DepartmentRequest) -> dict[str, FieldValue]:
-    a, c = r.application, r.application.company
-    return {
-        "外部业务编号": r.application_id,
-        "企业名称": c.name,
-        "企业类型": ENTITY_TYPES[c.entity_type],
-        "注册资本（万元）": _plain(c.registered_capital_wan_yuan),
-        "住所行政区划代码": c.address.division_code,
-        "住所详细地址": c.address.detail,
-        "经营范围": "；".join(c.business_scope),
-        "营业期限（年）": str(c.operating_term_years) if c.operating_term_years else "",
-        "股东人数": str(len(a.shareholders)),
-    }
-
-
-def _amr_people(r: DepartmentRequest) -> dict[str, FieldValue]:
-    a = r.application
-    out: dict[str, FieldValue] = {}
-    for prefix, person in (
-        ("法定代表人", a.legal_representative),
-        ("监事", a.supervisor),
-        ("财务负责人", a.financial_officer),
-        ("联络员", a.liaison),
-    ):
-        out[f"{prefix}姓名"] = person.name
-        out[f"{prefix}身份证号码"] = person.id_number
-        out[f"{prefix}手机号码"] = person.mobile
-    out["法定代表人职务"] = LEGAL_REP_ROLES[a.legal_representative.role]
-    return out
-
-
-def _amr_shareholders(r: DepartmentRequest) -> dict[str, FieldValue]:
-    out: dict[str, FieldValue] = {}
-    for i, sh in enumerate(r.application.shareholders, 1):
-        p = f"股东{i}"
-        out[f"{p}类型"] = SHAREHOLDER_KINDS[sh.kind]
-        out[f"{p}名称"] = sh.name
-        out[f"{p}证件号码"] = sh.id_number if sh.kind == "natural_person" else sh.uscc
-        out[f"{p}认缴出资额（万元）"] = _plain(sh.contribution_wan_yuan)
-        out[f"{p}出资方式"] = CONTRIBUTION_METHODS[sh.contribution_method]
-        out[f"{p}出资期限"] = sh.contribution_deadline.isoformat()
-    return out
-
-
-def _amr_result(record: dict[str, Any]) -> dict[str, Any]:
-    return {k: record[k] for k in ("uscc", "licence_serial", "approved_at") if k in record}
-
-
-def _psb_company(r: DepartmentRequest) -> dict[str, FieldValue]:
-    a = r.application
-    return {
-        "外部业务编号": r.application_id,
-        "统一社会信用代码": _require_uscc(r),
-        "企业名称": a.company.name,
-        "法定代表人姓名": a.legal_representative.name,
-        "法定代表人身份证号码": a.legal_representative.id_number,
-    }
-
-
-def _psb_seals(r: DepartmentRequest) -> dict[str, FieldValue]:
-    a = r.application
-    wanted = set(a.seal.types)
-    out: dict[str, FieldValue] = {label: code in wanted for code, label in SEAL_LABELS.items()}
-    out["经办人姓名"] = a.liaison.name
-    out["经办人手机号码"] = a.liaison.mobile
-    return out
-
-
-def _psb_result(record: dict[str, Any]) -> dict[str, Any]:
-    by_label = {label: code for code, label in SEAL_LABELS.items()}
-    shown = record.get("seal_code")
-    if not isinstance(shown, dict):
-        return {}
-    unknown = [label for label in shown if label not in by_label]
-    if unknown:
-        raise PortalChanged(f"unknown seal types on the progress page: {', '.join(unknown)}")
-    return {"seal_codes": {by_label[label]: code for label, code in shown.items()}}
-
-
-def _hrss_unit(r: DepartmentRequest) -> dict[str, FieldValue]:
-    a = r.application
-    return {
-        "外部业务编号": r.application_id,
-        "统一社会信用代码": _require_uscc(r),
-        "单位名称": a.company.name,
-        "法定代表人姓名": a.legal_representative.name,
-        "法定代表人身份证号码": a.legal_representative.id_number,
-        "单位地址": a.company.address.detail,
-        "参保人数": str(len(a.social_insurance.enroll_employees)),
-    }
-
-
-def _hrss_employees(r: DepartmentRequest) -> dict[str, FieldValue]:
-    out: dict[str, FieldValue] = {}
-    for i, e in enumerate(r.application.social_insurance.enroll_employees, 1):
-        out[f"参保人{i}姓名"] = e.name
-        out[f"参保人{i}身份证号码"] = e.id_number
-    return out
-
-
-def _hpf_unit(r: DepartmentRequest) -> dict[str, FieldValue]:
-    a = r.application
-    return {
-        "外部业务编号": r.application_id,
-        "统一社会信用代码": _require_uscc(r),
-        "单位名称": a.company.name,
-        "职工人数": str(a.company.employees_expected),
-    }
-
-
-def _hpf_contribution(r: DepartmentRequest) -> dict[str, FieldValue]:
-    a = r.application
-    rate = a.housing_fund.contribution_rate
-    return {
-        # the portal asks for a percentage: 0.12 -> "12"; a missing rate is left for the portal to refuse
-        "单位缴存比例（%）": _plain(rate * 100) if rate is not None else "",
-        "经办人姓名": a.liaison.name,
-        "经办人身份证号码": a.liaison.id_number,
-        "经办人手机号码": a.liaison.mobile,
-    }
-
-
-def _single(name: str) -> Callable[[dict[str, Any]], dict[str, Any]]:
-    def read(record: dict[str, Any]) -> dict[str, Any]:
-        return {name: record[name]} if name in record else {}
-
-    return read
-
-
-FLOWS: dict[str, PortalFlow] = {
-    "amr": PortalFlow(
-        department="amr",
-        apply_link="企业设立登记",
-        steps=(
-            FlowStep("basic", "企业基本信息", _amr_basic),
-            FlowStep("people", "主要人员信息", _amr_people),
-            FlowStep("shareholders", "股东（发起人）出资信息", _amr_shareholders),
-        ),
-        read_result=_amr_result,
-        needs_uscc=False,
-    ),
-    "psb_seal": PortalFlow(
-        department="psb_seal",
-        apply_link="新刻印章备案",
-        steps=(
-            FlowStep("company", "用章单位信息", _psb_company),
-            FlowStep("seals", "刻制信息", _psb_seals),
-        ),
-        read_result=_psb_result,
-    ),
-    "hrss": PortalFlow(
-        department="hrss",
-        apply_link="单位社会保险登记",
-        steps=(
-            FlowStep("unit", "单位基本信息", _hrss_unit),
-            FlowStep("employees", "参保人员信息", _hrss_employees),
-        ),
-        read_result=_single("si_unit_code"),
-    ),
-    "hpf": PortalFlow(
-        department="hpf",
-        apply_link="单位缴存登记",
-        steps=(
-            FlowStep("unit", "单位信息", _hpf_unit),
-            FlowStep("contribution", "缴存信息", _hpf_contribution),
-        ),
-        read_result=_single("hpf_unit_account"),
-    ),
-}
-
-STATUSES = {"审核中": "in_review", "已办结": "completed", "已退回": "rejected", "已撤回": "withdrawn"}
-CLOSED = ("rejected", "withdrawn")  # a case in these states is no longer live
-
-
-# ---------------------------------------------------------------------------
-# The two entry points
-# ---------------------------------------------------------------------------
-
-
 def _flow(department: str) -> PortalFlow:
     try:
         return FLOWS[department]
@@ -337,6 +67,10 @@ class _Steps:
     def __init__(self, on_step: StepCallback) -> None:
         self.on_step = on_step
         self.current = "start"
+        self.reported: set[str] = set()  # the steps reported by :meth:`once`
+
+    def where(self) -> str:
+        return self.current
 
     async def __call__(self, name: str, *, report: bool = True) -> None:
         self.current = name
@@ -344,6 +78,11 @@ class _Steps:
             outcome = self.on_step(name)
             if inspect.isawaitable(outcome):
                 await outcome
+
+    async def once(self, name: str) -> None:
+        """Enter step ``name``, reported the first time only, however often it is redone."""
+        await self(name, report=name not in self.reported)
+        self.reported.add(name)
 
 
 PROGRESS_PATH = "/progress"  # the progress page's address (a bookmark): logging in leads straight there
@@ -401,16 +140,16 @@ async def dispatch(
     """File ``request`` at its department's portal (at most once per application id); return the receipt.
 
     ``resume_from``: the last step a previous attempt of this task reached (its heartbeat); from a
-    form step on, a form the portal still holds for this application is continued (module docstring).
+    form step on, a form the portal still holds for this application is continued (bots/README.md).
     """
     flow = _flow(request.department)
     if flow.needs_uscc:
-        _require_uscc(request)
+        require_uscc(request)
     # compute every value before touching the browser: a mapping error is not a portal error
     step_values = [(step, dict(step.values(request))) for step in flow.steps]
     blog = log.bind(department=flow.department, application_id=request.application_id)
     steps = _Steps(on_step)
-    try:
+    with portal_errors(flow.department, steps.where, blog):
         await steps("login")
         progress, reused = await _log_in_and_open_progress(page, access)
         # a form can only be left on the portal in a session that outlived the previous attempt
@@ -418,16 +157,9 @@ async def dispatch(
         if resume and not reused:
             blog.info("robot.dispatch.no_draft_to_resume", resume_from=resume_from, reason="new_session")
             resume = False
-
-        reported: set[str] = set()  # each step is reported once, however often it is redone
-
-        async def step(name: str) -> None:
-            await steps(name, report=name not in reported)
-            reported.add(name)
-
         relogins = 0
         while True:
-            await step("search_existing")
+            await steps.once("search_existing")
             filed = [
                 r
                 for r in await progress.search(application_id=request.application_id)
@@ -444,9 +176,9 @@ async def dispatch(
                 start: _Start | None = None
                 if resume:
                     resume = False  # once: after a re-login the draft is gone with the old session
-                    await step("resume_draft")
+                    await steps.once("resume_draft")
                     menu, start = await _resume_point(progress, access, flow, request, resume_from, blog)
-                return await _file(menu, flow, request, step_values, step, blog, start=start)
+                return await _file(menu, flow, request, step_values, steps.once, blog, start=start)
             except SessionExpired:
                 # logged out mid-form (会话已过期): the draft went with the session. Log in again,
                 # search again (the submission may have been stored), and fill the form anew.
@@ -456,11 +188,6 @@ async def dispatch(
                 blog.info("robot.dispatch.session_expired", step=steps.current, relogin=relogins)
                 await steps("relogin")
                 progress, _ = await _log_in_and_open_progress(page, access)
-    except PortalError as exc:
-        _located(exc, flow.department, steps.current, blog)
-        raise
-    except PlaywrightError as exc:
-        raise _located(from_playwright(exc, what=steps.current), flow.department, steps.current, blog) from exc
 
 
 MAX_RELOGINS = 5  # per dispatch: a portal that logs us out more often is treated as unavailable (retried)
@@ -555,7 +282,7 @@ async def inquire(
     flow = _flow(department)
     blog = log.bind(department=department, application_id=application_id)
     steps = _Steps(on_step)
-    try:
+    with portal_errors(department, steps.where, blog):
         await steps("login")
         progress, _ = await _log_in_and_open_progress(page, access)
 
@@ -592,11 +319,6 @@ async def inquire(
             inquiry = Inquiry(status="in_review")
         blog.info("robot.inquire.read", receipt_no=record["receipt_no"], status=status)
         return inquiry
-    except PortalError as exc:
-        _located(exc, department, steps.current, blog)
-        raise
-    except PlaywrightError as exc:
-        raise _located(from_playwright(exc, what=steps.current), department, steps.current, blog) from exc
 
 
 async def withdraw(
@@ -626,7 +348,7 @@ async def withdraw(
             return record.get("application_id") == application_id
         return record["receipt_no"] == receipt_no
 
-    try:
+    with portal_errors(department, steps.where, blog):
         await steps("login")
         progress, _ = await _log_in_and_open_progress(page, access)
         withdrawn: list[str] = []
@@ -654,15 +376,3 @@ async def withdraw(
             progress = await done.open_progress_inquiry()
         if not withdrawn:
             blog.info("robot.withdraw.nothing_live", cases=len(records))
-    except PortalError as exc:
-        _located(exc, department, steps.current, blog)
-        raise
-    except PlaywrightError as exc:
-        raise _located(from_playwright(exc, what=steps.current), department, steps.current, blog) from exc
-
-
-def _located(exc: PortalError, department: str, step: str, blog: Any) -> PortalError:
-    exc.department = exc.department or department
-    exc.step = exc.step or step
-    blog.warning("robot.failed", step=exc.step, error=type(exc).__name__, retryable=exc.retryable, detail=exc.message)
-    return exc

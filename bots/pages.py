@@ -1,31 +1,19 @@
-"""Page objects of the departments' legacy portals.
+"""Page objects of the departments' legacy portals: one class per page, verbs as methods.
 
-One class per page; locators come from labels and roles (``get_by_label``,
-``get_by_role``); methods are business verbs and return the page object the
-portal leads to. Every page checks its landmarks (main heading, labels, buttons)
-on arrival and raises :class:`~bots.errors.PortalChanged` when one is missing, or
-:class:`~bots.errors.SessionExpired` when the portal sent us back to its login.
-
-Reading the page uses one ``evaluate`` round trip (a :class:`Snapshot`: headings,
-labels with their control type, buttons, alerts, ``data-field`` markup) so the
-checks cost no waiting: a missing field fails at once instead of after an action
-timeout. Actions then go through Playwright locators.
+Locators are built once in ``__init__`` from labels and roles; every page checks its landmarks
+on arrival (:class:`~bots.errors.PortalChanged`, or :class:`~bots.errors.SessionExpired` when
+the portal sent us back to its login). The base class is :mod:`bots.portal_page`.
 """
 
 from __future__ import annotations
 
-import asyncio
 import re
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
+from collections.abc import Mapping
+from datetime import datetime
 from typing import Any, Self
 from urllib.parse import urljoin
 
-import structlog
-from playwright.async_api import Error as PlaywrightError
-from playwright.async_api import Page, Response
+from playwright.async_api import Page
 
 from bots.errors import (
     BusinessRejection,
@@ -33,270 +21,27 @@ from bots.errors import (
     PortalChanged,
     PortalUnavailable,
     SessionExpired,
-    from_playwright,
+    playwright_errors,
 )
+from bots.portal_page import PAGE_RETRY_PAUSES_S, FieldValue, PortalPage
+from bots.snapshot import LOGIN_HEADING, Snapshot
 from domain.results import Receipt
-
-
-def _log() -> structlog.typing.FilteringBoundLogger:
-    # Looked up at call time, so a logging configuration made later (or capture_logs) is honoured.
-    return structlog.get_logger(__name__)
-
-
-# Pauses before loading a page again that the portal answered with a 5xx (GETs only: loading a page
-# again changes nothing); then the attempt fails and Temporal's retry policy takes over.
-PAGE_RETRY_PAUSES_S = (0.5, 1.5)
-MAX_INLINE_WAIT_S = 5.0  # a portal asking for a longer wait (Retry-After) is not waited for here
 
 __all__ = [
     "ConfirmPage",
     "HomePage",
     "LoginPage",
-    "PortalPage",
     "ProgressPage",
     "ReceiptPage",
-    "Snapshot",
     "WithdrawalPage",
     "WizardStepPage",
     "parse_time",
     "solve_captcha",
 ]
 
-FieldValue = str | bool
-SESSION_EXPIRED = "会话已过期"
-
-_SNAPSHOT_JS = r"""
-() => {
-  const norm = (s) => (s || '').replace(/\s+/g, ' ').trim();
-  const labels = {};
-  for (const l of document.querySelectorAll('label')) {
-    const c = l.control;
-    if (!c) continue;
-    labels[norm(l.textContent)] = {
-      tag: c.tagName.toLowerCase(),
-      type: (c.getAttribute('type') || '').toLowerCase(),
-      options: c.tagName === 'SELECT' ? Array.from(c.options).map((o) => norm(o.label)) : null,
-      checked: c.type === 'checkbox' || c.type === 'radio' ? c.checked : null,
-    };
-  }
-  const fieldsOf = (els) => els.map((e) => [e.dataset.field, e.dataset.key ?? null, (e.textContent || '').trim()]);
-  const all = Array.from(document.querySelectorAll('[data-field]'));
-  const h2 = document.querySelector('main h2') || document.querySelector('h2') || document.querySelector('h1');
-  return {
-    url: location.href,
-    main_heading: h2 ? norm(h2.textContent) : '',
-    headings: Array.from(document.querySelectorAll('h1, h2, h3')).map((h) => norm(h.textContent)),
-    labels,
-    buttons: Array.from(document.querySelectorAll('button, input[type=submit]')).map((b) => norm(b.textContent || b.value)),
-    links: Array.from(document.querySelectorAll('a[href]')).map((a) => norm(a.textContent)),
-    alerts: Array.from(document.querySelectorAll('[role=alert]')).flatMap((a) => {
-      const items = a.querySelectorAll('li');
-      return items.length ? Array.from(items).map((i) => norm(i.textContent)) : [norm(a.textContent)];
-    }).filter((t) => t),
-    records: Array.from(document.querySelectorAll('[data-record]')).map((r) => fieldsOf(Array.from(r.querySelectorAll('[data-field]')))),
-    fields: fieldsOf(all.filter((e) => !e.closest('[data-record]'))),
-    has_password: !!document.querySelector('input[type=password]'),
-    notices: Array.from(document.querySelectorAll('[role=status]')).map((n) => norm(n.textContent)).filter((t) => t),
-  };
-}
-"""
-
-
-def _group(triples: list[list[Any]]) -> dict[str, Any]:
-    """``[[field, key, text], ...]`` -> ``{field: text}``; keyed fields become ``{field: {key: text}}``."""
-    out: dict[str, Any] = {}
-    for name, key, text in triples:
-        if key is None:
-            out[name] = text
-        else:
-            group = out.setdefault(name, {})
-            if isinstance(group, dict):
-                group[key] = text
-    return out
-
-
-@dataclass(frozen=True)
-class Control:
-    tag: str
-    type: str
-    options: tuple[str, ...] | None = None
-    checked: bool | None = None
-
-    @property
-    def is_checkable(self) -> bool:
-        return self.tag == "input" and self.type in ("checkbox", "radio")
-
-
-@dataclass(frozen=True)
-class Snapshot:
-    """What a page shows, read in one round trip."""
-
-    url: str
-    main_heading: str
-    headings: tuple[str, ...]
-    labels: Mapping[str, Control]
-    buttons: tuple[str, ...]
-    links: tuple[str, ...]
-    alerts: tuple[str, ...]
-    records: tuple[dict[str, Any], ...]
-    fields: dict[str, Any] = field(default_factory=dict)
-    has_password: bool = False
-    notices: tuple[str, ...] = ()
-
-    @classmethod
-    def from_js(cls, raw: dict[str, Any]) -> Snapshot:
-        return cls(
-            url=raw["url"],
-            main_heading=raw["main_heading"],
-            headings=tuple(raw["headings"]),
-            labels={
-                k: Control(v["tag"], v["type"], tuple(v["options"]) if v["options"] is not None else None, v["checked"])
-                for k, v in raw["labels"].items()
-            },
-            buttons=tuple(raw["buttons"]),
-            links=tuple(raw["links"]),
-            alerts=tuple(raw["alerts"]),
-            records=tuple(_group(r) for r in raw["records"]),
-            fields=_group(raw["fields"]),
-            has_password=raw["has_password"],
-            notices=tuple(raw.get("notices") or ()),
-        )
-
-    @property
-    def is_login(self) -> bool:
-        return self.has_password and LoginPage.HEADING in self.main_heading
-
-    @property
-    def says_session_expired(self) -> bool:
-        return any(SESSION_EXPIRED in t for t in (*self.notices, *self.alerts))
-
-
-class PortalPage:
-    """Base of every page object: navigation with error mapping, landmark checks."""
-
-    HEADING: str = ""
-
-    def __init__(self, page: Page, snapshot: Snapshot | None = None) -> None:
-        self.page = page
-        self.snap = snapshot
-
-    # --- reading -------------------------------------------------------------------
-
-    async def snapshot(self) -> Snapshot:
-        try:
-            raw = await self.page.evaluate(_SNAPSHOT_JS)
-        except PlaywrightError as exc:
-            raise from_playwright(exc, what="reading the page") from exc
-        self.snap = Snapshot.from_js(raw)
-        return self.snap
-
-    def expect_landmarks(
-        self, *, heading: str | None = None, labels: tuple[str, ...] = (), buttons: tuple[str, ...] = ()
-    ) -> Snapshot:
-        """Check that we are on the expected page; raise SessionExpired / PortalChanged otherwise."""
-        snap = self.snap
-        if snap is None:
-            raise PortalChanged("page not read yet")
-        heading = self.HEADING if heading is None else heading
-        if snap.is_login and heading != LoginPage.HEADING:
-            raise SessionExpired(f"expected page {heading!r} but the portal shows its login page")
-        if heading and heading not in snap.main_heading:
-            raise PortalChanged(f"expected page {heading!r}, found {snap.main_heading or 'no heading'!r} at {snap.url}")
-        missing = [label for label in labels if label not in snap.labels]
-        missing += [f"button {b}" for b in buttons if b not in snap.buttons]
-        if missing:
-            raise PortalChanged(f"page {heading!r} lacks {', '.join(missing)}")
-        return snap
-
-    # --- moving ----------------------------------------------------------------------
-
-    @staticmethod
-    def _check_response(response: Response | None, what: str) -> None:
-        if response is None:
-            return
-        if response.status >= 500 or response.status == 429:
-            retry_after = _retry_after_s(response.headers.get("retry-after"))
-            detail = f", Retry-After {retry_after:g} s" if retry_after is not None else ""
-            raise PortalUnavailable(f"{what}: HTTP {response.status}{detail}", retry_after_s=retry_after)
-        if response.status in (404, 405, 410):
-            raise PortalChanged(f"{what}: HTTP {response.status} at {response.url}")
-
-    async def _goto(self, url: str, what: str) -> Snapshot:
-        """Load a page (a GET: loading it again changes nothing). A 5xx answer is loaded again after a
-        short pause, at most ``len(PAGE_RETRY_PAUSES_S)`` times, as a clerk would press F5; a portal
-        that stays down, or asks for a longer wait (maintenance), is left to the activity's retry policy."""
-        for pause in (*PAGE_RETRY_PAUSES_S, None):
-            try:
-                response = await self.page.goto(url, wait_until="domcontentloaded")
-            except PlaywrightError as exc:
-                raise from_playwright(exc, what=what) from exc
-            try:
-                self._check_response(response, what)
-            except PortalUnavailable as exc:
-                if pause is None or (exc.retry_after_s or 0) > MAX_INLINE_WAIT_S:
-                    raise
-                _log().info("robot.page_reloaded", what=what, error=str(exc), pause_s=pause)
-                await asyncio.sleep(pause)
-                continue
-            return await self.snapshot()
-        raise AssertionError("unreachable")
-
-    async def _navigate(self, action: Callable[[], Awaitable[Any]], what: str) -> Snapshot:
-        """Run ``action`` (a click) and wait for the document it leads to."""
-        try:
-            async with self.page.expect_navigation(wait_until="domcontentloaded") as nav:
-                await action()
-            response = await nav.value
-        except PlaywrightError as exc:
-            raise from_playwright(exc, what=what) from exc
-        self._check_response(response, what)
-        return await self.snapshot()
-
-    async def _follow_menu(self, link: str) -> Snapshot:
-        """Click an entry of the portal's main menu (present on every page after login); a 5xx answer
-        to it is loaded again by its address (a link: a GET)."""
-        if self.snap is not None and link not in self.snap.links:
-            raise PortalChanged(f"menu entry {link!r} not found")
-        target = self.page.get_by_role("navigation").get_by_role("link", name=link, exact=True)
-        try:
-            href = await target.get_attribute("href")
-        except PlaywrightError as exc:
-            raise from_playwright(exc, what=f"opening {link}") from exc
-        try:
-            return await self._navigate(target.click, f"opening {link}")
-        except PortalUnavailable as exc:
-            if not href or (exc.retry_after_s or 0) > MAX_INLINE_WAIT_S:
-                raise
-            _log().info("robot.page_reloaded", what=f"opening {link}", error=str(exc), pause_s=PAGE_RETRY_PAUSES_S[0])
-            await asyncio.sleep(PAGE_RETRY_PAUSES_S[0])
-            return await self._goto(urljoin(self.page.url, href), f"opening {link}")
-
-    async def _set(self, label: str, value: FieldValue) -> None:
-        """Enter one value in the control labelled ``label`` (text, select by option label, checkbox)."""
-        assert self.snap is not None
-        control = self.snap.labels.get(label)
-        if control is None:
-            raise PortalChanged(f"field {label!r} not found on page {self.snap.main_heading!r}")
-        locator = self.page.get_by_label(label, exact=True)
-        try:
-            if control.is_checkable:
-                if control.checked != bool(value):  # a click costs more than a look
-                    await locator.set_checked(bool(value))
-            elif control.tag == "select":
-                if value == "":
-                    await locator.select_option(value="")
-                    return
-                if control.options is not None and value not in control.options:
-                    raise PortalChanged(f"field {label!r} offers no option {value!r}")
-                await locator.select_option(label=str(value))
-            else:
-                await locator.fill(str(value))
-        except PlaywrightError as exc:
-            raise from_playwright(exc, what=f"entering {label!r}") from exc
-
 
 class LoginPage(PortalPage):
-    HEADING = "用户登录"
+    HEADING = LOGIN_HEADING
     USERNAME = "用户名"
     PASSWORD = "密码"
     SUBMIT = "登录"
@@ -310,6 +55,7 @@ class LoginPage(PortalPage):
         self.password = page.get_by_label(self.PASSWORD, exact=True)
         self.submit_button = page.get_by_role("button", name=self.SUBMIT, exact=True)
         self.captcha = page.get_by_label(self.CAPTCHA, exact=True)
+        self.main = page.locator("main")  # where the captcha question is written
         self._already_in: HomePage | ProgressPage | None = None
 
     @property
@@ -337,11 +83,8 @@ class LoginPage(PortalPage):
         """When the login page asks for a captcha (验证码), read the question and answer it."""
         if self.snap is None or self.CAPTCHA not in self.snap.labels:
             return
-        try:
-            text = await self.page.locator("main").inner_text()
-            await self.captcha.fill(solve_captcha(text))
-        except PlaywrightError as exc:
-            raise from_playwright(exc, what="answering the captcha") from exc
+        with playwright_errors("answering the captcha"):
+            await self.captcha.fill(solve_captcha(await self.main.inner_text()))
 
     async def log_in(self, username: str, password: str) -> HomePage | ProgressPage:
         """Log in (answering the captcha if one is asked, again with the new one if an answer is
@@ -349,11 +92,9 @@ class LoginPage(PortalPage):
         if self._already_in is not None:
             return self._already_in
         for attempt in range(1, self.CAPTCHA_ATTEMPTS + 1):
-            try:
+            with playwright_errors("entering credentials"):
                 await self.username.fill(username)
                 await self.password.fill(password)
-            except PlaywrightError as exc:
-                raise from_playwright(exc, what="entering credentials") from exc
             await self._answer_captcha()
             snap = await self._navigate(self.submit_button.click, "logging in")
             if not snap.is_login:
@@ -376,6 +117,10 @@ class _MenuPage(PortalPage):
 
     PROGRESS_LINK = "办理进度查询"
 
+    def __init__(self, page: Page, snapshot: Snapshot | None = None) -> None:
+        super().__init__(page, snapshot)
+        self.menu = page.get_by_role("navigation")
+
     def expect(self) -> Self:
         self.expect_landmarks()
         return self
@@ -386,6 +131,21 @@ class _MenuPage(PortalPage):
     async def start_application(self, link: str) -> WizardStepPage:
         """Open a new, empty application form (the menu entry is the department's service name)."""
         return WizardStepPage(self.page, await self._follow_menu(link))
+
+    async def _follow_menu(self, link: str) -> Snapshot:
+        """Click an entry of the portal's main menu (present on every page after login); a 5xx answer
+        to it is loaded again by its address (a link: a GET)."""
+        if self.snap is not None and link not in self.snap.links:
+            raise PortalChanged(f"menu entry {link!r} not found")
+        target = self.menu.get_by_role("link", name=link, exact=True)
+        what = f"opening {link}"
+        with playwright_errors(what):
+            href = await target.get_attribute("href")
+        try:
+            return await self._navigate(target.click, what)
+        except PortalUnavailable as exc:
+            await self._pause_before_reload(exc, PAGE_RETRY_PAUSES_S[0] if href else None, what)
+            return await self._goto(urljoin(self.page.url, href or ""), what)
 
     # Bookmarks into the application form the portal keeps in the session (its draft): the first
     # step shows what was entered there; the confirmation page sends a form not yet complete on
@@ -433,11 +193,9 @@ class ProgressPage(_MenuPage):
 
     async def search(self, *, application_id: str | None = None, receipt_no: str | None = None) -> list[dict[str, Any]]:
         """Search the portal's cases; every match as ``{data-field: text}`` (oldest first as listed)."""
-        try:
+        with playwright_errors("entering the search"):
             await self.application_id_box.fill(application_id or "")
             await self.receipt_no_box.fill(receipt_no or "")
-        except PlaywrightError as exc:
-            raise from_playwright(exc, what="entering the search") from exc
         snap = await self._navigate(self.search_button.click, "searching cases")
         self.expect()
         if snap.alerts:
@@ -457,14 +215,12 @@ class ProgressPage(_MenuPage):
         card = self.page.get_by_role("article", name=f"{self.RECEIPT_NO} {receipt_no}", exact=True)
         reason_box = card.get_by_label(self.WITHDRAW_REASON, exact=True)
         button = card.get_by_role("button", name=self.WITHDRAW, exact=True)
-        try:
+        with playwright_errors("entering the withdrawal"):
             if await card.count() != 1:
                 raise PortalChanged(f"case {receipt_no} is not listed once on the progress page")
             if await reason_box.count() != 1 or await button.count() != 1:
                 raise PortalChanged(f"case {receipt_no} offers no withdrawal ({self.WITHDRAW_REASON}, {self.WITHDRAW})")
             await reason_box.fill(reason)
-        except PlaywrightError as exc:
-            raise from_playwright(exc, what="entering the withdrawal") from exc
         snap = await self._navigate(button.click, "withdrawing")
         if snap.is_login:
             raise SessionExpired("the portal logged the robot out before the withdrawal")
@@ -477,6 +233,10 @@ class WizardStepPage(_MenuPage):
     """One step of the application wizard; the flow knows which step it expects."""
 
     NEXT = "下一步"
+
+    def __init__(self, page: Page, snapshot: Snapshot | None = None) -> None:
+        super().__init__(page, snapshot)
+        self.next_button = page.get_by_role("button", name=self.NEXT, exact=True)
 
     def expect_step(self, title: str) -> WizardStepPage:
         self.expect_landmarks(heading=title, buttons=(self.NEXT,))
@@ -493,17 +253,14 @@ class WizardStepPage(_MenuPage):
 
     async def value_of(self, label: str) -> str:
         """What the text control labelled ``label`` holds now (e.g. a value the portal kept in the draft)."""
-        assert self.snap is not None
-        if label not in self.snap.labels:
-            raise PortalChanged(f"field {label!r} not found on page {self.snap.main_heading!r}")
-        try:
-            return (await self.page.get_by_label(label, exact=True).input_value()).strip()
-        except PlaywrightError as exc:
-            raise from_playwright(exc, what=f"reading {label!r}") from exc
+        box = self.field(label)
+        with playwright_errors(f"reading {label!r}"):
+            value = await box.input_value()
+        return value.strip()
 
     async def _advance(self) -> Snapshot:
         title = self.snap.main_heading if self.snap else ""
-        snap = await self._navigate(self.page.get_by_role("button", name=self.NEXT, exact=True).click, "next step")
+        snap = await self._navigate(self.next_button.click, "next step")
         if snap.is_login:
             raise SessionExpired(f"the portal logged the robot out during step {title!r}")
         if snap.alerts:
@@ -521,13 +278,16 @@ class ConfirmPage(_MenuPage):
     HEADING = "确认提交"
     SUBMIT = "确认提交"
 
+    def __init__(self, page: Page, snapshot: Snapshot | None = None) -> None:
+        super().__init__(page, snapshot)
+        self.submit_button = page.get_by_role("button", name=self.SUBMIT, exact=True)
+
     def expect(self) -> ConfirmPage:
         self.expect_landmarks(buttons=(self.SUBMIT,))
         return self
 
     async def submit_application(self) -> ReceiptPage:
-        button = self.page.get_by_role("button", name=self.SUBMIT, exact=True)
-        snap = await self._navigate(button.click, "submitting")
+        snap = await self._navigate(self.submit_button.click, "submitting")
         if snap.is_login:
             raise SessionExpired("the portal logged the robot out before the submission")
         if snap.alerts:
@@ -566,22 +326,6 @@ class WithdrawalPage(_MenuPage):
         if not self.shown.get("receipt_no") or not self.shown.get("status"):
             raise PortalChanged("the withdrawal page shows no receipt number or status")
         return self
-
-
-def _retry_after_s(value: str | None) -> float | None:
-    """``Retry-After`` in seconds: delta-seconds or an HTTP date; None when absent or unreadable."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
 _ARITHMETIC = re.compile(r"(\d+)\s*([+＋\-－−×xX*＊])\s*(\d+)\s*[=＝]\s*[?？]")
