@@ -1,27 +1,7 @@
 """Working time on the Chinese statutory calendar (DOMAIN.md "Deadlines (SLA) and escalation").
 
-Working time is ``day_start``–``day_end`` (default 09:00–17:30, no lunch break) in the
-calendar's time zone (default Asia/Shanghai) on working days. A working day comes from,
-in order: the explicit ``overrides`` (a province's adjustments, or a year the package does
-not know yet); ``chinese_calendar`` (public holidays and make-up working days, 调休); and,
-for a year ``chinese_calendar`` has no data for, Monday–Friday with a warning logged once
-per year per process.
-
-Pure arithmetic: every function takes the instants it needs, nothing reads the wall
-clock or a file (the caller reads an override file and hands its text to ``parse_overrides_text``).
-
-A :class:`CalendarSnapshot` is the calendar written down as data for a window of days
-(which days differ from Monday–Friday, the working hours, the time zone):
-``WorkingCalendar.snapshot`` takes one, ``WorkingCalendar.from_snapshot`` does the same
-arithmetic on it without chinese-calendar. Workflows plan on a snapshot carried in their
-input, so a calendar update never changes a running workflow's history.
-
-Conventions:
-- Datetimes must be aware (a naive one raises ``ValueError``); results are in the
-  calendar's time zone.
-- The working interval of a day is half-open, ``[day_start, day_end)``: 17:30 itself is
-  not working time, so ``next_working_start(17:30)`` is the next working morning. A
-  duration that runs out exactly at 17:30 ends at 17:30 that day, not the next morning.
+Working days from overrides, then chinese-calendar, then Monday–Friday for an unknown year; snapshots
+carry the calendar into workflows. Pure: no wall clock, no files. Conventions: docs/calendar.md.
 """
 
 from __future__ import annotations

@@ -1,36 +1,7 @@
-"""The one form (一表申请): the intake contract of the comprehensive window.
+"""The one form (一表申请): the intake contract of the comprehensive window, every rule of DOMAIN.md.
 
-Field names mirror ``shared/contract/application.example.json`` exactly. Every
-rule of DOMAIN.md "The one form" is enforced here and fails with a field-level
-message in Chinese. Pure: no I/O, no temporalio.
-
-Errors
-------
-Every rule raises a ``pydantic_core.PydanticCustomError`` with a stable snake_case
-type (the keys of :data:`ERROR_MESSAGES`) and a Chinese message, placed at the
-field the clerk must fix (``shareholders.0.id_number``, ``supervisor.id_number``,
-...). ``domain.form_errors.field_errors`` turns a ``ValidationError`` into
-``[{"field", "message", "type"}]`` and translates pydantic's built-in errors.
-
-Reference date
---------------
-Rules that depend on "today" (birth date not in the future, contribution deadlines)
-use the validation context ``{"today": date}`` when given, else today's date in
-Asia/Shanghai::
-
-    Application.model_validate(data, context={"today": date(2026, 9, 1)})
-
-A stored application re-validated later (e.g. a Temporal payload deserialised on
-replay, months after submission) must pass the date of its submission as ``today``:
-otherwise a contribution deadline that has passed since makes it invalid.
-
-When cross-field rules run
---------------------------
-All rules run in one pass, so a clerk sees every problem at once. A cross-field rule
-runs when the fields it compares are themselves valid, even if other fields failed:
-the capital sum needs ``company`` and every shareholder valid; the company-name rule
-needs ``company.name`` and ``company.entity_type``; the supervisor rule needs the
-legal representative, the supervisor and the financial officer.
+Field names mirror ``shared/contract/application.example.json``; errors are field-level, in Chinese.
+Pure. The story (error types, the reference date, when cross-field rules run): docs/form.md.
 """
 
 from __future__ import annotations

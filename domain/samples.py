@@ -1,25 +1,7 @@
 """Random-but-deterministic valid applications, in the JSON form of the intake contract.
 
-``generate_application(seed)`` returns data shaped like
-``contract/application.example.json`` that ``domain.form.Application`` accepts (with
-the validation context ``{"today": today}`` when ``today`` is given). Used by
-``make demo``, benchmarks and tests. Pure: no I/O.
-
-What the generator guarantees:
-- resident ID numbers with a correct GB 11643 check digit, a Shanxi (14xxxx) county
-  code in use in the birth year (so even ``stdnum.cn.ric.validate`` accepts them),
-  a birth date 20–60 years before ``today`` and a sequence digit matching the sex of
-  the name; every person has their own number;
-- the supervisor is neither the legal representative nor the financial officer;
-- a legal-person shareholder (sometimes) has a USCC with a correct check character;
-- contributions sum exactly (Decimal) to the registered capital; deadlines lie
-  between 30 days after ``today`` and 5 years after ``today``;
-- the company name ends in 有限公司 and has a trade name; housing-fund rate 0.05–0.12;
-- ``rare_chars=True``: the legal representative's name holds 𬱖 (U+2CC56, outside
-  the BMP), the supervisor's 䶮 (U+4DAE), the company's trade name one of them;
-- ``all_departments=True`` (default): all seven departments apply; ``False``: social
-  insurance, medical insurance, housing fund and the bank account are each sometimes
-  not requested (the seal, which the bank waits for, always is).
+``generate_application(seed)`` is used by ``make demo``, the benchmarks and tests; what it
+guarantees is in docs/samples.md. Pure: no I/O.
 """
 
 from __future__ import annotations
@@ -137,6 +119,58 @@ def _split(rng: random.Random, capital: Decimal, parts: int) -> list[Decimal]:
     return [Decimal(bounds[i + 1] - bounds[i]) / 100 for i in range(parts)]
 
 
+def _shareholders(
+    rng: random.Random, people: _People, legal_rep: dict[str, Any], capital: Decimal, today: date
+) -> list[dict[str, Any]]:
+    """Usually the legal representative, sometimes others, sometimes a company; contributions add up."""
+    holders: list[dict[str, Any]] = []
+    if rng.random() < 0.75:
+        holders.append({"kind": "natural_person", "name": legal_rep["name"], "id_number": legal_rep["id_number"]})
+    for _ in range(rng.choice((0, 0, 1, 1, 2))):
+        p = people.person(mobile=False)
+        holders.append({"kind": "natural_person", "name": p["name"], "id_number": p["id_number"]})
+    if not holders or rng.random() < 0.3:
+        holders.append(
+            {
+                "kind": "legal_person",
+                "name": f"山西{''.join(rng.sample(_TRADE, 2))}投资有限公司",
+                "uscc": _uscc(rng),
+            }
+        )
+    latest = latest_contribution_deadline(today)
+    for holder, amount in zip(holders, _split(rng, capital, len(holders)), strict=True):
+        holder["contribution_wan_yuan"] = _money(amount)
+        holder["contribution_method"] = "currency" if rng.random() < 0.85 else "intellectual_property"
+        holder["contribution_deadline"] = (today + timedelta(days=rng.randint(30, (latest - today).days))).isoformat()
+    return [
+        {
+            k: h[k]
+            for k in (
+                "kind",
+                "name",
+                "id_number",
+                "uscc",
+                "contribution_wan_yuan",
+                "contribution_method",
+                "contribution_deadline",
+            )
+            if k in h
+        }
+        for h in holders
+    ]
+
+
+def _materials(seed: int, company_name: str) -> list[dict[str, str]]:
+    return [
+        {
+            "kind": kind,
+            "filename": filename,
+            "sha256": hashlib.sha256(f"{seed}:{kind}:{company_name}".encode()).hexdigest(),
+        }
+        for kind, filename in (("premises_proof", "租赁合同.pdf"), ("articles_of_association", "公司章程.pdf"))
+    ]
+
+
 def generate_application(
     seed: int,
     *,
@@ -164,42 +198,7 @@ def generate_application(
     county_code, county_name = rng.choice([c for c in _shanxi_counties() if region_in_use(c[0], today.year)])
     capital = Decimal(rng.choice(_CAPITALS))
 
-    # shareholders: usually the legal representative, sometimes others, sometimes a company
-    holders: list[dict[str, Any]] = []
-    if rng.random() < 0.75:
-        holders.append({"kind": "natural_person", "name": legal_rep["name"], "id_number": legal_rep["id_number"]})
-    for _ in range(rng.choice((0, 0, 1, 1, 2))):
-        p = people.person(mobile=False)
-        holders.append({"kind": "natural_person", "name": p["name"], "id_number": p["id_number"]})
-    if not holders or rng.random() < 0.3:
-        holders.append(
-            {
-                "kind": "legal_person",
-                "name": f"山西{''.join(rng.sample(_TRADE, 2))}投资有限公司",
-                "uscc": _uscc(rng),
-            }
-        )
-    latest = latest_contribution_deadline(today)
-    for holder, amount in zip(holders, _split(rng, capital, len(holders)), strict=True):
-        holder["contribution_wan_yuan"] = _money(amount)
-        holder["contribution_method"] = "currency" if rng.random() < 0.85 else "intellectual_property"
-        holder["contribution_deadline"] = (today + timedelta(days=rng.randint(30, (latest - today).days))).isoformat()
-    shareholders = [
-        {
-            k: h[k]
-            for k in (
-                "kind",
-                "name",
-                "id_number",
-                "uscc",
-                "contribution_wan_yuan",
-                "contribution_method",
-                "contribution_deadline",
-            )
-            if k in h
-        }
-        for h in holders
-    ]
+    shareholders = _shareholders(rng, people, legal_rep, capital, today)
 
     # departments
     ask = (lambda: True) if all_departments else (lambda: rng.random() < 0.7)
@@ -246,12 +245,5 @@ def generate_application(
             if bank
             else None
         ),
-        "materials": [
-            {
-                "kind": kind,
-                "filename": filename,
-                "sha256": hashlib.sha256(f"{seed}:{kind}:{company_name}".encode()).hexdigest(),
-            }
-            for kind, filename in (("premises_proof", "租赁合同.pdf"), ("articles_of_association", "公司章程.pdf"))
-        ],
+        "materials": _materials(seed, company_name),
     }
