@@ -1,8 +1,7 @@
-"""Delivering escalation steps to people: a local sink, signed webhooks, and the ``notify`` activity.
+"""Delivering escalation steps to people: kaiban's store, signed webhooks, and the ``notify`` activity.
 
-- ``NotificationSink``: SQLite (WAL) file written by the worker and read by the API. A step is
-  recorded once per ``Notification.key``; per channel it keeps whether delivery got through
-  (status, attempts, last status code, last error).
+- The store (``store.notices``, one database for every host) records a step once per
+  ``Notification.key`` and, per channel, whether delivery got through; the API reads it.
 - ``WebhookNotifier``: POSTs the notification as UTF-8 JSON to the audience's URL, signed:
 
       X-Kaiban-Delivery:  <notification key>          (the same on every retry: receivers drop duplicates)
@@ -18,15 +17,12 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import hmac
 import json
-import sqlite3
 import time
-from collections.abc import Iterable, Iterator, Mapping
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
+from collections.abc import Mapping
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -35,7 +31,9 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.models import Notification
+from runtime.http import retry_after_s
 from runtime.settings import Settings, WebhookTarget
+from store import Database, Notice, NoticeStore
 
 WEBHOOK = "webhook"
 DELIVERY_HEADER = "X-Kaiban-Delivery"
@@ -43,257 +41,12 @@ TIMESTAMP_HEADER = "X-Kaiban-Timestamp"
 SIGNATURE_HEADER = "X-Kaiban-Signature"
 SIGNATURE_PREFIX = "sha256="
 WEBHOOK_DELIVERY_FAILED = "WebhookDeliveryFailed"  # ApplicationError type (retryable)
-_MAX_ERROR_CHARS = 500
 _MAX_RETRY_AFTER_S = 300.0
 
 
 def _log() -> Any:
     # Looked up at call time, so a logging configuration made later (or capture_logs) is honoured.
     return structlog.get_logger(__name__)
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
-# ---------------------------------------------------------------------------------------------
-# the sink
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS notifications (
-    seq            INTEGER PRIMARY KEY AUTOINCREMENT,
-    key            TEXT NOT NULL UNIQUE,
-    application_id TEXT NOT NULL,
-    department     TEXT,
-    level          TEXT NOT NULL,
-    audience       TEXT NOT NULL,
-    sequence       INTEGER NOT NULL,
-    due_at         TEXT NOT NULL,
-    planned_at     TEXT NOT NULL,
-    fired_at       TEXT NOT NULL,
-    fired_ts       REAL NOT NULL,
-    window_id      TEXT NOT NULL,
-    message        TEXT NOT NULL,
-    recorded_at    TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS ix_notifications_fired ON notifications (fired_ts DESC, seq DESC);
-CREATE INDEX IF NOT EXISTS ix_notifications_application ON notifications (application_id, fired_ts DESC);
-CREATE INDEX IF NOT EXISTS ix_notifications_audience ON notifications (audience, fired_ts DESC);
-CREATE TABLE IF NOT EXISTS deliveries (
-    key              TEXT NOT NULL,
-    channel          TEXT NOT NULL,
-    status           TEXT NOT NULL,       -- delivered | failed
-    attempts         INTEGER NOT NULL,
-    last_status_code INTEGER,
-    last_error       TEXT,
-    first_attempt_at TEXT NOT NULL,
-    last_attempt_at  TEXT NOT NULL,
-    delivered_at     TEXT,
-    PRIMARY KEY (key, channel)
-);
-"""
-
-_NOTIFICATION_COLUMNS = (
-    "key", "application_id", "department", "level", "audience", "sequence",
-    "due_at", "planned_at", "fired_at", "window_id", "message", "recorded_at",
-)  # fmt: skip
-_DATETIME_COLUMNS = (
-    "due_at",
-    "planned_at",
-    "fired_at",
-    "recorded_at",
-    "first_attempt_at",
-    "last_attempt_at",
-    "delivered_at",
-)
-
-
-class NotificationSink:
-    """Escalation steps on local disk (SQLite, WAL): one writer process, any number of readers.
-
-    Every call opens its own short-lived connection, so one instance is safe from any thread
-    and several processes may share the file. Calls block (briefly): from async code run them
-    in a thread (``asyncio.to_thread``).
-    """
-
-    def __init__(self, path: Path | str, *, busy_timeout_s: float = 10.0) -> None:
-        self.path = Path(path)
-        self._busy_timeout_s = busy_timeout_s
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self._connect() as db:
-            db.execute("PRAGMA journal_mode=WAL")  # persistent in the file; readers never block the writer
-            db.executescript(_SCHEMA)
-
-    @contextlib.contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
-        db = sqlite3.connect(self.path, timeout=self._busy_timeout_s, isolation_level=None)
-        try:
-            db.row_factory = sqlite3.Row
-            db.execute("PRAGMA synchronous=FULL")  # a recorded step survives a power cut
-            yield db
-        finally:
-            db.close()
-
-    @contextlib.contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        with self._connect() as db:
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                yield db
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
-            db.execute("COMMIT")
-
-    # -- writing ----------------------------------------------------------------------------------
-
-    def record(self, n: Notification) -> bool:
-        """Store ``n`` unless its key is already there. True when it was new."""
-        with self._transaction() as db:
-            cur = db.execute(
-                "INSERT INTO notifications (key, application_id, department, level, audience, sequence, due_at,"
-                " planned_at, fired_at, fired_ts, window_id, message, recorded_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO NOTHING",
-                (
-                    n.key, n.application_id, n.department, n.level, n.audience, n.sequence,
-                    n.due_at.isoformat(), n.planned_at.isoformat(), n.fired_at.isoformat(), _timestamp(n.fired_at),
-                    n.window_id, n.message, _now().isoformat(),
-                ),
-            )  # fmt: skip
-            return cur.rowcount == 1
-
-    def mark_delivered(self, key: str, channel: str, status_code: int | None) -> None:
-        """One attempt on ``channel`` got through (the last error, if any, is kept for the record)."""
-        now = _now().isoformat()
-        with self._transaction() as db:
-            self._require(db, key)
-            db.execute(
-                "INSERT INTO deliveries (key, channel, status, attempts, last_status_code, last_error,"
-                " first_attempt_at, last_attempt_at, delivered_at) VALUES (?, ?, 'delivered', 1, ?, NULL, ?, ?, ?)"
-                " ON CONFLICT (key, channel) DO UPDATE SET status = 'delivered', attempts = attempts + 1,"
-                " last_status_code = excluded.last_status_code, last_attempt_at = excluded.last_attempt_at,"
-                " delivered_at = excluded.delivered_at",
-                (key, channel, status_code, now, now, now),
-            )
-
-    def mark_failed(self, key: str, channel: str, error: str, *, status_code: int | None = None) -> None:
-        """One attempt on ``channel`` failed with ``error`` (a channel once delivered stays delivered)."""
-        now = _now().isoformat()
-        error = error[:_MAX_ERROR_CHARS]
-        with self._transaction() as db:
-            self._require(db, key)
-            db.execute(
-                "INSERT INTO deliveries (key, channel, status, attempts, last_status_code, last_error,"
-                " first_attempt_at, last_attempt_at) VALUES (?, ?, 'failed', 1, ?, ?, ?, ?)"
-                " ON CONFLICT (key, channel) DO UPDATE SET"
-                " status = CASE WHEN status = 'delivered' THEN 'delivered' ELSE 'failed' END,"
-                " attempts = attempts + 1, last_status_code = excluded.last_status_code,"
-                " last_error = excluded.last_error, last_attempt_at = excluded.last_attempt_at",
-                (key, channel, status_code, error, now, now),
-            )
-
-    @staticmethod
-    def _require(db: sqlite3.Connection, key: str) -> None:
-        if db.execute("SELECT 1 FROM notifications WHERE key = ?", (key,)).fetchone() is None:
-            raise KeyError(f"no notification {key!r} in the sink")
-
-    # -- reading ----------------------------------------------------------------------------------
-
-    def get(self, key: str) -> dict | None:
-        """One notification with its deliveries, or None."""
-        with self._connect() as db:
-            row = db.execute(
-                f"SELECT {', '.join(_NOTIFICATION_COLUMNS)} FROM notifications WHERE key = ?", (key,)
-            ).fetchone()
-            if row is None:
-                return None
-            return self._with_deliveries(db, [row])[0]
-
-    def delivery(self, key: str, channel: str) -> dict | None:
-        """The delivery state of one notification on one channel, or None if never attempted."""
-        with self._connect() as db:
-            row = db.execute("SELECT * FROM deliveries WHERE key = ? AND channel = ?", (key, channel)).fetchone()
-            return _delivery_dict(row) if row else None
-
-    def list(
-        self,
-        *,
-        application_id: str | None = None,
-        audience: str | None = None,
-        department: str | None = None,
-        level: str | Iterable[str] | None = None,
-        limit: int = 200,
-    ) -> list[dict]:
-        """Notifications, newest first (by the instant the step fired), each with its deliveries.
-
-        ``level`` may be one level or several. Each dict has the ``Notification`` fields (datetimes
-        as ``datetime``), ``recorded_at``, ``deliveries`` (one dict per channel attempted) and
-        ``delivery_status``: ``delivered`` (some channel got through), ``failed`` (attempted,
-        none got through yet) or ``recorded`` (only in the sink).
-        """
-        where: list[str] = []
-        params: list[Any] = []
-        for column, value in (("application_id", application_id), ("audience", audience), ("department", department)):
-            if value is not None:
-                where.append(f"{column} = ?")
-                params.append(value)
-        if level is not None:
-            levels = [level] if isinstance(level, str) else list(level)
-            where.append(f"level IN ({', '.join('?' * len(levels))})" if levels else "0")
-            params.extend(levels)
-        sql = f"SELECT {', '.join(_NOTIFICATION_COLUMNS)} FROM notifications"
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY fired_ts DESC, seq DESC LIMIT ?"
-        params.append(max(0, int(limit)))
-        with self._connect() as db:
-            rows = db.execute(sql, params).fetchall()
-            return self._with_deliveries(db, rows)
-
-    @staticmethod
-    def _with_deliveries(db: sqlite3.Connection, rows: list[sqlite3.Row]) -> list[dict]:
-        items = [_notification_dict(r) for r in rows]
-        if not items:
-            return items
-        by_key: dict[str, list[dict]] = {item["key"]: [] for item in items}
-        keys = list(by_key)
-        for start in range(0, len(keys), 500):  # stay below SQLite's bound-parameter limit
-            chunk = keys[start : start + 500]
-            for d in db.execute(
-                f"SELECT * FROM deliveries WHERE key IN ({', '.join('?' * len(chunk))}) ORDER BY channel", chunk
-            ):
-                by_key[d["key"]].append(_delivery_dict(d))
-        for item in items:
-            item["deliveries"] = by_key[item["key"]]
-            statuses = {d["status"] for d in item["deliveries"]}
-            item["delivery_status"] = "delivered" if "delivered" in statuses else "failed" if statuses else "recorded"
-        return items
-
-
-def _timestamp(dt: datetime) -> float:
-    if dt.tzinfo is None:  # workflow times are aware; a naive one is taken as UTC
-        dt = dt.replace(tzinfo=UTC)
-    return dt.timestamp()
-
-
-def _parse(value: str | None) -> datetime | None:
-    return datetime.fromisoformat(value) if value else None
-
-
-def _notification_dict(row: sqlite3.Row) -> dict:
-    out = {k: row[k] for k in _NOTIFICATION_COLUMNS}
-    for k in _DATETIME_COLUMNS:
-        if k in out:
-            out[k] = _parse(out[k])
-    return out
-
-
-def _delivery_dict(row: sqlite3.Row) -> dict:
-    out = {k: row[k] for k in row.keys() if k != "key"}
-    for k in _DATETIME_COLUMNS:
-        if k in out:
-            out[k] = _parse(out[k])
-    return out
 
 
 # ---------------------------------------------------------------------------------------------
@@ -421,7 +174,11 @@ class WebhookNotifier:
             audience=n.audience,
             status_code=code,
             configuration_problem=configuration,
-            retry_after_s=_retry_after(response) if code in (429, 503) else None,
+            retry_after_s=(
+                retry_after_s(response.headers.get("Retry-After"), cap_s=_MAX_RETRY_AFTER_S)
+                if code in (429, 503)
+                else None
+            ),
         )
 
 
@@ -433,39 +190,57 @@ def _scrub(text: str, target: WebhookTarget) -> str:
     return text[:200]
 
 
-def _retry_after(response: httpx.Response) -> float | None:
-    value = response.headers.get("Retry-After", "").strip()
-    try:
-        seconds = float(value)
-    except ValueError:
-        return None
-    return min(max(seconds, 0.0), _MAX_RETRY_AFTER_S)
-
-
 # ---------------------------------------------------------------------------------------------
 # the activity
 
 
+def notice(n: Notification) -> Notice:
+    """What the store records of ``n``."""
+    return Notice(
+        key=n.key,
+        application_id=n.application_id,
+        department=n.department,
+        level=n.level,
+        audience=n.audience,
+        sequence=n.sequence,
+        due_at=n.due_at,
+        planned_at=n.planned_at,
+        fired_at=n.fired_at,
+        window_id=n.window_id,
+        message=n.message,
+    )
+
+
 class NotifierActivities:
-    """The ``notify`` activity with its dependencies: the sink and the webhook notifier."""
+    """The ``notify`` activity with its dependencies: the notice store and the webhook notifier.
+
+    Without ``notices`` it opens ``settings.database_url`` (migrated beforehand: the worker does it
+    at start) and closes it in ``aclose``.
+    """
 
     def __init__(
         self,
         settings: Settings,
         *,
-        sink: NotificationSink | None = None,
+        notices: NoticeStore | None = None,
         webhooks: WebhookNotifier | None = None,
     ) -> None:
         self._settings = settings
-        self.sink = sink or NotificationSink(settings.notification_sink_path)
+        self._own_db: Database | None = None
+        if notices is None:
+            self._own_db = Database(settings.database_url)
+            notices = NoticeStore(self._own_db)
+        self.notices = notices
         self.webhooks = webhooks or WebhookNotifier(settings.webhooks, timeout_s=settings.webhook_timeout_s)
 
     async def aclose(self) -> None:
         await self.webhooks.aclose()
+        if self._own_db is not None:
+            self._own_db.close()
 
     @activity.defn(name="notify")
     async def notify(self, n: Notification) -> None:
-        """Record ``n`` in the sink, then deliver it to its audience's webhook if one is configured.
+        """Record ``n`` in the store, then deliver it to its audience's webhook if one is configured.
 
         A failed delivery raises a retryable ``ApplicationError`` (type ``WebhookDeliveryFailed``);
         the caller's retry policy decides how often to try again.
@@ -479,18 +254,18 @@ class NotifierActivities:
             "sequence": n.sequence,
             "attempt": activity.info().attempt,
         }
-        new = await asyncio.to_thread(self.sink.record, n)
+        new = await asyncio.to_thread(self.notices.record, notice(n))
         if self.webhooks.target(n.audience) is None:
             _log().info("notification_sent", channel="sink", new=new, **fields)
             return
-        previous = await asyncio.to_thread(self.sink.delivery, n.key, WEBHOOK)
+        previous = await asyncio.to_thread(self.notices.delivery, n.key, WEBHOOK)
         if previous is not None and previous["status"] == "delivered":
             _log().info("notification_already_delivered", channel=WEBHOOK, **fields)
             return
         try:
             status_code = await self.webhooks.deliver(n)
         except WebhookDeliveryError as exc:
-            await asyncio.to_thread(self.sink.mark_failed, n.key, WEBHOOK, str(exc), status_code=exc.status_code)
+            await asyncio.to_thread(self.notices.mark_failed, n.key, WEBHOOK, str(exc), status_code=exc.status_code)
             log_method = _log().error if exc.configuration_problem else _log().warning
             log_method(
                 "notification_delivery_failed",
@@ -505,5 +280,5 @@ class NotifierActivities:
                 type=WEBHOOK_DELIVERY_FAILED,
                 next_retry_delay=timedelta(seconds=exc.retry_after_s) if exc.retry_after_s else None,
             ) from None
-        await asyncio.to_thread(self.sink.mark_delivered, n.key, WEBHOOK, status_code)
+        await asyncio.to_thread(self.notices.mark_delivered, n.key, WEBHOOK, status_code)
         _log().info("notification_sent", channel=WEBHOOK, status_code=status_code, new=new, **fields)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 
 import structlog
@@ -15,6 +16,7 @@ from api.deps import ClientHolder, TemporalUnavailable
 from api.routers import applications, deadlines, departments, evidence, health, supervision
 from domain.form_errors import request_errors
 from runtime.settings import Settings, get_settings
+from store import Store
 
 log = structlog.get_logger(__name__)
 
@@ -25,12 +27,16 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):
         app.state.settings = settings
+        app.state.store = await asyncio.to_thread(Store.open, settings.database_url)  # migrates first
         app.state.temporal = ClientHolder(settings, client)
         try:
             await app.state.temporal.get()
         except TemporalUnavailable as exc:  # start anyway; requests answer 503 until it is back
             log.warning("temporal_unavailable_at_startup", error=str(exc))
-        yield
+        try:
+            yield
+        finally:
+            app.state.store.close()
 
     app = FastAPI(
         title="kaiban 企业开办一窗通办",

@@ -1,4 +1,4 @@
-"""Dependencies of the routes: settings, the Temporal client (connected lazily, retried)."""
+"""Dependencies of the routes: settings, the Temporal client (connected lazily, retried), kaiban's store."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from temporalio.client import Client
 
 from runtime.settings import Settings, get_settings
 from runtime.temporal import connect
+from store import NoticeStore, Store
 
 
 class TemporalUnavailable(Exception):
@@ -50,7 +51,13 @@ async def _client(request: Request) -> Client:
     return await request.app.state.temporal.get()
 
 
+def _notices(request: Request) -> NoticeStore:
+    store: Store = request.app.state.store  # opened (and migrated) once per app, in the lifespan
+    return store.notices
+
+
 SettingsDep = Annotated[Settings, Depends(_settings)]
 ClientDep = Annotated[Client, Depends(_client)]
+NoticesDep = Annotated[NoticeStore, Depends(_notices)]
 
-__all__ = ["ClientDep", "ClientHolder", "SettingsDep", "TemporalUnavailable", "get_settings"]
+__all__ = ["ClientDep", "ClientHolder", "NoticesDep", "SettingsDep", "TemporalUnavailable", "get_settings"]

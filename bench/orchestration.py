@@ -32,6 +32,7 @@ from bench.fakes import FAKE_ACTIVITIES
 from cli.worker import WORKFLOW_RUNNER, ensure_search_attributes
 from domain.samples import generate_application
 from runtime.settings import Settings
+from store import upgrade
 from tests.support.servers import free_port
 from workflows.application import ApplicationWorkflow
 from workflows.notification import NotificationWorkflow
@@ -77,6 +78,7 @@ async def kaiban_runner(client: Client, address: str, tmp: Path, n: int, concurr
     every department on the API channel (the issue's set-up: orchestration alone, no robot in it)."""
     settings = bench_settings(tmp, channel_overrides={d.code: "api" for d in Settings().catalog().departments})
     await ensure_search_attributes(client, settings.temporal_namespace)
+    upgrade(settings.database_url)  # as the worker does at start
     notifier = NotifierActivities(settings)
     deadlines = DeadlineActivities(settings)
     workers = [

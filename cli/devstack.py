@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 from runtime.settings import ROOT, get_settings
 from runtime.temporal import temporal_cli_path
+from store.db import safe_url, upgrade
 
 SIM_PORTS = (8101, 8102, 8103, 8104, 8201, 8202, 8203)
 
@@ -78,6 +79,8 @@ def main() -> None:
             f"ports already in use: {busy}. Is kaiban already running? Stop it, or set KAIBAN_API_PORT / "
             "KAIBAN_TEMPORAL_ADDRESS / KAIBAN_TEMPORAL_UI_PORT."
         )
+    print(f"[kaiban] store {safe_url(settings.database_url)}: migrating ...", flush=True)
+    upgrade(settings.database_url)  # once, before the worker and the API start (they check again)
     py = sys.executable
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     services = [
@@ -158,6 +161,7 @@ def main() -> None:
             f"  health           {api}/healthz\n"
             f"  Temporal Web UI  http://127.0.0.1:{settings.temporal_ui_port}\n"
             f"  Temporal server  {settings.temporal_address} (state in {data / 'temporal.db'})\n"
+            f"  kaiban store     {safe_url(settings.database_url)}\n"
             "  portals          http://127.0.0.1:8101 amr, :8102 psb_seal, :8103 hrss, :8104 hpf\n"
             "  department APIs  http://127.0.0.1:8201 tax, :8202 nhsa, :8203 bank\n"
             f"  worker pid       {services[2].pid}  (kill it any time: it is started again)\n"

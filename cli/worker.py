@@ -26,6 +26,7 @@ from bots.browser import BrowserPool
 from runtime.logging import configure_logging
 from runtime.settings import Settings, get_settings
 from runtime.temporal import connect
+from store import upgrade
 from workflows.application import ApplicationWorkflow
 from workflows.notification import NotificationWorkflow
 
@@ -45,6 +46,7 @@ async def running_workers(client: Client, settings: Settings, role: str = "all")
     """Start the workers of ``role`` on ``client``; stop them (and the browser) on exit."""
     if role not in ROLES:
         raise ValueError(f"role must be one of {ROLES}")
+    await asyncio.to_thread(upgrade, settings.database_url)  # kaiban's store at the newest schema
     pool: BrowserPool | None = None
     if role in ("all", "robots"):
         pool = BrowserPool(

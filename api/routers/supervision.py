@@ -1,8 +1,8 @@
 """Supervision: the escalation steps the deadline timers fired, and whether they reached people.
 
-Read from the notification sink (SQLite) that the worker's ``notify`` activity writes; its path
-is ``settings.notification_sink_path``. The routes are plain ``def``: FastAPI runs them in its
-thread pool, so the SQLite reads never block the event loop.
+Read from kaiban's store (``settings.database_url``), which the worker's ``notify`` activity writes.
+The notice routes are plain ``def``: FastAPI runs them in its thread pool, so the database reads
+never block the event loop.
 """
 
 from __future__ import annotations
@@ -11,15 +11,14 @@ from datetime import UTC, datetime
 from typing import Annotated, Literal
 
 import structlog
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
-from activities.notifications import NotificationSink
-from api.deps import ClientDep, SettingsDep
+from api.deps import ClientDep, NoticesDep, SettingsDep
 from domain.sla import remaining_working_minutes
 from domain.sla import sla_state as compute_sla_state
 from workflows import visibility
-from workflows.application import TASKS_MEMO
+from workflows.visibility import TASKS_MEMO
 
 log = structlog.get_logger(__name__)
 
@@ -42,7 +41,7 @@ class DeliveryState(BaseModel):
 
 
 class NotificationRecord(BaseModel):
-    """One escalation step (or other notice) as the sink holds it, with its delivery state."""
+    """One escalation step (or other notice) as the store holds it, with its delivery state."""
 
     key: str = Field(description="该步骤的唯一标识，亦即 webhook 的 X-Kaiban-Delivery")
     application_id: str
@@ -73,30 +72,20 @@ class NotificationInbox(BaseModel):
     items: list[NotificationRecord]
 
 
-def _sink(request: Request) -> NotificationSink:
-    """The sink, opened once per app (the object holds no connection; each read opens its own)."""
-    sink = getattr(request.app.state, "notification_sink", None)
-    path = request.app.state.settings.notification_sink_path
-    if sink is None or sink.path != path:
-        sink = NotificationSink(path)
-        request.app.state.notification_sink = sink
-    return sink
-
-
 @router.get(
     "/supervision/escalations",
     response_model=EscalationList,
     summary="查询超时预警与督办记录（含推送状态）",
 )
 def list_escalations(
-    request: Request,
+    notices: NoticesDep,
     application_id: Annotated[str | None, Query(description="申请编号")] = None,
     department: Annotated[str | None, Query(description="部门代码")] = None,
     audience: Annotated[str | None, Query(description="通知对象")] = None,
     level: Annotated[str | None, Query(description="级别：remind | warn | breach | re_escalate")] = None,
     limit: Limit = 200,
 ) -> EscalationList:
-    rows = _sink(request).list(
+    rows = notices.list(
         application_id=application_id, department=department, audience=audience, level=level, limit=limit
     )
     return EscalationList(count=len(rows), items=[NotificationRecord.model_validate(r) for r in rows])
@@ -108,7 +97,7 @@ def list_escalations(
     summary="查询某一通知对象收到的通知（督办人收件箱）",
 )
 def list_notifications(
-    request: Request,
+    notices: NoticesDep,
     audience: Annotated[
         str,
         Query(
@@ -122,7 +111,7 @@ def list_notifications(
     department: Annotated[str | None, Query(description="部门代码")] = None,
     limit: Limit = 200,
 ) -> NotificationInbox:
-    rows = _sink(request).list(audience=audience, application_id=application_id, department=department, limit=limit)
+    rows = notices.list(audience=audience, application_id=application_id, department=department, limit=limit)
     return NotificationInbox(
         audience=audience, count=len(rows), items=[NotificationRecord.model_validate(r) for r in rows]
     )

@@ -1,4 +1,4 @@
-"""The notifier: the SQLite sink, signed webhooks against a real receiver on loopback, the ``notify`` activity."""
+"""The notifier: signed webhooks against a real receiver on loopback, the ``notify`` activity writing to the store."""
 
 from __future__ import annotations
 
@@ -7,11 +7,7 @@ import dataclasses
 import hashlib
 import hmac
 import json
-import sqlite3
-import subprocess
-import sys
-import textwrap
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -28,13 +24,13 @@ from activities.notifications import (
     TIMESTAMP_HEADER,
     WEBHOOK,
     WEBHOOK_DELIVERY_FAILED,
-    NotificationSink,
     NotifierActivities,
     notification_body,
     sign,
     verify_signature,
 )
-from runtime.settings import ROOT, Settings
+from runtime.settings import Settings
+from store import Database, NoticeStore, upgrade
 from tests.support.servers import free_port, serve_app
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -70,156 +66,14 @@ def note(
     )
 
 
-# ---------------------------------------------------------------------------------------------
-# the sink
+def db_url(tmp_path) -> str:
+    return f"sqlite:///{tmp_path / 'n.sqlite3'}"
 
 
-def test_record_is_idempotent_by_key(tmp_path):
-    sink = NotificationSink(tmp_path / "n.sqlite3")
-    n = note()
-    assert sink.record(n) is True
-    assert sink.record(n.model_copy(update={"message": "第二次"})) is False
-    rows = sink.list()
-    assert len(rows) == 1
-    row = rows[0]
-    assert row["message"] == MESSAGE  # the first write wins
-    assert row["fired_at"] == n.fired_at and row["due_at"] == n.due_at and row["planned_at"] == n.planned_at
-    assert {
-        k: row[k] for k in ("key", "application_id", "department", "level", "audience", "sequence", "window_id")
-    } == {
-        "key": n.key,
-        "application_id": n.application_id,
-        "department": "tax",
-        "level": "warn",
-        "audience": "department_supervisor",
-        "sequence": 2,
-        "window_id": "W-07",
-    }
-    assert row["delivery_status"] == "recorded" and row["deliveries"] == []
-    # a second instance on the same file sees the same row and still refuses the duplicate
-    again = NotificationSink(tmp_path / "n.sqlite3")
-    assert again.record(n) is False
-    assert [r["key"] for r in again.list()] == [n.key]
-
-
-def test_sink_uses_wal(tmp_path):
-    path = tmp_path / "sub" / "n.sqlite3"
-    NotificationSink(path)
-    with sqlite3.connect(path) as db:
-        assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-
-
-def test_list_is_newest_first_and_filters(tmp_path):
-    sink = NotificationSink(tmp_path / "n.sqlite3")
-    a = note("a", level="remind", audience="department_handler", sequence=1, fired_at=T0)  # 02:00 UTC
-    # written in UTC, but one hour later than ``a``: text order would put it first, time order last
-    b = note(
-        "b",
-        level="warn",
-        audience="department_supervisor",
-        sequence=2,
-        fired_at=datetime(2026, 11, 30, 3, 0, tzinfo=UTC),
-    )
-    c = note("c", level="breach", audience="window_supervisor", sequence=3, fired_at=T0 + timedelta(hours=2))
-    d = note("d", application_id="KB20261130-BBBB", department="hpf", level="warn", audience="department_supervisor",
-             fired_at=T0 + timedelta(minutes=30))  # fmt: skip
-    e = note("e", department=None, level="breach", audience="window_supervisor", fired_at=T0 + timedelta(hours=3))
-    for n in (c, a, e, b, d):  # insertion order must not matter
-        sink.record(n)
-
-    keys = lambda rows: [r["key"] for r in rows]  # noqa: E731
-    assert keys(sink.list()) == ["e", "c", "b", "d", "a"]
-    assert keys(sink.list(limit=2)) == ["e", "c"]
-    assert keys(sink.list(application_id="KB20261130-AAAA")) == ["e", "c", "b", "a"]
-    assert keys(sink.list(application_id="KB20261130-BBBB")) == ["d"]
-    assert keys(sink.list(audience="department_supervisor")) == ["b", "d"]
-    assert keys(sink.list(department="tax")) == ["c", "b", "a"]
-    assert keys(sink.list(level="breach")) == ["e", "c"]
-    assert keys(sink.list(level=["remind", "warn"])) == ["b", "d", "a"]
-    assert keys(sink.list(level=[])) == []
-    assert keys(sink.list(application_id="KB20261130-AAAA", audience="department_supervisor", level="warn")) == ["b"]
-    assert keys(sink.list(application_id="nope")) == []
-    assert sink.list(department=None)[0]["department"] is None  # None means "no filter"; stored None reads back
-
-
-def test_delivery_bookkeeping(tmp_path):
-    sink = NotificationSink(tmp_path / "n.sqlite3")
-    n = note()
-    sink.record(n)
-    assert sink.delivery(n.key, WEBHOOK) is None
-
-    sink.mark_failed(n.key, WEBHOOK, "webhook answered HTTP 500", status_code=500)
-    d = sink.delivery(n.key, WEBHOOK)
-    assert (d["status"], d["attempts"], d["last_status_code"], d["last_error"]) == (
-        "failed",
-        1,
-        500,
-        "webhook answered HTTP 500",
-    )
-    assert d["delivered_at"] is None
-    assert sink.get(n.key)["delivery_status"] == "failed"
-
-    sink.mark_failed(n.key, WEBHOOK, "timed out")
-    d = sink.delivery(n.key, WEBHOOK)
-    assert (d["status"], d["attempts"], d["last_status_code"], d["last_error"]) == ("failed", 2, None, "timed out")
-
-    sink.mark_delivered(n.key, WEBHOOK, 204)
-    row = sink.get(n.key)
-    assert row["delivery_status"] == "delivered"
-    [d] = row["deliveries"]
-    assert (d["channel"], d["status"], d["attempts"], d["last_status_code"]) == (WEBHOOK, "delivered", 3, 204)
-    assert d["last_error"] == "timed out"  # kept for the record
-    assert d["delivered_at"] is not None and d["first_attempt_at"] <= d["last_attempt_at"]
-
-    sink.mark_failed(n.key, WEBHOOK, "late duplicate failed")  # once delivered, stays delivered
-    assert sink.delivery(n.key, WEBHOOK)["status"] == "delivered"
-
-    with pytest.raises(KeyError):
-        sink.mark_delivered("unknown", WEBHOOK, 200)
-    with pytest.raises(KeyError):
-        sink.mark_failed("unknown", WEBHOOK, "x")
-    assert sink.get("unknown") is None
-
-
-_WRITER = textwrap.dedent(
-    """
-    import sys
-    from datetime import datetime, timedelta, timezone
-    from activities.models import Notification
-    from activities.notifications import NotificationSink
-    sink = NotificationSink(sys.argv[1])
-    t0 = datetime(2026, 11, 30, 2, 0, tzinfo=timezone.utc)
-    new = 0
-    for i in range(int(sys.argv[2]), int(sys.argv[3])):
-        n = Notification(key=f"k{i}", application_id="KB1", level="warn", audience="window_supervisor", sequence=i,
-                         due_at=t0, planned_at=t0, fired_at=t0 + timedelta(seconds=i), window_id="W", message="m")
-        new += sink.record(n)
-        sink.mark_failed(n.key, "webhook", "x")
-    print(new)
-    """
-)
-
-
-def test_several_processes_share_the_sink(tmp_path):
-    path = tmp_path / "n.sqlite3"
-    reader = NotificationSink(path)
-    # two writers with overlapping keys (k50..k99 written by both), while this process reads
-    procs = [
-        subprocess.Popen(
-            [sys.executable, "-c", _WRITER, str(path), lo, hi], cwd=ROOT, stdout=subprocess.PIPE, text=True
-        )
-        for lo, hi in (("0", "100"), ("50", "150"))
-    ]
-    while any(p.poll() is None for p in procs):
-        reader.list(limit=10)
-    outs = [p.communicate()[0] for p in procs]
-    assert [p.returncode for p in procs] == [0, 0], outs
-    assert sum(int(o) for o in outs) == 150  # each key new exactly once
-    rows = reader.list(limit=1000)
-    assert len(rows) == 150
-    assert [r["key"] for r in rows[:2]] == ["k149", "k148"]
-    overlapping = reader.get("k75")["deliveries"][0]
-    assert overlapping["attempts"] == 2  # both writers' attempts counted
+def open_notices(tmp_path) -> NoticeStore:
+    """The store the activity writes to (tests/store runs the store itself on SQLite and PostgreSQL)."""
+    upgrade(db_url(tmp_path))  # as the worker does at start
+    return NoticeStore(Database(db_url(tmp_path)))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -290,7 +144,8 @@ class Receiver:
 
 def settings_for(tmp_path, url: str | None, *, audience: str = "department_supervisor", **kw) -> Settings:
     webhooks = {audience: {"url": url, "secret": SECRET}} if url else {}
-    return Settings(notification_sink_path=tmp_path / "n.sqlite3", webhooks=webhooks, **kw)
+    upgrade(db_url(tmp_path))  # as the worker does at start
+    return Settings(database_url=db_url(tmp_path), webhooks=webhooks, **kw)
 
 
 def env_attempt(attempt: int) -> ActivityEnvironment:
@@ -316,7 +171,7 @@ async def test_notify_delivers_a_signed_webhook(tmp_path):
     assert MESSAGE.encode("utf-8") in got["body"]
     assert Notification.model_validate(json.loads(got["body"].decode("utf-8"))) == n
 
-    row = NotificationSink(tmp_path / "n.sqlite3").get(n.key)
+    row = open_notices(tmp_path).get(n.key)
     assert row["delivery_status"] == "delivered"
     [d] = row["deliveries"]
     assert (d["channel"], d["status"], d["attempts"], d["last_status_code"], d["last_error"]) == (
@@ -335,7 +190,7 @@ async def test_failed_delivery_is_recorded_and_a_retry_succeeds_with_the_same_id
     receiver = Receiver()
     receiver.status = 500
     n = note()
-    sink = NotificationSink(tmp_path / "n.sqlite3")
+    sink = open_notices(tmp_path)
     async with serve_app(receiver.app) as url:
         acts = NotifierActivities(settings_for(tmp_path, f"{url}/hook"))
         try:
@@ -408,7 +263,7 @@ async def test_rate_limited_delivery_honours_retry_after(tmp_path):
 async def test_timeout_and_refused_connection_are_retryable_failures(tmp_path):
     receiver = Receiver()
     receiver.delay_s = 1.0
-    sink = NotificationSink(tmp_path / "n.sqlite3")
+    sink = open_notices(tmp_path)
     async with serve_app(receiver.app) as url:
         acts = NotifierActivities(settings_for(tmp_path, f"{url}/hook", webhook_timeout_s=0.2))
         try:
@@ -441,7 +296,7 @@ async def test_audience_without_webhook_is_only_recorded(tmp_path):
         finally:
             await acts.aclose()
     assert receiver.deliveries == []
-    [row] = NotificationSink(tmp_path / "n.sqlite3").list(audience="department_handler")
+    [row] = open_notices(tmp_path).list(audience="department_handler")
     assert row["delivery_status"] == "recorded" and row["deliveries"] == []
     [sent] = [e for e in logs if e["event"] == "notification_sent"]
     assert sent["channel"] == "sink"
@@ -469,7 +324,7 @@ async def test_secrets_never_appear_in_logs_errors_or_the_sink(tmp_path):
     assert receiver.deliveries[-1]["query"] == {"token": URL_TOKEN}  # the URL token did reach the receiver
     events = [e["event"] for e in logs]
     assert events.count("notification_delivery_failed") == 2 and "notification_sent" in events
-    sink_text = repr(NotificationSink(tmp_path / "n.sqlite3").list())
+    sink_text = repr(open_notices(tmp_path).list())
     settings_text = repr(settings_for(tmp_path, hook))
     for text in (repr(logs), *errors, sink_text):
         assert SECRET not in text and URL_TOKEN not in text  # the URL may carry a token: never logged either
@@ -489,8 +344,8 @@ def test_webhook_settings(tmp_path, monkeypatch):
     s = Settings()
     assert s.webhooks["window_supervisor"].url == "https://hooks.example/k"
     assert s.webhooks["window_supervisor"].secret == SECRET
-    assert s.notification_sink_path == tmp_path / "data" / "notifications.sqlite3"  # follows data_dir
-    assert Settings(notification_sink_path=tmp_path / "x.db").notification_sink_path == tmp_path / "x.db"
+    assert s.database_url == f"sqlite:///{tmp_path / 'data' / 'kaiban.sqlite3'}"  # follows data_dir
+    assert Settings(database_url="postgresql+psycopg://k@db/kaiban").database_url == "postgresql+psycopg://k@db/kaiban"
     monkeypatch.delenv("KAIBAN_WEBHOOKS")
     monkeypatch.delenv("KAIBAN_DATA_DIR")
     assert Settings().webhooks == {}

@@ -1,4 +1,4 @@
-"""Supervision endpoints over a notification sink filled by the test."""
+"""Supervision endpoints over kaiban's store (SQLite here; tests/store runs them on PostgreSQL too), filled by the test."""
 
 from __future__ import annotations
 
@@ -8,10 +8,11 @@ from zoneinfo import ZoneInfo
 import pytest
 from fastapi.testclient import TestClient
 
-from activities.models import Notification
-from activities.notifications import WEBHOOK, NotificationSink
 from api.app import create_app
 from runtime.settings import Settings
+from store import Notice, Store
+
+WEBHOOK = "webhook"
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 T0 = datetime(2026, 11, 30, 10, 0, tzinfo=SHANGHAI)
@@ -21,7 +22,7 @@ APP_B = "KB20261130-BBBBBBBBBB"
 
 def note(key, *, app=APP_A, department="tax", level="warn", audience="department_supervisor", minutes=0, seq=1):
     fired = T0 + timedelta(minutes=minutes)
-    return Notification(
+    return Notice(
         key=key,
         application_id=app,
         department=department,
@@ -38,8 +39,9 @@ def note(key, *, app=APP_A, department="tax", level="warn", audience="department
 
 @pytest.fixture
 def filled(tmp_path):
-    path = tmp_path / "notifications.sqlite3"
-    sink = NotificationSink(path)
+    url = f"sqlite:///{tmp_path / 'kaiban.sqlite3'}"
+    store = Store.open(url)
+    sink = store.notices
     for n in (
         note("a-tax-remind", level="remind", audience="department_handler", minutes=0, seq=1),
         note("a-tax-warn", level="warn", audience="department_supervisor", minutes=10, seq=2),
@@ -54,7 +56,8 @@ def filled(tmp_path):
     )
     sink.mark_delivered("a-tax-breach", WEBHOOK, 200)
     sink.mark_failed("a-app-breach", WEBHOOK, "webhook for audience 'window_supervisor' timed out (ReadTimeout)")
-    with TestClient(create_app(Settings(notification_sink_path=path), client=object())) as http:
+    store.close()
+    with TestClient(create_app(Settings(database_url=url), client=object())) as http:
         yield http
 
 
@@ -135,12 +138,12 @@ def test_notifications_need_an_audience(filled):
 
 
 def test_empty_sink_is_an_empty_list(tmp_path):
-    path = tmp_path / "fresh" / "notifications.sqlite3"  # the worker has written nothing yet
-    with TestClient(create_app(Settings(notification_sink_path=path), client=object())) as http:
+    url = f"sqlite:///{tmp_path / 'fresh' / 'kaiban.sqlite3'}"  # the worker has written nothing yet
+    with TestClient(create_app(Settings(database_url=url), client=object())) as http:
         r = http.get("/api/v1/supervision/escalations")
         assert r.status_code == 200 and r.json() == {"count": 0, "items": []}
         # a step the worker records afterwards shows up without restarting the API
-        NotificationSink(path).record(note("late"))
+        Store(url).notices.record(note("late"))
         assert keys(http.get("/api/v1/supervision/escalations").json()) == ["late"]
 
 
