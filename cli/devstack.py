@@ -16,7 +16,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 
-from runtime.settings import ROOT, get_settings
+from runtime.settings import ROOT, Settings, get_settings
 from runtime.temporal import temporal_cli_path
 from store.db import safe_url, upgrade
 
@@ -68,22 +68,11 @@ def wait_port(svc: Service, timeout: float = 60.0) -> None:
     raise SystemExit(f"{svc.name} did not open port {svc.ready_port} within {timeout:.0f}s")
 
 
-def main() -> None:
-    settings = get_settings()
+def stack_services(settings: Settings, temporal_port: int) -> list[Service]:
+    """Temporal, the simulated departments, the worker (restarted when it dies) and the API, in start order."""
     data = settings.data_dir
-    (data / "simulators").mkdir(parents=True, exist_ok=True)
-    temporal_port = int(settings.temporal_address.rsplit(":", 1)[1])
-    busy = [p for p in (temporal_port, settings.temporal_ui_port, settings.api_port, *SIM_PORTS) if port_open(p)]
-    if busy:
-        raise SystemExit(
-            f"ports already in use: {busy}. Is kaiban already running? Stop it, or set KAIBAN_API_PORT / "
-            "KAIBAN_TEMPORAL_ADDRESS / KAIBAN_TEMPORAL_UI_PORT."
-        )
-    print(f"[kaiban] store {safe_url(settings.database_url)}: migrating ...", flush=True)
-    upgrade(settings.database_url)  # once, before the worker and the API start (they check again)
     py = sys.executable
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    services = [
+    return [
         Service(
             "temporal",
             [
@@ -140,9 +129,60 @@ def main() -> None:
             ready_port=settings.api_port,
         ),
     ]
+
+
+def print_banner(settings: Settings, services: list[Service]) -> None:
+    data = settings.data_dir
+    api = f"http://{settings.api_host}:{settings.api_port}"
+    print(
+        "\n[kaiban] the stack is up:\n"
+        f"  API              {api}        (POST /api/v1/applications)\n"
+        f"  API docs         {api}/docs\n"
+        f"  health           {api}/healthz\n"
+        f"  Temporal Web UI  http://127.0.0.1:{settings.temporal_ui_port}\n"
+        f"  Temporal server  {settings.temporal_address} (state in {data / 'temporal.db'})\n"
+        f"  kaiban store     {safe_url(settings.database_url)}\n"
+        "  portals          http://127.0.0.1:8101 amr, :8102 psb_seal, :8103 hrss, :8104 hpf\n"
+        "  department APIs  http://127.0.0.1:8201 tax, :8202 nhsa, :8203 bank\n"
+        f"  worker pid       {services[2].pid}  (kill it any time: it is started again)\n"
+        "\n  in another terminal: make demo     Ctrl-C here stops everything\n",
+        flush=True,
+    )
+
+
+def keep_running(services: list[Service], env: dict[str, str]) -> bool:
+    """Start a dead restartable service again; False when another one has died (the stack stops)."""
+    for svc in services:
+        if svc.proc is None or svc.proc.poll() is None:
+            continue
+        code = svc.proc.returncode
+        if not svc.restart:
+            print(f"[kaiban] {svc.name} exited with code {code}; stopping the stack", flush=True)
+            return False
+        print(f"[kaiban] {svc.name} exited with code {code}; starting it again", flush=True)
+        svc.start(env)
+        print(f"[kaiban] {svc.name} pid {svc.pid}", flush=True)
+    return True
+
+
+def main() -> None:
+    settings = get_settings()
+    data = settings.data_dir
+    (data / "simulators").mkdir(parents=True, exist_ok=True)
+    temporal_port = int(settings.temporal_address.rsplit(":", 1)[1])
+    busy = [p for p in (temporal_port, settings.temporal_ui_port, settings.api_port, *SIM_PORTS) if port_open(p)]
+    if busy:
+        raise SystemExit(
+            f"ports already in use: {busy}. Is kaiban already running? Stop it, or set KAIBAN_API_PORT / "
+            "KAIBAN_TEMPORAL_ADDRESS / KAIBAN_TEMPORAL_UI_PORT."
+        )
+    print(f"[kaiban] store {safe_url(settings.database_url)}: migrating ...", flush=True)
+    upgrade(settings.database_url)  # once, before the worker and the API start (they check again)
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    services = stack_services(settings, temporal_port)
     stopping = False
 
-    def on_signal(signum, _frame):
+    def on_signal(signum: int, _frame: object) -> None:
         nonlocal stopping
         stopping = True
 
@@ -153,34 +193,10 @@ def main() -> None:
             print(f"[kaiban] starting {svc.name} ...", flush=True)
             svc.start(env)
             wait_port(svc)
-        api = f"http://{settings.api_host}:{settings.api_port}"
-        print(
-            "\n[kaiban] the stack is up:\n"
-            f"  API              {api}        (POST /api/v1/applications)\n"
-            f"  API docs         {api}/docs\n"
-            f"  health           {api}/healthz\n"
-            f"  Temporal Web UI  http://127.0.0.1:{settings.temporal_ui_port}\n"
-            f"  Temporal server  {settings.temporal_address} (state in {data / 'temporal.db'})\n"
-            f"  kaiban store     {safe_url(settings.database_url)}\n"
-            "  portals          http://127.0.0.1:8101 amr, :8102 psb_seal, :8103 hrss, :8104 hpf\n"
-            "  department APIs  http://127.0.0.1:8201 tax, :8202 nhsa, :8203 bank\n"
-            f"  worker pid       {services[2].pid}  (kill it any time: it is started again)\n"
-            "\n  in another terminal: make demo     Ctrl-C here stops everything\n",
-            flush=True,
-        )
+        print_banner(settings, services)
         while not stopping:
             time.sleep(0.5)
-            for svc in services:
-                if stopping or svc.proc is None or svc.proc.poll() is None:
-                    continue
-                code = svc.proc.returncode
-                if svc.restart:
-                    print(f"[kaiban] {svc.name} exited with code {code}; starting it again", flush=True)
-                    svc.start(env)
-                    print(f"[kaiban] {svc.name} pid {svc.proc.pid}", flush=True)
-                else:
-                    print(f"[kaiban] {svc.name} exited with code {code}; stopping the stack", flush=True)
-                    stopping = True
+            stopping = stopping or not keep_running(services, env)
     finally:
         print("[kaiban] stopping ...", flush=True)
         for svc in reversed(services):
