@@ -76,6 +76,39 @@ def test_ci_runs_make_test():
     assert "make test" in (ROOT / ".ci" / "run").read_text()
 
 
+def test_api_and_workers_share_one_kaiban_database_in_the_compose_postgresql():
+    from sqlalchemy.engine import make_url
+
+    urls = {name: SERVICES[name]["environment"]["KAIBAN_DATABASE_URL"] for name in ("api", "worker", "robot")}
+    assert len(set(urls.values())) == 1, urls  # one database for every host
+    url = make_url(re.sub(r"\$\{POSTGRES_KAIBAN_PASSWORD:\?[^}]+\}", "secret", urls["api"]))
+    assert url.drivername == "postgresql+psycopg"
+    assert (url.host, url.port, url.database, url.username) == ("postgresql", 5432, "kaiban", "kaiban")
+    # the password is supplied, never defaulted, and is the one the database's role is created with
+    assert re.search(r":\$\{POSTGRES_KAIBAN_PASSWORD:\?.+\}@", urls["api"])
+    assert SERVICES["postgresql"]["environment"]["POSTGRES_KAIBAN_PASSWORD"].startswith("${POSTGRES_KAIBAN_PASSWORD:?")
+    # not Temporal's databases (temporal, temporal_visibility), which auto-setup owns
+    assert url.database not in ("temporal", "temporal_visibility", SERVICES["temporal"]["environment"].get("DBNAME"))
+    for name in ("api", "worker", "robot"):
+        assert SERVICES[name]["depends_on"]["postgresql"]["condition"] == "service_healthy", name
+
+
+def test_kaiban_database_is_created_by_an_init_script():
+    mounts = [v for v in SERVICES["postgresql"]["volumes"] if ":/docker-entrypoint-initdb.d/" in v]
+    assert len(mounts) == 1, SERVICES["postgresql"]["volumes"]
+    source, target = mounts[0].split(":")[:2]
+    script = ROOT / source
+    assert script.is_file() and script.suffix == ".sh" and target.endswith(script.name)
+    text = script.read_text(encoding="utf-8")
+    assert "CREATE ROLE kaiban LOGIN" in text and "CREATE DATABASE kaiban OWNER kaiban" in text
+    assert "POSTGRES_KAIBAN_PASSWORD" in text
+    # init scripts run on a socket-only server: health over TCP means they have finished
+    assert "-h 127.0.0.1" in " ".join(SERVICES["postgresql"]["healthcheck"]["test"])
+    # the image copies the tree, migrations included (the services migrate at start)
+    assert "COPY . ." in (ROOT / "Dockerfile").read_text(encoding="utf-8")
+    assert (ROOT / "store" / "migrations" / "env.py").is_file()
+
+
 def test_api_and_workers_share_the_data_volume():
     for name in ("api", "worker", "robot"):
         assert "kaiban-data:/app/data" in SERVICES[name]["volumes"], name

@@ -110,6 +110,11 @@ class PostgresServer:
     def drop_database(self, name: str) -> None:
         self._admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
+    def psql_env(self) -> dict[str, str]:
+        """The environment in which ``psql`` (and scripts calling it) reach this server as ``postgres``."""
+        return {**os.environ, "PATH": f"{self.bin_dir}:{os.environ.get('PATH', '')}", "PGHOST": "127.0.0.1",
+                "PGPORT": str(self.port), "PGUSER": "postgres"}  # fmt: skip
+
 
 @pytest.fixture(scope="session")
 def postgres() -> Iterator[PostgresServer]:
@@ -120,7 +125,6 @@ def postgres() -> Iterator[PostgresServer]:
     server = PostgresServer(bin_dir)
     try:
         server.start()
-        server.create_database("kaiban")
         yield server
     finally:
         server.stop()
