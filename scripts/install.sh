@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Idempotent install: .venv from the hashed lock file, then a Chromium for the robots.
-# Safe to run again: it only does what is missing or out of date.
+# Idempotent install: .venv from the hashed lock file, then a Chromium for the robots; with
+# KAIBAN_INSTALL_FOR_TESTS=1 (set by `make test`) also PostgreSQL's server, which the store's tests
+# start for themselves. Safe to run again: it only does what is missing or out of date.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -55,4 +56,11 @@ if ! "$VENV/bin/python" -m bots.browser --check >/dev/null 2>&1; then
   fi
 fi
 "$VENV/bin/python" -m bots.browser --check
+
+# 4. for the tests only: PostgreSQL's server binaries (tests/support/postgres.py runs a throwaway server)
+if [ -n "${KAIBAN_INSTALL_FOR_TESTS:-}" ] && ! ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1; then
+  say "installing Debian's postgresql (for the store's tests)"
+  apt_install postgresql
+  ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || { say "postgresql installed but no pg_ctl under /usr/lib/postgresql/*/bin"; exit 1; }
+fi
 say "ready"
