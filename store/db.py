@@ -50,7 +50,7 @@ def make_engine(url: str | URL, *, busy_timeout_s: float = 10.0) -> Engine:
     """An engine for ``url``; for SQLite the file's directory is created, WAL and a busy timeout are set."""
     parsed = database_url(url)
     if parsed.get_backend_name() != "sqlite":
-        return create_engine(parsed, pool_pre_ping=True)
+        return create_engine(parsed, pool_pre_ping=True, connect_args={"connect_timeout": 10})
     path = sqlite_path(parsed)
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
