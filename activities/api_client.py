@@ -11,7 +11,7 @@ exceptions below into retryable / non-retryable failures.
 
 ``submit`` files a task, ``inquire`` asks what became of it, ``withdraw`` withdraws it (撤回).
 
-The wire protocol is documented in ``simulators/department_api.py``.
+The wire protocol is documented in ``simulators/README.md``.
 """
 
 from __future__ import annotations

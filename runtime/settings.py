@@ -22,6 +22,14 @@ from domain.calendar import WorkingCalendar, parse_overrides_text
 from domain.catalog import Catalog, load_catalog
 from domain.sla import SlaPolicy
 from domain.status import Channel
+from runtime.access import (
+    DEV_TOKEN_HASHES,
+    DEV_TOKENS,
+    AccessSettings,
+    TokenEntry,
+    dev_callback_secret,
+    read_token_file,
+)
 from runtime.timing import Timing
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -65,7 +73,7 @@ class WebhookTarget(BaseModel):
         return url
 
 
-class Settings(BaseSettings, Timing):
+class Settings(BaseSettings, Timing, AccessSettings):
     model_config = SettingsConfigDict(env_prefix="KAIBAN_", env_file=".env", extra="ignore", hide_input_in_errors=True)
 
     environment: Literal["development", "production"] = "development"
@@ -179,14 +187,7 @@ class Settings(BaseSettings, Timing):
         """A department account by its catalog reference: environment, then secret files, then dev default."""
 
         def read(kind: str) -> str | None:
-            env = os.environ.get(f"KAIBAN_CRED_{ref.upper()}_{kind.upper()}")
-            if env:
-                return env
-            if self.secrets_dir:
-                path = self.secrets_dir / f"cred_{ref}_{kind}"
-                if path.is_file():
-                    return path.read_text(encoding="utf-8").strip()
-            return None
+            return self._secret(f"KAIBAN_CRED_{ref.upper()}_{kind.upper()}", f"cred_{ref}_{kind}")
 
         username, password = read("username"), read("password")
         if username and password:
@@ -194,6 +195,76 @@ class Settings(BaseSettings, Timing):
         if self.environment == "production":
             raise ValueError(f"no credentials configured for department account {ref!r}")
         return Credentials(f"kaiban-{ref}", f"{ref}-dev-secret")
+
+    def _secret(self, env: str, file: str) -> str | None:
+        """A secret from the environment, else from a file in ``secrets_dir``; None when neither has it."""
+        value = os.environ.get(env)
+        if value:
+            return value
+        if self.secrets_dir:
+            path = self.secrets_dir / file
+            if path.is_file():
+                return path.read_text(encoding="utf-8").strip() or None
+        return None
+
+    def token_entries(self) -> list[TokenEntry]:
+        """The API tokens this deployment accepts: configured ones (setting and file), else the development ones."""
+        entries = list(self.api_tokens)
+        if self.api_tokens_file is not None:
+            entries += read_token_file(self.api_tokens_file)
+        if not entries and self.environment == "development":
+            entries = list(DEV_TOKENS.values())
+        return entries
+
+    def callback_secret(self, code: str) -> str:
+        """The secret a department signs its callbacks with: setting, environment, secret file, dev default."""
+        secret = self.callback_secrets.get(code) or self._secret(
+            f"KAIBAN_CALLBACK_SECRET_{code.upper()}", f"callback_{code}"
+        )
+        if secret:
+            return secret
+        if self.environment == "production":
+            raise ValueError(f"no callback secret configured for department {code!r}")
+        return dev_callback_secret(code)
+
+    def production_problems(self) -> list[str]:
+        """Why this configuration must not serve in production (empty: none). Checked when a service starts."""
+        problems = []
+        if self.payload_key == DEV_PAYLOAD_KEY:
+            problems.append("the development payload key is configured (set KAIBAN_PAYLOAD_KEY)")
+        try:
+            entries = self.token_entries()
+        except (OSError, ValueError) as exc:
+            problems.append(f"the API token file cannot be read: {exc}")
+            entries = []
+        if any(e.sha256 in DEV_TOKEN_HASHES for e in entries):
+            problems.append("a development API token is configured")
+        if not entries and not self.oidc_enabled:
+            problems.append("no API token and no OIDC provider is configured: nobody could sign in")
+        for d in self.catalog().departments:
+            ref = d.credentials_ref or d.code
+            try:
+                creds = self.credentials(ref)
+                if creds.password == f"{ref}-dev-secret":
+                    problems.append(f"department account {ref!r} has its development password")
+            except ValueError as exc:
+                problems.append(str(exc))
+            if d.channel is not Channel.API:  # only API departments call back
+                continue
+            try:
+                if self.callback_secret(d.code) == dev_callback_secret(d.code):
+                    problems.append(f"department {d.code!r} has its development callback secret")
+            except ValueError as exc:
+                problems.append(str(exc))
+        return problems
+
+    def refuse_unsafe_production(self) -> None:
+        """Raise (a service refuses to start) when production runs on a development default."""
+        if self.environment != "production":
+            return
+        problems = self.production_problems()
+        if problems:
+            raise RuntimeError("refusing to start in production: " + "; ".join(problems))
 
     def timing(self) -> Timing:
         """The retry and polling policy a new application's workflow carries."""
