@@ -15,7 +15,6 @@ import glob
 import os
 import shutil
 import tempfile
-import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +24,7 @@ from playwright.async_api import Browser, BrowserContext, Page, Playwright, Stor
 from playwright.async_api import Error as PlaywrightError
 
 from bots import evidence
-from bots.errors import LoginRejected, SessionExpired
+from bots.sessions import Account, SessionStore
 from domain.calendar import TIME_ZONE_NAME
 
 __all__ = ["Account", "BrowserNotFound", "BrowserPool", "find_chromium", "launch_args"]
@@ -112,9 +111,6 @@ def launch_args() -> list[str]:
     return args
 
 
-Account = tuple[str, str]  # (portal base URL, user name): whose logged-in sessions a task may reuse
-
-
 @dataclass(eq=False)
 class _Generation:
     """One launched browser and the pages it served."""
@@ -126,22 +122,11 @@ class _Generation:
     retired: bool = False  # no new pages: closed once ``active`` is 0
 
 
-@dataclass(eq=False)
-class _Session:
-    """A portal session an account's task left behind: its cookies (``storage_state``)."""
-
-    state: StorageState
-    draft_of: str | None  # the affinity (application id) of a failed task that used it, if any
-    kept_at: float  # time.monotonic()
-
-
 class BrowserPool:
     """One browser for the process (a new one every ``recycle_after_tasks`` pages), at most
     ``max_sessions`` concurrent pages, the logged-in sessions of each portal account kept for reuse."""
 
     _EVIDENCE_TIMEOUT_MS = 5000  # a screenshot of a failed page must not hold the task long
-    _STATE_TIMEOUT_S = 5.0  # reading a context's cookies at the end of a task
-    DRAFT_HOLD_S = 300.0  # a failed task's session waits that long for its retry before others may take it
     MIN_COOKIE_SECRET = 8  # cookie values at least that long are scrubbed from traces as secrets
 
     def __init__(
@@ -159,8 +144,8 @@ class BrowserPool:
     ) -> None:
         """``evidence_dir``: where evidence of failed attempts goes (None: nowhere, no tracing);
         ``trace``: record a Playwright trace per session for that evidence (a screenshot only when False);
-        ``reuse_sessions``: keep each account's logged-in sessions for its next tasks (see the module
-        docstring); ``recycle_after_tasks``: launch a new browser after that many pages (0: never)."""
+        ``reuse_sessions``: keep each account's logged-in sessions for its next tasks (bots/sessions.py);
+        ``recycle_after_tasks``: launch a new browser after that many pages (0: never)."""
         if max_sessions < 1:
             raise ValueError("max_sessions must be at least 1")
         if recycle_after_tasks < 0:
@@ -180,7 +165,8 @@ class BrowserPool:
         self._gen: _Generation | None = None
         self._retiring: set[_Generation] = set()
         self._closing: set[asyncio.Task[None]] = set()
-        self._sessions: dict[Account, list[_Session]] = {}
+        # at most max_sessions are in use at once; the rest of the room is for sessions held for a retry
+        self._sessions = SessionStore(keep=2 * max_sessions)
         self._resolved_path: str | None = None
         self.launches = 0
 
@@ -312,68 +298,11 @@ class BrowserPool:
             return gen, context
         raise AssertionError("unreachable")
 
-    # --- logged-in sessions ---------------------------------------------------------
-
-    @staticmethod
-    def _account_key(account: Account) -> Account:
-        base_url, username = account
-        return (base_url.rstrip("/"), username)
+    # --- sessions ---------------------------------------------------------------
 
     def cached_sessions(self, account: Account) -> int:
         """How many idle logged-in sessions the pool keeps for ``account`` (tests, monitoring)."""
-        return len(self._sessions.get(self._account_key(account), ()))
-
-    def _take_session(self, key: Account, affinity: str | None) -> _Session | None:
-        """Lend one idle session of ``key``: the latest one a failed task of ``affinity`` left, else the
-        latest one no failed task left, else one a failed task left longer than DRAFT_HOLD_S ago."""
-        idle = self._sessions.get(key)
-        if not idle:
-            return None
-        now = time.monotonic()
-        choices = (
-            lambda s: affinity is not None and s.draft_of == affinity,
-            lambda s: s.draft_of is None,
-            lambda s: now - s.kept_at > self.DRAFT_HOLD_S,
-        )
-        for wanted in choices:
-            for i in range(len(idle) - 1, -1, -1):
-                if wanted(idle[i]):
-                    return idle.pop(i)
-        return None
-
-    async def _give_back(
-        self,
-        key: Account,
-        context: BrowserContext,
-        lent: _Session | None,
-        affinity: str | None,
-        failure: BaseException | None,
-    ) -> None:
-        """After a task: keep its context's session for the account's next tasks, or drop it."""
-        if isinstance(failure, LoginRejected):
-            dropped = len(self._sessions.pop(key, ()))
-            _log().info("browser.sessions_dropped", portal=key[0], reason="login_rejected", idle=dropped)
-            return
-        if isinstance(failure, SessionExpired):
-            return  # the portal ended it: the next task logs in
-        try:
-            state = await asyncio.wait_for(context.storage_state(), self._STATE_TIMEOUT_S)
-        except (TimeoutError, Exception):  # a crashed page or browser: nothing to keep
-            return
-        if not state.get("cookies"):
-            return  # never logged in
-        if failure is not None and affinity is not None and getattr(failure, "retryable", True):
-            draft_of = affinity  # the portal may still hold this task's half-filled form for its retry
-        elif affinity is not None:
-            draft_of = None  # a task of its own used the session: whatever form was there is gone or filed
-        else:
-            draft_of = lent.draft_of if lent is not None else None  # an inquiry leaves a form as it was
-        idle = self._sessions.setdefault(key, [])
-        idle.append(_Session(state, draft_of, time.monotonic()))
-        # at most max_sessions are in use at once; the rest of the room is for sessions held for a retry
-        del idle[: max(0, len(idle) - 2 * self.max_sessions)]
-
-    # --- sessions ---------------------------------------------------------------
+        return self._sessions.count(account)
 
     @property
     def tracing(self) -> bool:
@@ -386,7 +315,7 @@ class BrowserPool:
     ) -> AsyncIterator[Page]:
         """A fresh, isolated context and page for one task; both are closed afterwards.
 
-        ``label`` names the evidence kept if the body raises (see the module docstring): only
+        ``label`` names the evidence kept if the body raises (bots/README.md, Evidence): only
         department, application id and attempt number (:func:`bots.evidence.make_label`).
         ``account`` (``(base_url, username)``): start logged in with a session an earlier task of that
         portal account left, and leave this task's session for the next (when ``reuse_sessions``).
@@ -394,8 +323,8 @@ class BrowserPool:
         same affinity, which may find its half-filled form on the portal.
         """
         async with self._semaphore:
-            key = self._account_key(account) if account is not None and self.reuse_sessions else None
-            lent = self._take_session(key, affinity) if key is not None else None
+            key = self._sessions.key(account) if account is not None and self.reuse_sessions else None
+            lent = self._sessions.take(key, affinity) if key is not None else None
             gen, context = await self._open_context(lent.state if lent is not None else None)
             failure: BaseException | None = None
             try:
@@ -435,7 +364,7 @@ class BrowserPool:
                 try:
                     if key is not None:
                         with contextlib.suppress(Exception):
-                            await self._give_back(key, context, lent, affinity, failure)
+                            await self._sessions.give_back(key, context, lent, affinity, failure)
                     with contextlib.suppress(Exception):
                         await context.close()
                 finally:

@@ -16,7 +16,6 @@ from urllib.parse import urljoin
 from playwright.async_api import Page
 
 from bots.errors import (
-    BusinessRejection,
     LoginRejected,
     PortalChanged,
     PortalUnavailable,
@@ -221,11 +220,7 @@ class ProgressPage(_MenuPage):
             if await reason_box.count() != 1 or await button.count() != 1:
                 raise PortalChanged(f"case {receipt_no} offers no withdrawal ({self.WITHDRAW_REASON}, {self.WITHDRAW})")
             await reason_box.fill(reason)
-        snap = await self._navigate(button.click, "withdrawing")
-        if snap.is_login:
-            raise SessionExpired("the portal logged the robot out before the withdrawal")
-        if snap.alerts:
-            raise BusinessRejection("; ".join(snap.alerts))
+        snap = await self._post(button, "withdrawing", logged_out="before the withdrawal")
         return WithdrawalPage(self.page, snap).expect()
 
 
@@ -260,12 +255,7 @@ class WizardStepPage(_MenuPage):
 
     async def _advance(self) -> Snapshot:
         title = self.snap.main_heading if self.snap else ""
-        snap = await self._navigate(self.next_button.click, "next step")
-        if snap.is_login:
-            raise SessionExpired(f"the portal logged the robot out during step {title!r}")
-        if snap.alerts:
-            raise BusinessRejection("; ".join(snap.alerts))
-        return snap
+        return await self._post(self.next_button, "next step", logged_out=f"during step {title!r}")
 
     async def proceed_to_next_step(self) -> WizardStepPage:
         return WizardStepPage(self.page, await self._advance())
@@ -287,22 +277,22 @@ class ConfirmPage(_MenuPage):
         return self
 
     async def submit_application(self) -> ReceiptPage:
-        snap = await self._navigate(self.submit_button.click, "submitting")
-        if snap.is_login:
-            raise SessionExpired("the portal logged the robot out before the submission")
-        if snap.alerts:
-            raise BusinessRejection("; ".join(snap.alerts))
+        snap = await self._post(self.submit_button, "submitting", logged_out="before the submission")
         return ReceiptPage(self.page, snap).expect()
 
 
-class ReceiptPage(_MenuPage):
-    HEADING = "受理回执"
+class _OutcomePage(_MenuPage):
+    """A page showing what the portal did (a receipt, a withdrawal) in ``data-field`` markup."""
 
     @property
     def shown(self) -> dict[str, Any]:
-        """Everything the receipt page shows in structured markup (``data-field`` -> text)."""
+        """Everything the page shows in structured markup (``data-field`` -> text)."""
         assert self.snap is not None
         return dict(self.snap.fields)
+
+
+class ReceiptPage(_OutcomePage):
+    HEADING = "受理回执"
 
     def read_receipt(self) -> Receipt:
         fields = self.shown
@@ -311,15 +301,10 @@ class ReceiptPage(_MenuPage):
         return Receipt(receipt_no=fields["receipt_no"], submitted_at=parse_time(fields.get("submitted_at")))
 
 
-class WithdrawalPage(_MenuPage):
+class WithdrawalPage(_OutcomePage):
     """The confirmation after a withdrawal (办件撤回), showing the case as it now stands."""
 
     HEADING = "办件撤回"
-
-    @property
-    def shown(self) -> dict[str, Any]:
-        assert self.snap is not None
-        return dict(self.snap.fields)
 
     def expect(self) -> WithdrawalPage:
         self.expect_landmarks()

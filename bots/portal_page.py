@@ -13,7 +13,7 @@ from typing import Any
 import structlog
 from playwright.async_api import Locator, Page, Response
 
-from bots.errors import PortalChanged, PortalUnavailable, SessionExpired, playwright_errors
+from bots.errors import BusinessRejection, PortalChanged, PortalUnavailable, SessionExpired, playwright_errors
 from bots.snapshot import LOGIN_HEADING, SNAPSHOT_JS, Snapshot
 from runtime.http import retry_after_s
 
@@ -119,6 +119,16 @@ class PortalPage:
             response = await nav.value
         self._check_response(response, what)
         return await self.snapshot()
+
+    async def _post(self, button: Locator, what: str, *, logged_out: str) -> Snapshot:
+        """Click a form's ``button`` and read the answer: SessionExpired when the portal logged the robot
+        out (``logged_out`` says when), BusinessRejection with its messages when it refused the data."""
+        snap = await self._navigate(button.click, what)
+        if snap.is_login:
+            raise SessionExpired(f"the portal logged the robot out {logged_out}")
+        if snap.alerts:
+            raise BusinessRejection("; ".join(snap.alerts))
+        return snap
 
     async def _set(self, label: str, value: FieldValue) -> None:
         """Enter one value in the control labelled ``label`` (text, select by option label, checkbox)."""
