@@ -1,13 +1,18 @@
 """kaiban's own records in one database (SQLite by default, PostgreSQL in production).
 
 ``Store.open(url)`` migrates the schema to the newest revision and opens it; ``store.notices`` holds the
-escalation notices and their deliveries. Imports only ``runtime``, ``domain`` and third-party libraries.
+escalation notices and their deliveries, ``store.applications`` the submitted applications (window,
+clerk, idempotency key), ``store.audit`` the append-only audit trail and ``store.callbacks`` the
+department callback signatures seen (replays refused). Imports only ``runtime``, ``domain`` and third-party libraries.
 """
 
 from __future__ import annotations
 
 from sqlalchemy.engine import URL
 
+from store.applications import ApplicationRecord, ApplicationStore
+from store.audit import ANONYMOUS, AuditEntry, AuditStore, Outcome
+from store.callbacks import CallbackReplayGuard
 from store.db import Database, safe_url, upgrade
 from store.notices import Notice, NoticeStore
 
@@ -18,6 +23,9 @@ class Store:
     def __init__(self, url: str | URL) -> None:
         self.db = Database(url)
         self.notices = NoticeStore(self.db)
+        self.applications = ApplicationStore(self.db)
+        self.audit = AuditStore(self.db)
+        self.callbacks = CallbackReplayGuard(self.db)
 
     @classmethod
     def open(cls, url: str | URL) -> Store:
@@ -32,4 +40,17 @@ class Store:
         return f"Store({safe_url(self.db.url)!r})"
 
 
-__all__ = ["Database", "Notice", "NoticeStore", "Store", "upgrade"]
+__all__ = [
+    "ANONYMOUS",
+    "ApplicationRecord",
+    "ApplicationStore",
+    "AuditEntry",
+    "AuditStore",
+    "CallbackReplayGuard",
+    "Database",
+    "Notice",
+    "NoticeStore",
+    "Outcome",
+    "Store",
+    "upgrade",
+]

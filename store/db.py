@@ -16,6 +16,7 @@ from typing import Any
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -93,6 +94,10 @@ class Database:
     @property
     def dialect(self) -> str:
         return self.engine.dialect.name
+
+    def insert(self, table: Any) -> Any:
+        """The dialect's INSERT (with ``on_conflict_do_nothing`` / ``_do_update``) into ``table``."""
+        return (postgresql.insert if self.dialect == "postgresql" else sqlite.insert)(table)
 
     @contextlib.contextmanager
     def reading(self) -> Iterator[Session]:

@@ -10,10 +10,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal, TypedDict
+from typing import Literal, TypedDict
 
 from sqlalchemy import Select, case, false, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from store.db import Database
@@ -82,9 +81,6 @@ class NoticeStore:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    def _insert(self, table: Any) -> Any:
-        return (postgresql.insert if self.db.dialect == "postgresql" else sqlite.insert)(table)
-
     # -- writing ----------------------------------------------------------------------------------
 
     def record(self, n: Notice) -> bool:
@@ -104,7 +100,7 @@ class NoticeStore:
             "recorded_at": _now(),
         }
         statement = (
-            self._insert(NoticeRow)
+            self.db.insert(NoticeRow)
             .values(**values)
             .on_conflict_do_nothing(index_elements=["key"])
             .returning(NoticeRow.seq)
@@ -115,7 +111,7 @@ class NoticeStore:
     def mark_delivered(self, key: str, channel: str, status_code: int | None) -> None:
         """One attempt on ``channel`` got through (the last error, if any, is kept for the record)."""
         now = _now()
-        statement = self._insert(NoticeDeliveryRow).values(
+        statement = self.db.insert(NoticeDeliveryRow).values(
             key=key, channel=channel, status="delivered", attempts=1, last_status_code=status_code,
             first_attempt_at=now, last_attempt_at=now, delivered_at=now,
         )  # fmt: skip
@@ -136,7 +132,7 @@ class NoticeStore:
     def mark_failed(self, key: str, channel: str, error: str, *, status_code: int | None = None) -> None:
         """One attempt on ``channel`` failed with ``error`` (a channel once delivered stays delivered)."""
         now = _now()
-        statement = self._insert(NoticeDeliveryRow).values(
+        statement = self.db.insert(NoticeDeliveryRow).values(
             key=key, channel=channel, status="failed", attempts=1, last_status_code=status_code,
             last_error=error[:MAX_ERROR_CHARS], first_attempt_at=now, last_attempt_at=now,
         )  # fmt: skip

@@ -1,7 +1,8 @@
 """kaiban's tables as SQLAlchemy models. Every change here comes with a migration in ``store/migrations``.
 
 Instants are stored in UTC (``timestamptz`` on PostgreSQL, UTC text on SQLite, so that text order is
-time order) and read back as aware UTC datetimes.
+time order) and read back as aware UTC datetimes. The audit trail's append-only triggers are not models:
+they live in migration 0002.
 """
 
 from __future__ import annotations
@@ -9,7 +10,19 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import CheckConstraint, DateTime, Dialect, ForeignKey, Index, MetaData, String, Text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    CheckConstraint,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
@@ -42,7 +55,7 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
-    type_annotation_map = {datetime: UTCDateTime(), str: String()}
+    type_annotation_map = {datetime: UTCDateTime(), str: String(), dict[str, Any]: JSON(none_as_null=True)}
 
 
 class NoticeRow(Base):
@@ -87,3 +100,71 @@ class NoticeDeliveryRow(Base):
     delivered_at: Mapped[datetime | None]
 
     __table_args__ = (CheckConstraint("status IN ('delivered', 'failed')", name="status"),)
+
+
+class ApplicationRow(Base):
+    """What kaiban itself knows of a submitted application: whose window it is, who submitted it, and
+    the idempotency key it came with (a key may be reused once its lifetime is over: not unique)."""
+
+    __tablename__ = "applications"
+
+    application_id: Mapped[str] = mapped_column(primary_key=True)
+    window_id: Mapped[str]
+    submitted_by: Mapped[str]
+    company_name: Mapped[str] = mapped_column(Text)
+    submitted_at: Mapped[datetime]
+    idempotency_key: Mapped[str | None]
+    body_sha256: Mapped[str | None]
+
+
+# the newest submission of a window with a key (and a window's applications, newest first)
+Index(
+    "ix_applications_idempotency",
+    ApplicationRow.window_id,
+    ApplicationRow.idempotency_key,
+    ApplicationRow.submitted_at.desc(),
+)
+
+# a 64-bit sequence on PostgreSQL; SQLite's INTEGER PRIMARY KEY (the rowid) is 64-bit already
+AUDIT_SEQ = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class AuditRow(Base):
+    """One state-changing request or one refusal. Append-only: the database refuses UPDATE and DELETE."""
+
+    __tablename__ = "audit"
+
+    seq: Mapped[int] = mapped_column(AUDIT_SEQ, primary_key=True, autoincrement=True)
+    at: Mapped[datetime]
+    actor: Mapped[str]  # the identity's subject, or "anonymous"
+    role: Mapped[str | None]
+    window_id: Mapped[str | None]  # the actor's window
+    action: Mapped[str]
+    target: Mapped[str]
+    application_id: Mapped[str | None]
+    outcome: Mapped[str]  # allowed | denied
+    status_code: Mapped[int]
+    reason: Mapped[str | None] = mapped_column(Text)
+    detail: Mapped[dict[str, Any] | None]
+
+    __table_args__ = (CheckConstraint("outcome IN ('allowed', 'denied')", name="outcome"),)
+
+
+# lists are newest first (by seq) within a filter
+Index("ix_audit_application", AuditRow.application_id, AuditRow.seq.desc())
+Index("ix_audit_actor", AuditRow.actor, AuditRow.seq.desc())
+Index("ix_audit_outcome", AuditRow.outcome, AuditRow.seq.desc())
+Index("ix_audit_at", AuditRow.at)
+
+
+class CallbackSignatureRow(Base):
+    """A department callback's signature, seen once: a second use is a replay."""
+
+    __tablename__ = "callback_signatures"
+
+    department: Mapped[str] = mapped_column(primary_key=True)
+    signature: Mapped[str] = mapped_column(primary_key=True)
+    seen_at: Mapped[datetime]
+
+
+Index("ix_callback_signatures_seen", CallbackSignatureRow.seen_at)
