@@ -8,7 +8,7 @@
       X-Kaiban-Timestamp: <unix seconds>
       X-Kaiban-Signature: sha256=<hex HMAC-SHA256(secret, b"<timestamp>." + body)>
 
-  Receivers check it with ``verify_signature``.
+  Receivers check it with ``runtime.signing.verify_signature``.
 - ``NotifierActivities.notify``: record first (the API shows the step even while a webhook is
   down), then deliver; a failed delivery raises a retryable ``ApplicationError`` and the
   caller's retry policy retries it. A step already delivered on a channel is not sent again.
@@ -17,8 +17,6 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
 import json
 import time
 from collections.abc import Mapping
@@ -33,13 +31,11 @@ from temporalio.exceptions import ApplicationError
 from activities.models import Notification
 from runtime.http import retry_after_s
 from runtime.settings import Settings, WebhookTarget
+from runtime.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
 from store import Database, Notice, NoticeStore
 
 WEBHOOK = "webhook"
 DELIVERY_HEADER = "X-Kaiban-Delivery"
-TIMESTAMP_HEADER = "X-Kaiban-Timestamp"
-SIGNATURE_HEADER = "X-Kaiban-Signature"
-SIGNATURE_PREFIX = "sha256="
 WEBHOOK_DELIVERY_FAILED = "WebhookDeliveryFailed"  # ApplicationError type (retryable)
 _MAX_RETRY_AFTER_S = 300.0
 
@@ -56,40 +52,6 @@ def _log() -> Any:
 def notification_body(n: Notification) -> bytes:
     """The webhook body: the notification as compact JSON, UTF-8, Chinese kept as is."""
     return json.dumps(n.model_dump(mode="json"), ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-
-
-def sign(secret: str | bytes, timestamp: int | str, body: bytes) -> str:
-    """``sha256=<hex HMAC-SHA256(secret, b"<timestamp>." + body)>``."""
-    key = secret.encode("utf-8") if isinstance(secret, str) else secret
-    digest = hmac.new(key, f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
-    return SIGNATURE_PREFIX + digest
-
-
-def verify_signature(
-    secret: str | bytes,
-    timestamp: str | int | None,
-    body: bytes | str,
-    header: str | None,
-    *,
-    tolerance_s: float = 300,
-    now: float | None = None,
-) -> bool:
-    """For receivers: is ``header`` the signature of ``body`` at ``timestamp``, made within ``tolerance_s``?
-
-    ``timestamp`` and ``header`` are the raw ``X-Kaiban-Timestamp`` / ``X-Kaiban-Signature``
-    values; ``body`` the raw request body. Malformed input is simply not valid.
-    """
-    if timestamp is None or not header or not header.startswith(SIGNATURE_PREFIX):
-        return False
-    try:
-        ts = int(str(timestamp).strip())
-    except ValueError:
-        return False
-    current = time.time() if now is None else now
-    if abs(current - ts) > tolerance_s:
-        return False
-    raw = body.encode("utf-8") if isinstance(body, str) else body
-    return hmac.compare_digest(sign(secret, ts, raw).encode(), header.strip().encode("utf-8", "replace"))
 
 
 class WebhookDeliveryError(Exception):

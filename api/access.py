@@ -6,7 +6,8 @@ not do something gets 403. The actor of every action is ``identity.subject``, ne
 
 from __future__ import annotations
 
-from typing import Annotated
+import asyncio
+from typing import Annotated, Any
 
 from fastapi import Depends, Header, Request
 from temporalio.client import Client
@@ -34,7 +35,7 @@ async def current_identity(request: Request, authorization: Annotated[str | None
 IdentityDep = Annotated[Identity, Depends(current_identity)]
 
 
-def require(*roles: Role):  # type: ignore[no-untyped-def]  # a dependency factory
+def require(*roles: Role) -> Any:
     """A dependency: the identity, if its role is one of ``roles`` (403 otherwise)."""
 
     async def dependency(identity: IdentityDep) -> Identity:
@@ -47,7 +48,7 @@ def require(*roles: Role):  # type: ignore[no-untyped-def]  # a dependency facto
 
 async def window_of(request: Request, client: Client, application_id: str) -> str | None:
     """The window an application belongs to: kaiban's store, else the workflow's search attribute."""
-    window = await request.app.state.store.applications.window_of(application_id)
+    window = await asyncio.to_thread(request.app.state.store.applications.window_of, application_id)
     if window is not None:
         return window
     try:
@@ -66,4 +67,12 @@ async def visible_window(request: Request, client: Client, identity: Identity, a
     window = await window_of(request, client, application_id)
     if window is None or not identity.sees_window(window):
         raise not_found(application_id)
+    return window
+
+
+async def handled_window(request: Request, client: Client, identity: Identity, application_id: str) -> str:
+    """The window, when the identity is one of its clerks (correct, complete by hand, withdraw, send back)."""
+    window = await visible_window(request, client, identity, application_id)
+    if not identity.handles_applications(window):
+        raise forbidden("只有受理窗口的工作人员可以办理此操作", "not_the_window_clerk")
     return window

@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 from temporalio.client import Client
 from temporalio.service import RPCError
 
+from api.auth import Authenticator, Refusal
 from api.deps import ClientHolder, TemporalUnavailable
 from api.routers import applications, deadlines, departments, evidence, health, supervision
 from domain.form_errors import request_errors
@@ -23,12 +24,14 @@ log = structlog.get_logger(__name__)
 
 def create_app(settings: Settings | None = None, client: Client | None = None) -> FastAPI:
     settings = settings or get_settings()
+    settings.refuse_unsafe_production()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):
         app.state.settings = settings
         app.state.store = await asyncio.to_thread(Store.open, settings.database_url)  # migrates first
         app.state.temporal = ClientHolder(settings, client)
+        app.state.authenticator = Authenticator(settings)
         try:
             await app.state.temporal.get()
         except TemporalUnavailable as exc:  # start anyway; requests answer 503 until it is back
@@ -58,6 +61,14 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
         return JSONResponse(
             status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
             content={"detail": f"申请表有 {len(errors)} 处需要修改", "errors": errors},
+        )
+
+    @app.exception_handler(Refusal)
+    async def _refused(request: Request, exc: Refusal) -> JSONResponse:
+        log.info("request_refused", path=request.url.path, status_code=exc.status_code, code=exc.code)
+        headers = {"WWW-Authenticate": 'Bearer realm="kaiban"'} if exc.status_code == 401 else None
+        return JSONResponse(
+            status_code=exc.status_code, content={"detail": exc.detail, "code": exc.code}, headers=headers
         )
 
     @app.exception_handler(TemporalUnavailable)

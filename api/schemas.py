@@ -21,7 +21,7 @@ class DeadlineExtensionRequest(BaseModel):
     department: str | None = Field(None, description="部门代码；不填则延长整件申请的时限")
     new_due_at: datetime = Field(description="新的办结时限（须带时区，且晚于原时限）")
     reason: str = Field(min_length=1, max_length=500, description="延期理由（必填）")
-    requested_by: str = Field(min_length=1, max_length=64, description="延期人（督办人员工号）")
+    requested_by: str | None = Field(None, max_length=64, description="不再使用：延期人取自登录身份，此值被忽略")
 
 
 class DeadlineAnswer(BaseModel):
@@ -60,13 +60,13 @@ DeadlineChangeRecord = DeadlineChange
 
 class ManualCompletionRequest(BaseModel):
     result: dict = Field(description="该部门的办理结果（按部门结果格式校验）")
-    completed_by: str = Field(min_length=1, max_length=64, description="人工办结的窗口工作人员")
+    completed_by: str | None = Field(None, max_length=64, description="不再使用：办结人取自登录身份，此值被忽略")
     note: str | None = Field(None, max_length=500, description="说明")
 
 
 class WithdrawalRequest(BaseModel):
     reason: str = Field(min_length=1, max_length=500, description="撤回理由")
-    requested_by: str = Field(min_length=1, max_length=64, description="经办窗口工作人员")
+    requested_by: str | None = Field(None, max_length=64, description="不再使用：经办人取自登录身份，此值被忽略")
 
 
 class CallbackAck(BaseModel):

@@ -46,7 +46,11 @@ def build_apps(data_dir: Path, process_delay_s: float, step_delay_s: float, host
     for code, port in APIS.items():
         _, token = account(code)
         app = create_department_api_app(
-            code, db_path=data_dir / f"{code}.sqlite3", token=token, process_delay_s=process_delay_s
+            code,
+            db_path=data_dir / f"{code}.sqlite3",
+            token=token,
+            callback_secret=os.environ.get(f"KAIBAN_CALLBACK_SECRET_{code.upper()}"),
+            process_delay_s=process_delay_s,
         )
         apps.append((code, port, app))
     return apps

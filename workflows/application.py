@@ -56,6 +56,10 @@ with workflow.unsafe.imports_passed_through():
     from workflows.notification import start_notification
 
 
+#: Patch id: the tasks memo carries each task's receipt number (histories from before it replay unchanged)
+RECEIPT_IN_MEMO = "tasks-memo-receipt-no"
+
+
 @workflow.defn(name="Application")
 class ApplicationWorkflow:
     @workflow.init
@@ -373,7 +377,7 @@ class ApplicationWorkflow:
         status, dispatch and due instants), written only when they changed."""
         if self._finished:
             return  # the board lists running applications only
-        rows = {
+        rows: dict[str, dict[str, str | None]] = {
             code: {
                 "status": s.status.value,
                 "dispatched_at": s.dispatched_at.isoformat(),
@@ -382,6 +386,9 @@ class ApplicationWorkflow:
             for code, s in self._states.items()
             if not s.status.ended and s.dispatched_at is not None and s.due_at is not None
         }
+        if workflow.patched(RECEIPT_IN_MEMO):  # the department inbox shows the receipt number
+            for code, row in rows.items():
+                row["receipt_no"] = self._states[code].receipt_no
         if rows != self._board_rows:
             self._board_rows = rows
             workflow.upsert_memo({visibility.TASKS_MEMO: rows})

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import uuid
 from datetime import datetime
 from typing import Annotated
 
 import structlog
-from fastapi import APIRouter, Header, HTTPException, status
+from fastapi import APIRouter, Header, HTTPException, Request, status
 from temporalio.client import WorkflowQueryFailedError
 from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.service import RPCError, RPCStatusCode
 
+from api.access import IdentityDep, handled_window, require, visible_window
+from api.auth import forbidden
 from api.deps import ClientDep, SettingsDep
 from api.schemas import (
     ApplicationDetail,
@@ -25,6 +28,7 @@ from api.schemas import (
     WithdrawalRequest,
 )
 from api.updates import run_update
+from domain.access import Identity, Role
 from domain.calendar import SHANGHAI
 from domain.deadlines import plan_application, planning_basis
 from domain.form import Application
@@ -60,10 +64,18 @@ def new_application_id(now: datetime, window_id: str, idempotency_key: str | Non
 )
 async def submit_application(
     application: Application,
+    request: Request,
     client: ClientDep,
     settings: SettingsDep,
+    identity: Annotated[Identity, require(Role.CLERK)],
     idempotency_key: Annotated[str | None, Header(max_length=128)] = None,
 ) -> SubmissionAccepted:
+    if not identity.may_submit_for(application.window.window_id):
+        raise forbidden(f"只能为本窗口（{identity.window_id}）提交申请", "other_window")
+    # the clerk is who is signed in, whatever the form says
+    application = application.model_copy(
+        update={"window": application.window.model_copy(update={"clerk_id": identity.subject})}
+    )
     now = datetime.now(SHANGHAI)
     app_id = new_application_id(now, application.window.window_id, idempotency_key)
     calendar = settings.working_calendar()
@@ -86,6 +98,16 @@ async def submit_application(
         task_queue=settings.task_queue,
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
     )
+    await asyncio.to_thread(
+        request.app.state.store.applications.record,
+        application_id=app_id,
+        window_id=application.window.window_id,
+        submitted_by=identity.subject,
+        company_name=application.company.name,
+        submitted_at=now,
+        idempotency_key=idempotency_key,
+        body_sha256=None,
+    )
     log.info("application_submitted", application_id=app_id, window_id=application.window.window_id)
     due = deadline.due_at.strftime("%Y-%m-%d %H:%M")
     return SubmissionAccepted(
@@ -103,7 +125,10 @@ async def submit_application(
     responses={404: {"model": Problem}},
     summary="查询申请及各部门办理进度",
 )
-async def get_application(application_id: str, client: ClientDep) -> ApplicationDetail:
+async def get_application(
+    application_id: str, request: Request, client: ClientDep, identity: IdentityDep
+) -> ApplicationDetail:
+    await visible_window(request, client, identity, application_id)
     handle = client.get_workflow_handle(application_id)
     try:
         return await handle.query(ApplicationWorkflow.status)
@@ -125,21 +150,24 @@ async def get_application(application_id: str, client: ClientDep) -> Application
     summary="督办人员延长整件申请或某部门事项的办结时限（留痕）",
 )
 async def extend_deadline(
-    application_id: str, body: DeadlineExtensionRequest, client: ClientDep
+    application_id: str, body: DeadlineExtensionRequest, request: Request, client: ClientDep, identity: IdentityDep
 ) -> DeadlineChangeRecord:
+    window = await visible_window(request, client, identity, application_id)
+    if not identity.may_extend(window):
+        raise forbidden("只有督办人员可以延长办结时限", "not_a_supervisor")
     change = await run_update(
         client,
         application_id,
         ApplicationWorkflow.extend_deadline,
         DeadlineExtension(
-            department=body.department, new_due_at=body.new_due_at, reason=body.reason, requested_by=body.requested_by
+            department=body.department, new_due_at=body.new_due_at, reason=body.reason, requested_by=identity.subject
         ),
     )
     log.info(
         "deadline_extended",
         application_id=application_id,
         department=body.department,
-        requested_by=body.requested_by,
+        requested_by=identity.subject,
         new_due_at=change.new_due_at.isoformat(),
     )
     return change
@@ -151,14 +179,15 @@ async def extend_deadline(
     responses={404: {"model": Problem}, 409: {"model": Problem}, 422: {"model": ValidationProblem}},
     summary="补正：提交更正后的申请表，仅重新报送被退回的部门",
 )
-async def correct_application(application_id: str, application: Application, client: ClientDep) -> ApplicationDetail:
+async def correct_application(
+    application_id: str, application: Application, request: Request, client: ClientDep, identity: IdentityDep
+) -> ApplicationDetail:
+    await handled_window(request, client, identity, application_id)
     await run_update(
         client,
         application_id,
         ApplicationWorkflow.correct,
-        Correction(
-            application=application, corrected_at=datetime.now(SHANGHAI), requested_by=application.window.clerk_id
-        ),
+        Correction(application=application, corrected_at=datetime.now(SHANGHAI), requested_by=identity.subject),
     )
     log.info("application_corrected", application_id=application_id)
     return await client.get_workflow_handle(application_id).query(ApplicationWorkflow.status)
@@ -171,15 +200,21 @@ async def correct_application(application_id: str, application: Application, cli
     summary="人工办结：机器人无法完成时，窗口人员录入部门办理结果",
 )
 async def complete_manually(
-    application_id: str, code: str, body: ManualCompletionRequest, client: ClientDep
+    application_id: str,
+    code: str,
+    body: ManualCompletionRequest,
+    request: Request,
+    client: ClientDep,
+    identity: IdentityDep,
 ) -> ApplicationDetail:
+    await handled_window(request, client, identity, application_id)
     await run_update(
         client,
         application_id,
         ApplicationWorkflow.complete_manually,
-        ManualCompletion(department=code, result=body.result, completed_by=body.completed_by, note=body.note),
+        ManualCompletion(department=code, result=body.result, completed_by=identity.subject, note=body.note),
     )
-    log.info("task_completed_manually", application_id=application_id, department=code, completed_by=body.completed_by)
+    log.info("task_completed_manually", application_id=application_id, department=code, completed_by=identity.subject)
     return await client.get_workflow_handle(application_id).query(ApplicationWorkflow.status)
 
 
@@ -189,12 +224,15 @@ async def complete_manually(
     responses={404: {"model": Problem}, 409: {"model": Problem, "description": "营业执照已核准等，不能撤回"}},
     summary="撤回申请（营业执照核准前）",
 )
-async def withdraw_application(application_id: str, body: WithdrawalRequest, client: ClientDep) -> ApplicationDetail:
+async def withdraw_application(
+    application_id: str, body: WithdrawalRequest, request: Request, client: ClientDep, identity: IdentityDep
+) -> ApplicationDetail:
+    await handled_window(request, client, identity, application_id)
     view = await run_update(
         client,
         application_id,
         ApplicationWorkflow.withdraw,
-        Withdrawal(reason=body.reason, requested_by=body.requested_by),
+        Withdrawal(reason=body.reason, requested_by=identity.subject),
     )
-    log.info("application_withdrawn", application_id=application_id, requested_by=body.requested_by)
+    log.info("application_withdrawn", application_id=application_id, requested_by=identity.subject)
     return view

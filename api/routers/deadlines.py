@@ -7,8 +7,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, status
 
+from api.access import require
 from api.deps import SettingsDep
 from api.schemas import DeadlineAnswer
+from domain.access import Identity, Role
 from domain.deadlines import plan_application
 from domain.sla import task_due
 
@@ -18,6 +20,7 @@ router = APIRouter(prefix="/api/v1/deadlines", tags=["deadlines"])
 @router.get("", response_model=DeadlineAnswer, summary="按时限政策计算承诺办结时间")
 async def deadlines(
     settings: SettingsDep,
+    identity: Annotated[Identity, require(Role.CLERK, Role.SUPERVISOR, Role.ADMIN)],
     submitted_at: Annotated[datetime, Query(description="提交时间（ISO 8601，须带时区）")],
     department: Annotated[str | None, Query(description="部门代码")] = None,
     dispatched_at: Annotated[datetime | None, Query(description="派发给该部门的时间，默认等于提交时间")] = None,

@@ -12,9 +12,12 @@ from typing import Annotated, Literal
 
 import structlog
 from fastapi import APIRouter, Query
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
+from api.access import require
 from api.deps import ClientDep, NoticesDep, SettingsDep
+from domain.access import Identity, Role
+from domain.calendar import SHANGHAI
 from domain.sla import remaining_working_minutes
 from domain.sla import sla_state as compute_sla_state
 from workflows import visibility
@@ -24,6 +27,8 @@ log = structlog.get_logger(__name__)
 
 router = APIRouter(prefix="/api/v1", tags=["supervision"])
 
+#: Supervisors and admins: everything in their scope of windows
+Overseer = Annotated[Identity, require(Role.SUPERVISOR, Role.ADMIN)]
 Limit = Annotated[int, Query(ge=1, le=1000, description="最多返回条数（最新的在前）")]
 
 
@@ -60,6 +65,11 @@ class NotificationRecord(BaseModel):
     )
     deliveries: list[DeliveryState]
 
+    @field_validator("due_at", "planned_at", "fired_at", "recorded_at")
+    @classmethod
+    def _in_shanghai(cls, instant: datetime) -> datetime:  # the store reads instants back in UTC
+        return instant.astimezone(SHANGHAI)
+
 
 class EscalationList(BaseModel):
     count: int
@@ -79,6 +89,7 @@ class NotificationInbox(BaseModel):
 )
 def list_escalations(
     notices: NoticesDep,
+    identity: Overseer,
     application_id: Annotated[str | None, Query(description="申请编号")] = None,
     department: Annotated[str | None, Query(description="部门代码")] = None,
     audience: Annotated[str | None, Query(description="通知对象")] = None,
@@ -88,6 +99,7 @@ def list_escalations(
     rows = notices.list(
         application_id=application_id, department=department, audience=audience, level=level, limit=limit
     )
+    rows = [r for r in rows if identity.sees_window(r["window_id"])]
     return EscalationList(count=len(rows), items=[NotificationRecord.model_validate(r) for r in rows])
 
 
@@ -98,6 +110,7 @@ def list_escalations(
 )
 def list_notifications(
     notices: NoticesDep,
+    identity: Overseer,
     audience: Annotated[
         str,
         Query(
@@ -112,6 +125,7 @@ def list_notifications(
     limit: Limit = 200,
 ) -> NotificationInbox:
     rows = notices.list(audience=audience, application_id=application_id, department=department, limit=limit)
+    rows = [r for r in rows if identity.sees_window(r["window_id"])]
     return NotificationInbox(
         audience=audience, count=len(rows), items=[NotificationRecord.model_validate(r) for r in rows]
     )
@@ -141,6 +155,7 @@ class Board(BaseModel):
 async def supervision_board(
     client: ClientDep,
     settings: SettingsDep,
+    identity: Overseer,
     department: Annotated[str | None, Query(pattern=r"^[a-z][a-z0-9_]*$", description="部门代码")] = None,
     sla_state: Annotated[Literal["on_track", "at_risk", "breached"] | None, Query(description="时限状态")] = None,
     limit: Limit = 200,
@@ -155,6 +170,9 @@ async def supervision_board(
     async for wf in client.list_workflows(query, limit=2000):
         attrs = wf.typed_search_attributes
         app_id = attrs.get(visibility.APPLICATION_ID) or wf.id
+        window_id = attrs.get(visibility.WINDOW_ID)
+        if window_id is None or not identity.sees_window(window_id):
+            continue
         tasks = await wf.memo_value(TASKS_MEMO, {})
         for code, task in sorted(tasks.items()):
             if department and code != department:
@@ -172,7 +190,7 @@ async def supervision_board(
                 BoardItem(
                     application_id=app_id,
                     department=code,
-                    window_id=attrs.get(visibility.WINDOW_ID),
+                    window_id=window_id,
                     status=task.get("status"),
                     dispatched_at=started,
                     due_at=calendar.to_local(due),

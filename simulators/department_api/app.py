@@ -21,20 +21,27 @@ def create_department_api_app(
     *,
     db_path: str | Path,
     token: str,
+    callback_secret: str | None = None,
     process_delay_s: float = 0.0,
     reject_application_ids: Mapping[str, str] | None = None,
 ) -> FastAPI:
     """A FastAPI app simulating the REST API of department ``code`` (tax, nhsa or bank).
 
     ``reject_application_ids`` (application id -> reason): rejection rules in force from the
-    start, as if posted to ``/_admin/rejections``.
+    start, as if posted to ``/_admin/rejections``. ``callback_secret`` signs the callbacks
+    (default ``<code>-callback-dev-secret``, kaiban's development default).
     """
     if code not in BODY_MODELS:
         raise ValueError(f"no API simulator for department {code!r}; known: {', '.join(DEPARTMENTS)}")
     if not token:
         raise ValueError("token must not be empty")
     department = Department(
-        code=code, token=token, db_path=Path(db_path), body_model=BODY_MODELS[code], process_delay_s=process_delay_s
+        code=code,
+        token=token,
+        callback_secret=callback_secret or f"{code}-callback-dev-secret",
+        db_path=Path(db_path),
+        body_model=BODY_MODELS[code],
+        process_delay_s=process_delay_s,
     )
     store.init_db(department.db_path)
     for application_id, reason in (reject_application_ids or {}).items():

@@ -1,8 +1,13 @@
-"""Callbacks: the department POSTs a submission's state to its ``callback_url`` (best effort, 3 s)."""
+"""Callbacks: the department POSTs a submission's state to its ``callback_url`` (best effort, 3 s), signed:
+``X-Kaiban-Timestamp`` and ``X-Kaiban-Signature: sha256=<HMAC-SHA256(secret, timestamp + "." + body)>``."""
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
+import json
+import time
 
 import httpx
 
@@ -21,17 +26,24 @@ async def post_callback(department: Department, ticket: str, delay: float, expec
         if not rows or not rows[0]["callback_url"] or store.status(rows[0]) not in expect:
             return
         row = rows[0]
+        body = json.dumps(store.public(row), ensure_ascii=False).encode("utf-8")
         async with httpx.AsyncClient(timeout=CALLBACK_TIMEOUT_S) as client:
             await client.post(
                 row["callback_url"],
-                json=store.public(row),
-                # the shared account secret
-                headers={"X-Department": department.code, "Authorization": f"Bearer {department.token}"},
+                content=body,
+                headers={"Content-Type": "application/json", "X-Department": department.code, **sign(department, body)},
             )
     except asyncio.CancelledError:
         raise
     except Exception:  # a callback is best effort: the inquiry endpoint stays authoritative
         pass
+
+
+def sign(department: Department, body: bytes, timestamp: int | None = None) -> dict[str, str]:
+    """The signature headers of one callback body, under the department's callback secret."""
+    ts = int(time.time()) if timestamp is None else timestamp
+    digest = hmac.new(department.callback_secret.encode(), f"{ts}.".encode() + body, hashlib.sha256).hexdigest()
+    return {"X-Kaiban-Timestamp": str(ts), "X-Kaiban-Signature": f"sha256={digest}"}
 
 
 def schedule_callback(department: Department, ticket: str, delay: float, expect: tuple[str, ...]) -> None:

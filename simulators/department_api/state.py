@@ -24,6 +24,7 @@ class Department:
     token: str
     db_path: Path
     body_model: type[Submission]
+    callback_secret: str = ""  # signs callbacks (X-Kaiban-Signature); not the account secret
     process_delay_s: float = 0.0
     rejection_rules: dict[str, str] = field(default_factory=dict)
     pending: set[asyncio.Task] = field(default_factory=set)  # callbacks not yet sent

@@ -20,16 +20,13 @@ from temporalio.testing import ActivityEnvironment
 from activities.models import Notification
 from activities.notifications import (
     DELIVERY_HEADER,
-    SIGNATURE_HEADER,
-    TIMESTAMP_HEADER,
     WEBHOOK,
     WEBHOOK_DELIVERY_FAILED,
     NotifierActivities,
     notification_body,
-    sign,
-    verify_signature,
 )
 from runtime.settings import Settings
+from runtime.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign, verify_signature
 from store import Database, NoticeStore, upgrade
 from tests.support.servers import free_port, serve_app
 

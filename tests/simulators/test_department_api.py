@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hmac
 import time
 import uuid
 
@@ -318,7 +319,16 @@ async def test_callback_url_is_stored_and_called(tmp_path):
 
     @sink.post("/cb")
     async def cb(request: Request) -> dict:
-        received.append({"json": await request.json(), "dept": request.headers.get("x-department")})
+        received.append(
+            {
+                "json": await request.json(),
+                "raw": await request.body(),
+                "dept": request.headers.get("x-department"),
+                "ts": request.headers.get("x-kaiban-timestamp"),
+                "sig": request.headers.get("x-kaiban-signature"),
+                "auth": request.headers.get("authorization"),
+            }
+        )
         got.set()
         return {"ok": True}
 
@@ -334,6 +344,11 @@ async def test_callback_url_is_stored_and_called(tmp_path):
     assert received[0]["json"]["ticket"] == ticket
     assert received[0]["json"]["status"] == "completed"
     assert received[0]["json"]["result"]["bank_code"] == "ICBC"
+    # signed under the callback secret (not the account password, which is not sent at all)
+    assert received[0]["auth"] is None
+    expected = hmac.new(b"bank-callback-dev-secret", f"{received[0]['ts']}.".encode() + received[0]["raw"], "sha256")
+    assert received[0]["sig"] == f"sha256={expected.hexdigest()}"
+    assert abs(int(received[0]["ts"]) - time.time()) < 60
 
 
 # --- rejection rules and withdrawals --------------------------------------------------------------
