@@ -21,6 +21,7 @@ from tests.support.servers import free_port
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 T0 = datetime(2026, 11, 30, 10, 0, tzinfo=SHANGHAI)
 SECRET = "s3cret-Hook-Key-0123456789-abcdef"
+SUPERVISOR = {"Authorization": "Bearer supervisor-dev-token"}  # a development identity (runtime.access)
 
 
 def notification(key: str, *, audience: str, level: str, minutes: int) -> Notification:
@@ -66,7 +67,7 @@ async def test_a_notice_the_worker_writes_is_what_the_api_reads(database_url, tm
 
     # the API's host: another data directory, the same database
     api_settings = Settings(database_url=database_url, data_dir=tmp_path / "api")
-    with TestClient(create_app(api_settings, client=object())) as http:
+    with TestClient(create_app(api_settings, client=object()), headers=SUPERVISOR) as http:
         inbox = http.get("/api/v1/notifications", params={"audience": "department_supervisor"})
         assert inbox.status_code == 200, inbox.text
         body = inbox.json()
