@@ -15,7 +15,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import BaseModel, Field, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from domain.calendar import WorkingCalendar, parse_overrides_text
@@ -85,6 +85,27 @@ class Settings(BaseSettings, Timing, AccessSettings):
     task_queue: str = "kaiban"
     robot_task_queue: str = "kaiban-robots"
     payload_key: str = DEV_PAYLOAD_KEY  # base64 of 32 bytes: AES-256-GCM for workflow payloads
+    # Payload key rotation (runtime.codec): new payloads carry payload_key_id ("kaiban-v1" is the id every
+    # payload written so far carries); payload_old_keys only decode, e.g. after a rotation to "k2":
+    # KAIBAN_PAYLOAD_KEY=<new>, KAIBAN_PAYLOAD_KEY_ID=k2, KAIBAN_PAYLOAD_OLD_KEYS='{"kaiban-v1": "<old key>"}'
+    payload_key_id: str = Field(default="kaiban-v1", min_length=1, max_length=64)
+    payload_old_keys: dict[str, str] = Field(default_factory=dict, repr=False)  # key id -> base64 of 32 bytes
+
+    @field_validator("payload_old_keys")
+    @classmethod
+    def _old_payload_keys(cls, keys: dict[str, str], info: ValidationInfo) -> dict[str, str]:
+        for key_id, key in keys.items():
+            try:
+                size = len(base64.b64decode(key, validate=True))
+            except ValueError:
+                size = -1
+            if size != 32:
+                raise ValueError(f"KAIBAN_PAYLOAD_OLD_KEYS[{key_id!r}] must be base64 of exactly 32 bytes")
+            if key == DEV_PAYLOAD_KEY and info.data.get("environment") == "production":
+                raise ValueError("KAIBAN_PAYLOAD_OLD_KEYS must not hold the development key in production")
+        if info.data.get("payload_key_id") in keys:
+            raise ValueError("KAIBAN_PAYLOAD_OLD_KEYS must not name the current KAIBAN_PAYLOAD_KEY_ID")
+        return keys
 
     # API
     api_host: str = "127.0.0.1"

@@ -1,65 +1,51 @@
 """Temporal plumbing shared by the API and the worker: one data converter, one codec.
 
 Workflow inputs carry personal data (ID numbers, mobiles), so every payload is
-encrypted with AES-256-GCM before it reaches the Temporal server (PIPL). The API and
-the worker build their clients with ``connect()`` so both always agree.
+encrypted with AES-256-GCM before it reaches the Temporal server (PIPL; the codec and its
+key rotation are in ``runtime.codec``). The API and the worker build their clients with
+``connect()`` so both always agree.
 """
 
 from __future__ import annotations
 
 import base64
 import dataclasses
-import os
 import shutil
 import sys
-from collections.abc import Sequence
 from pathlib import Path
 
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from temporalio.api.common.v1 import Payload
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.converter import DataConverter, PayloadCodec
+from temporalio.converter import DataConverter
 
+from runtime.codec import ENCODING, EncryptionCodec, PayloadKeyError
 from runtime.settings import Settings
 
-ENCODING = b"binary/encrypted-aes256gcm"
-KEY_ID = b"kaiban-v1"
+__all__ = [
+    "ENCODING",
+    "EncryptionCodec",
+    "PayloadKeyError",
+    "connect",
+    "data_converter",
+    "payload_codec",
+    "temporal_cli_path",
+    "temporal_test_server_path",
+]
 
 
-class EncryptionCodec(PayloadCodec):
-    """Encrypts whole payloads (metadata included) so history holds no personal data in clear."""
-
-    def __init__(self, key: bytes, key_id: bytes = KEY_ID) -> None:
-        self._aes = AESGCM(key)
-        self._key_id = key_id
-
-    async def encode(self, payloads: Sequence[Payload]) -> list[Payload]:
-        out = []
-        for p in payloads:
-            nonce = os.urandom(12)
-            data = nonce + self._aes.encrypt(nonce, p.SerializeToString(), None)
-            out.append(Payload(metadata={"encoding": ENCODING, "encryption-key-id": self._key_id}, data=data))
-        return out
-
-    async def decode(self, payloads: Sequence[Payload]) -> list[Payload]:
-        out = []
-        for p in payloads:
-            if p.metadata.get("encoding") != ENCODING:
-                out.append(p)
-                continue
-            if p.metadata.get("encryption-key-id") != self._key_id:
-                raise ValueError(f"unknown payload key id {p.metadata.get('encryption-key-id')!r}")
-            plain = self._aes.decrypt(p.data[:12], p.data[12:], None)
-            out.append(Payload.FromString(plain))
-        return out
+def payload_codec(settings: Settings) -> EncryptionCodec:
+    """The codec of this deployment: the current key and its id, the old keys (decode only), and in
+    production no unencrypted payload accepted."""
+    return EncryptionCodec(
+        base64.b64decode(settings.payload_key),
+        settings.payload_key_id,
+        {key_id: base64.b64decode(key) for key_id, key in settings.payload_old_keys.items()},
+        refuse_unencrypted=settings.environment == "production",
+    )
 
 
 def data_converter(settings: Settings) -> DataConverter:
-    return dataclasses.replace(
-        pydantic_data_converter,
-        payload_codec=EncryptionCodec(base64.b64decode(settings.payload_key)),
-    )
+    return dataclasses.replace(pydantic_data_converter, payload_codec=payload_codec(settings))
 
 
 async def connect(settings: Settings) -> Client:
