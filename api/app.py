@@ -7,15 +7,19 @@ import contextlib
 
 import structlog
 from fastapi import FastAPI, Request, status
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from temporalio.client import Client
 from temporalio.service import RPCError
 
+from api.audit import AuditMiddleware, note_refusal
 from api.auth import Authenticator, Refusal
 from api.deps import ClientHolder, TemporalUnavailable
-from api.routers import applications, deadlines, departments, evidence, health, supervision
+from api.routers import applications, audit, deadlines, departments, evidence, health, supervision
 from domain.form_errors import request_errors
+from runtime.logging import configure_logging
 from runtime.settings import Settings, get_settings
 from store import Store
 
@@ -24,10 +28,12 @@ log = structlog.get_logger(__name__)
 
 def create_app(settings: Settings | None = None, client: Client | None = None) -> FastAPI:
     settings = settings or get_settings()
+    configure_logging(settings.log_format, settings.log_level)  # before uvicorn --factory logs its first line
     settings.refuse_unsafe_production()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):
+        configure_logging(settings.log_format, settings.log_level)  # again: uvicorn.Config(app) configures after
         app.state.settings = settings
         app.state.store = await asyncio.to_thread(Store.open, settings.database_url)  # migrates first
         app.state.temporal = ClientHolder(settings, client)
@@ -53,19 +59,28 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
     app.include_router(departments.router)
     app.include_router(evidence.router)
     app.include_router(supervision.router)
+    app.include_router(audit.router)
+    app.add_middleware(AuditMiddleware)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         errors = request_errors(exc.errors())
+        note_refusal(request.state, f"申请表有 {len(errors)} 处需要修改", "invalid_request")
         log.info("application_rejected_at_intake", path=request.url.path, fields=[e["field"] for e in errors])
         return JSONResponse(
             status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
             content={"detail": f"申请表有 {len(errors)} 处需要修改", "errors": errors},
         )
 
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        note_refusal(request.state, str(exc.detail))
+        return await http_exception_handler(request, exc)
+
     @app.exception_handler(Refusal)
     async def _refused(request: Request, exc: Refusal) -> JSONResponse:
         log.info("request_refused", path=request.url.path, status_code=exc.status_code, code=exc.code)
+        note_refusal(request.state, exc.detail, exc.code)
         headers = {"WWW-Authenticate": 'Bearer realm="kaiban"'} if exc.status_code == 401 else None
         return JSONResponse(
             status_code=exc.status_code, content={"detail": exc.detail, "code": exc.code}, headers=headers

@@ -108,6 +108,7 @@ async def submit_application(
         idempotency_key=idempotency_key,
         body_sha256=None,
     )
+    request.state.audit_application_id = app_id
     log.info("application_submitted", application_id=app_id, window_id=application.window.window_id)
     due = deadline.due_at.strftime("%Y-%m-%d %H:%M")
     return SubmissionAccepted(

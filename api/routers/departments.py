@@ -20,7 +20,7 @@ from api.auth import Refusal, forbidden, unauthenticated
 from api.deps import ClientDep, SettingsDep
 from api.schemas import CallbackAck, Problem
 from api.updates import run_update
-from domain.access import Identity
+from domain.access import Identity, Role
 from domain.catalog import Department
 from runtime.signing import verify_signature
 from workflows.application import ApplicationWorkflow
@@ -120,7 +120,8 @@ async def department_inbox(
         )
     items.sort(key=lambda i: i.due_at)
     items = items[:limit]
-    records = await asyncio.to_thread(request.app.state.store.applications.get_many, [i.application_id for i in items])
+    applications = request.app.state.store.applications
+    records = await asyncio.to_thread(lambda: {i.application_id: applications.get(i.application_id) for i in items})
     for item in items:
         record = records.get(item.application_id)
         item.company_name = record.company_name if record else None
@@ -157,7 +158,8 @@ async def department_callback(
     if not first:
         log.warning("department_callback_replayed", department=code)
         raise unauthenticated("回调签名已使用过（重放），未改变任何状态", "replayed_signature")
-    request.state.identity = Identity(subject=f"dept-{code}", role="department", department=code)
+    request.state.identity = Identity(subject=f"dept-{code}", role=Role.DEPARTMENT, department=code)
+    request.state.audit_application_id = body.application_id
     await run_update(
         client,
         body.application_id,
