@@ -4,12 +4,15 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
+from runtime.access import DEV_CLERKS, DEV_SUPERVISOR
 from runtime.settings import Settings
+
+CLERK = {"Authorization": f"Bearer {DEV_CLERKS['TY-XD-01']}"}  # any identity but a department's may ask
 
 
 @pytest.fixture(scope="module")
 def http():
-    with TestClient(create_app(Settings(), client=object())) as client:
+    with TestClient(create_app(Settings(), client=object()), headers=CLERK) as client:
         yield client
 
 
@@ -53,7 +56,7 @@ def test_evidence_is_served_only_from_its_folder(tmp_path):
     day.mkdir(parents=True)
     (day / "amr-KB1-attempt2.png").write_bytes(b"\x89PNG fake")
     (tmp_path / "secret.png").write_bytes(b"outside")
-    with TestClient(create_app(Settings(data_dir=tmp_path), client=object())) as client:
+    with TestClient(create_app(Settings(data_dir=tmp_path), client=object()), headers=DEV_SUPERVISOR) as client:
         r = client.get("/api/v1/evidence/2026-11-28/amr-KB1-attempt2.png")
         assert r.status_code == 200 and r.content == b"\x89PNG fake" and r.headers["content-type"] == "image/png"
         for bad in ("../secret.png", "2026-11-28/missing.png", "..%2Fsecret.png"):

@@ -6,8 +6,11 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
+from runtime.access import DEV_CLERKS
 from runtime.settings import Settings
 from workflows.models import ApplicationInput
+
+CLERK = {"Authorization": f"Bearer {DEV_CLERKS['TY-XD-01']}"}  # the sample's window
 
 
 class RecordingClient:
@@ -23,7 +26,7 @@ class RecordingClient:
 @pytest.fixture
 def recording():
     client = RecordingClient()
-    with TestClient(create_app(Settings(), client=client)) as http:
+    with TestClient(create_app(Settings(), client=client), headers=CLERK) as http:
         yield http, client
 
 
@@ -80,7 +83,7 @@ def test_idempotency_key_gives_the_same_application(recording, sample_json):
 
 def test_temporal_down_is_503_in_chinese(sample_json):
     settings = Settings(temporal_address="127.0.0.1:1")
-    with TestClient(create_app(settings)) as http:
+    with TestClient(create_app(settings), headers=CLERK) as http:
         r = http.post("/api/v1/applications", json=sample_json)
         assert r.status_code == 503
         assert "暂不可用" in r.json()["detail"]

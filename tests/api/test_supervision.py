@@ -9,6 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
+from runtime.access import DEV_SUPERVISOR
 from runtime.settings import Settings
 from store import Notice, Store
 
@@ -57,7 +58,7 @@ def filled(tmp_path):
     sink.mark_delivered("a-tax-breach", WEBHOOK, 200)
     sink.mark_failed("a-app-breach", WEBHOOK, "webhook for audience 'window_supervisor' timed out (ReadTimeout)")
     store.close()
-    with TestClient(create_app(Settings(database_url=url), client=object())) as http:
+    with TestClient(create_app(Settings(database_url=url), client=object()), headers=DEV_SUPERVISOR) as http:
         yield http
 
 
@@ -139,7 +140,7 @@ def test_notifications_need_an_audience(filled):
 
 def test_empty_sink_is_an_empty_list(tmp_path):
     url = f"sqlite:///{tmp_path / 'fresh' / 'kaiban.sqlite3'}"  # the worker has written nothing yet
-    with TestClient(create_app(Settings(database_url=url), client=object())) as http:
+    with TestClient(create_app(Settings(database_url=url), client=object()), headers=DEV_SUPERVISOR) as http:
         r = http.get("/api/v1/supervision/escalations")
         assert r.status_code == 200 and r.json() == {"count": 0, "items": []}
         # a step the worker records afterwards shows up without restarting the API
@@ -156,10 +157,10 @@ def test_openapi_declares_models_and_chinese_summaries(filled):
         assert op["tags"] == ["supervision"]
     assert esc["responses"]["200"]["content"]["application/json"]["schema"]["$ref"].endswith("/EscalationList")
     assert inbox["responses"]["200"]["content"]["application/json"]["schema"]["$ref"].endswith("/NotificationInbox")
-    params = {p["name"] for p in esc["parameters"]}
+    params = {p["name"] for p in esc["parameters"] if p["in"] == "query"}  # the identity is a header
     assert params == {"application_id", "department", "audience", "level", "limit"}
     assert {"NotificationRecord", "DeliveryState"} <= set(spec["components"]["schemas"])
     board = spec["paths"]["/api/v1/supervision/board"]["get"]
     assert "督办看板" in board["summary"]
-    assert {p["name"] for p in board["parameters"]} == {"department", "sla_state", "limit"}
+    assert {p["name"] for p in board["parameters"] if p["in"] == "query"} == {"department", "sla_state", "limit"}
     assert board["responses"]["200"]["content"]["application/json"]["schema"]["$ref"].endswith("/Board")
