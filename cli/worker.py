@@ -136,9 +136,15 @@ async def ensure_search_attributes(client: Client, namespace: str) -> None:
         )
 
 
+def check_settings(settings: Settings) -> None:
+    """A worker refuses to start in production on a development default (payload key, passwords, secrets)."""
+    settings.refuse_unsafe_production()
+
+
 async def main(role: str) -> None:
     settings = get_settings()
     configure_logging(settings.log_format, settings.log_level)
+    check_settings(settings)
     client = await connect(settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
