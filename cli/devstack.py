@@ -16,6 +16,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 
+from runtime.access import DEV_TOKENS
 from runtime.settings import ROOT, Settings, get_settings
 from runtime.temporal import temporal_cli_path
 from store.db import safe_url, upgrade
@@ -131,6 +132,18 @@ def stack_services(settings: Settings, temporal_port: int) -> list[Service]:
     ]
 
 
+def dev_tokens_text(settings: Settings) -> str:
+    """The development identities (refused in production), as ``make run`` prints them; none when configured."""
+    if settings.environment != "development" or settings.api_tokens or settings.api_tokens_file:
+        return ""
+    lines = ["  development tokens (Authorization: Bearer <token>):"]
+    for token, entry in DEV_TOKENS.items():
+        who = entry.identity
+        scope = who.window_id or who.department or "all windows"
+        lines.append(f"    {token:<24} {who.role.value:<10} {who.subject} ({scope})")
+    return "\n".join(lines) + "\n"
+
+
 def print_banner(settings: Settings, services: list[Service]) -> None:
     data = settings.data_dir
     api = f"http://{settings.api_host}:{settings.api_port}"
@@ -145,6 +158,7 @@ def print_banner(settings: Settings, services: list[Service]) -> None:
         "  portals          http://127.0.0.1:8101 amr, :8102 psb_seal, :8103 hrss, :8104 hpf\n"
         "  department APIs  http://127.0.0.1:8201 tax, :8202 nhsa, :8203 bank\n"
         f"  worker pid       {services[2].pid}  (kill it any time: it is started again)\n"
+        f"{dev_tokens_text(settings)}"
         "\n  in another terminal: make demo     Ctrl-C here stops everything\n",
         flush=True,
     )
