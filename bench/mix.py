@@ -33,6 +33,7 @@ from bench.common import (
 )
 from bench.orchestration import bench_settings
 from domain.samples import generate_application
+from runtime.access import dev_clerk_headers
 from runtime.settings import Settings
 from simulators import department_api, portal
 from tests.support.servers import serve_app
@@ -157,6 +158,7 @@ async def run(
     robot_sessions: int = 3,
 ) -> dict:
     bodies = [generate_application(70_000 + i) for i in range(n)]
+    headers = [dev_clerk_headers(b) for b in bodies]  # each posted by its window's development clerk
     async with departments(tmp, process_delay_s) as urls, kaiban_running(address, tmp, urls, robot_sessions) as kaiban:
         http = kaiban.http
         sem = asyncio.Semaphore(in_flight)
@@ -167,7 +169,7 @@ async def run(
         async def one(i: int) -> None:
             async with sem:
                 t0 = time.perf_counter()
-                r = await http.post("/api/v1/applications", json=bodies[i])
+                r = await http.post("/api/v1/applications", json=bodies[i], headers=headers[i])
                 r.raise_for_status()
                 view = await client.get_workflow_handle(r.json()["application_id"]).result()
                 times.append(time.perf_counter() - t0)

@@ -31,6 +31,7 @@ from bench.common import api_subprocess, latency_summary
 from bench.fakes import FAKE_ACTIVITIES
 from cli.worker import WORKFLOW_RUNNER, ensure_search_attributes
 from domain.samples import generate_application
+from runtime.access import dev_clerk_headers
 from runtime.settings import Settings
 from store import upgrade
 from tests.support.servers import free_port
@@ -98,6 +99,7 @@ async def kaiban_runner(client: Client, address: str, tmp: Path, n: int, concurr
         ),
     ]
     bodies = [generate_application(seed) for seed in range(n + warmup)]
+    headers = [dev_clerk_headers(b) for b in bodies]  # each posted by its window's development clerk
     tasks = [asyncio.create_task(w.run()) for w in workers]
     try:
         async with (
@@ -106,7 +108,7 @@ async def kaiban_runner(client: Client, address: str, tmp: Path, n: int, concurr
         ):
 
             async def one(i: int) -> None:
-                r = await http.post("/api/v1/applications", json=bodies[i])
+                r = await http.post("/api/v1/applications", json=bodies[i], headers=headers[i])
                 r.raise_for_status()
                 view = await client.get_workflow_handle(r.json()["application_id"]).result()
                 if view["status"] != "completed":

@@ -55,6 +55,7 @@ from temporalio.client import Client
 from bench.common import ROOT, dev_server, latency_summary, machine_info, quiet_logging, temporal_address
 from bench.mix import APIS, PORTALS, departments, kaiban_running, memory_figures, store_path
 from domain.samples import generate_application
+from runtime.access import dev_clerk_headers
 from simulators import department_api, portal
 
 PREFIX = "soak"
@@ -244,6 +245,7 @@ async def soak(
 ) -> dict[str, Any]:
     n = args.applications
     bodies = [generate_application(SEED_OFFSET + i) for i in range(n)]
+    headers = [dev_clerk_headers(b) for b in bodies]  # each posted by its window's development clerk
     behaviour = {
         "error_rate": args.error_rate,
         "error_seed": lambda code: args.error_seed + PORTALS.index(code),
@@ -264,7 +266,7 @@ async def soak(
             async with sem:
                 kaiban.check_worker()
                 t0 = time.perf_counter()
-                r = await kaiban.http.post("/api/v1/applications", json=bodies[i])
+                r = await kaiban.http.post("/api/v1/applications", json=bodies[i], headers=headers[i])
                 if r.status_code != 202:
                     raise RuntimeError(f"the API refused generated application {i}: {r.status_code} {r.text[:300]}")
                 application_id = r.json()["application_id"]

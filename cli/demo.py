@@ -17,6 +17,7 @@ from datetime import datetime
 import httpx
 
 from domain.samples import generate_application
+from runtime.access import dev_clerk_headers
 from runtime.settings import ROOT, get_settings
 
 SAMPLE = ROOT / "contract" / "application.example.json"
@@ -79,12 +80,15 @@ def main() -> int:
             print(f"cannot reach the API at {api} ({exc}): start the stack with `make run` first", file=sys.stderr)
             return 2
         ids = []
+        clerks: dict[str, dict[str, str]] = {}  # application id -> headers of the clerk who submitted it
         for body in bodies:
-            r = http.post(f"{api}/api/v1/applications", json=body)
+            headers = dev_clerk_headers(body)  # the window's development clerk (`make run` prints the tokens)
+            r = http.post(f"{api}/api/v1/applications", json=body, headers=headers)
             if r.status_code != 202:
                 print(f"submission refused ({r.status_code}): {r.text}", file=sys.stderr)
                 return 1
             ids.append(r.json()["application_id"])
+            clerks[ids[-1]] = headers
             print(f"submitted {ids[-1]}  {body['company']['name']}")
 
         views: dict[str, dict] = {}
@@ -92,7 +96,7 @@ def main() -> int:
         last = ""
         while time.monotonic() - started < args.timeout:
             for app_id in ids:
-                views[app_id] = http.get(f"{api}/api/v1/applications/{app_id}").json()
+                views[app_id] = http.get(f"{api}/api/v1/applications/{app_id}", headers=clerks[app_id]).json()
             done = sum(
                 1
                 for d in (d for v in views.values() for d in v["departments"])
