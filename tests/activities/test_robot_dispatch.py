@@ -19,6 +19,7 @@ from bots import evidence
 from bots.browser import BrowserPool
 from domain.requests import DepartmentRequest
 from domain.status import Channel
+from runtime.access import DEV_TOKENS
 from runtime.settings import Settings
 from simulators.portal import count_submissions, create_portal_app, list_submissions
 from tests.bots.conftest import valid_uscc
@@ -98,7 +99,10 @@ async def test_a_retry_resumes_the_form_and_the_receipt_screenshot_is_linked(tmp
             shot = f"{day}/hpf-{application_id}-receipt-attempt2.png"
             assert receipt.evidence == {RECEIPT_SCREENSHOT: shot}
             assert (settings.evidence_path / shot).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-            served = await serve_evidence(shot, settings)  # what GET /api/v1/evidence/<path> answers
+            # what GET /api/v1/evidence/<path> answers the development supervisor (a test application id
+            # "T-…" ties the file to no application kaiban knows: no request or Temporal client is asked)
+            supervisor = DEV_TOKENS["supervisor-dev-token"].identity
+            served = await serve_evidence(shot, request=None, settings=settings, client=None, identity=supervisor)
             assert served.path == settings.evidence_path.resolve() / shot and served.media_type == "image/png"
             # the receipt (a pydantic model crossing Temporal) carries the link through JSON
             assert type(receipt).model_validate_json(receipt.model_dump_json()).evidence == receipt.evidence
