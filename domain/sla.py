@@ -146,13 +146,17 @@ def task_ladder(
     policy: SlaPolicy,
     *,
     re_escalations: int,
+    due_at: datetime | None = None,
 ) -> list[LadderStep]:
     """The task's steps in time order: the policy's rungs, then ``re_escalations`` re-escalations.
 
     The k-th re-escalation is ``k × re_escalate_every_minutes`` working minutes after the
     deadline. Ask for more re-escalations (a larger ``re_escalations``) to extend the
-    ladder; earlier steps do not move.
+    ladder; earlier steps do not move. ``due_at`` (an extension): the deadline is exactly that
+    instant, even outside working time, and the rungs are fractions of the working time up to it.
     """
+    if due_at is not None:
+        return _extended_task_ladder(dispatched_at, due_at, calendar, policy, re_escalations=re_escalations)
     _check_budget(budget_minutes)
     if isinstance(re_escalations, bool) or not isinstance(re_escalations, int) or re_escalations < 0:
         raise ValueError(f"re_escalations must be a non-negative int, got {re_escalations!r}")
@@ -178,6 +182,34 @@ def task_ladder(
                 audience=policy.re_escalate_audience,
                 at=at,
                 sequence=len(policy.task_ladder) + k,
+            )
+        )
+    return steps
+
+
+def _extended_task_ladder(
+    dispatched_at: datetime, due_at: datetime, calendar: WorkingCalendar, policy: SlaPolicy, *, re_escalations: int
+) -> list[LadderStep]:
+    due = calendar.to_local(due_at)
+    total = calendar.working_time_between(dispatched_at, due)
+    steps = [
+        LadderStep(
+            level=rung.level,
+            audience=rung.audience,
+            at=due
+            if rung.fraction >= 1.0 or total <= timedelta(0)
+            else min(calendar.add_working_time(dispatched_at, total * rung.fraction), due),
+            sequence=i,
+        )
+        for i, rung in enumerate(policy.task_ladder, start=1)
+    ]
+    every = timedelta(minutes=policy.re_escalate_every_minutes)
+    at = due
+    for k in range(1, re_escalations + 1):
+        at = calendar.add_working_time(at, every)
+        steps.append(
+            LadderStep(
+                level="re_escalate", audience=policy.re_escalate_audience, at=at, sequence=len(policy.task_ladder) + k
             )
         )
     return steps

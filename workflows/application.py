@@ -58,6 +58,8 @@ with workflow.unsafe.imports_passed_through():
 
 #: Patch id: the tasks memo carries each task's receipt number (histories from before it replay unchanged)
 RECEIPT_IN_MEMO = "tasks-memo-receipt-no"
+#: Patch id: a department task's extended deadline is the instant set, not rounded to working minutes
+EXACT_EXTENSION = "task-extension-exact-instant"
 
 
 @workflow.defn(name="Application")
@@ -282,6 +284,8 @@ class ApplicationWorkflow:
             self._basis.policy,
             due_at=due_at,
             re_escalations=re_escalations,
+            # an extension holds at the instant the supervisor set (histories from before keep their rounding)
+            exact_due=due_at is None or workflow.patched(EXACT_EXTENSION),
         )
 
     async def _escalate(self, step: PlannedStep) -> None:

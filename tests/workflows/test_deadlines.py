@@ -9,7 +9,7 @@ replaying the history neither loses nor repeats a step.
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 
 import pytest
 from temporalio.client import WorkflowUpdateFailedError
@@ -210,3 +210,30 @@ async def test_a_restarted_worker_neither_loses_nor_repeats_a_step(time_env, sam
     ]
     started = [s for s in started if s.startswith(f"notify.{inp.application_id}.hrss.")]
     assert started == [f"notify.{n.key}" for n in fired]
+
+
+async def test_an_extension_to_a_day_off_holds_at_the_instant_set(time_env, sample_json):
+    """A task extended to noon of a day off is due then: detail, audit and the breach step agree."""
+    fakes = FakeDepartments(hold=quiet_until(3, version=1))
+    queue = f"q-{uuid.uuid4()}"
+    inp = application_input(sample_json, queue, timing=TIMING)
+    async with Worker(time_env.client, task_queue=queue, **worker_kwargs(fakes)):
+        handle = await time_env.client.start_workflow(
+            ApplicationWorkflow.run, inp, id=inp.application_id, task_queue=queue
+        )
+        hrss = await dispatched(time_env, handle, "hrss")
+        day = CALENDAR.to_local(hrss.due_at).date() + timedelta(days=1)
+        while CALENDAR.is_working_day(day):
+            day += timedelta(days=1)
+        new_due = datetime.combine(day, time(12, 0), tzinfo=CALENDAR.tz)
+        await handle.execute_update(
+            ApplicationWorkflow.extend_deadline,
+            DeadlineExtension(department="hrss", new_due_at=new_due, reason="周末加班审核", requested_by="sup-01"),
+        )
+        view = await handle.result()
+    hrss = next(d for d in view.departments if d.code == "hrss")
+    assert hrss.due_at == new_due
+    [audit] = view.deadline_changes
+    assert audit.new_due_at == new_due
+    breach = next(n for n in hrss_steps(fakes) if n.level == "breach")
+    assert breach.planned_at == new_due and breach.due_at == new_due
