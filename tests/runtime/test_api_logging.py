@@ -16,12 +16,13 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from api.app import create_app
+from runtime.access import DEV_CLERKS
 from runtime.settings import Settings
 from tests.support.servers import free_port
 
 ID_NUMBER = "140121198704150213"
 MOBILE = "13835100421"
-CLERK = {"Authorization": "Bearer clerk-dev-token"}
+CLERK = {"Authorization": f"Bearer {DEV_CLERKS['TY-XD-01']}"}  # the clerk of the sample's window
 _PERSONAL = re.compile(r"^(\d{17}[\dX]|1[3-9]\d{9})$")
 
 
@@ -79,8 +80,9 @@ def test_the_api_logs_through_the_masking_stream(tmp_path, capsys, sample_json):
         assert http.get("/_test/echo", params={"id_number": ID_NUMBER, "mobile": MOBILE}).status_code == 500
     captured = capsys.readouterr()
     assert_clean(captured.out + captured.err, secrets)
-    events = {e["event"]: e for e in json_lines(captured.out)}
-    assert "application_rejected_at_intake" in events
+    lines = json_lines(captured.out)
+    assert any(e["logger"] == "api.app" and e.get("path") == "/api/v1/applications" for e in lines), lines  # the 422
+    events = {e["event"]: e for e in lines}
     assert events["echo"]["id_number"] == "140121********0213"
     assert events["echo"]["founder"] == {"mobiles": ["138****0421"]}
     assert events["echo 140121********0213 138****0421"]["logger"] == "api.test.stdlib"
