@@ -12,6 +12,7 @@ import re
 from collections.abc import Iterator
 
 import httpx
+import structlog
 
 from runtime.access import dev_clerk_headers
 from runtime.logging import configure_logging
@@ -80,6 +81,9 @@ async def test_no_personal_data_in_the_logs_nor_in_the_raw_history(dev_env, tmp_
     secrets = set(ids_and_mobiles(sample_json))
     names = founder_names(sample_json)
     assert len(secrets) >= 8 and len(names) >= 4, (secrets, names)
+    rep = sample_json["legal_representative"]
+    # a control: a line that carries personal data on purpose shows the stream captured here masks
+    structlog.get_logger("tests.e2e").info("submitting", legal_representative=rep)
     async with running_stack(dev_env, tmp_path) as (api, _departments, _settings):
         headers = dev_clerk_headers(sample_json)  # the clerk of the sample's window
         async with httpx.AsyncClient(base_url=api, timeout=30, headers=headers) as http:
@@ -94,6 +98,7 @@ async def test_no_personal_data_in_the_logs_nor_in_the_raw_history(dev_env, tmp_
     loggers = {json.loads(line).get("logger") for line in captured.out.splitlines() if line.startswith("{")}
     assert any(n.startswith("api.") for n in loggers) and any(n.startswith("activities.") for n in loggers), loggers
     assert not sorted(s for s in secrets if s in logs), "a full ID number or mobile in the logs"
+    assert f"{rep['id_number'][:6]}********{rep['id_number'][-4:]}" in logs
 
     address = dev_env.client.service_client.config.target_host
     history = await temporal_cli("workflow", "show", "--workflow-id", app_id, "--address", address)
