@@ -84,7 +84,7 @@ class Settings(BaseSettings, Timing, AccessSettings):
     temporal_ui_port: int = 8233
     task_queue: str = "kaiban"
     robot_task_queue: str = "kaiban-robots"
-    payload_key: str = DEV_PAYLOAD_KEY  # base64 of 32 bytes: AES-256-GCM for workflow payloads
+    payload_key: str = Field(DEV_PAYLOAD_KEY, repr=False)  # base64 of 32 bytes: AES-256-GCM for workflow payloads
     # Payload key rotation (runtime.codec): new payloads carry payload_key_id ("kaiban-v1" is the id every
     # payload written so far carries); payload_old_keys only decode, e.g. after a rotation to "k2":
     # KAIBAN_PAYLOAD_KEY=<new>, KAIBAN_PAYLOAD_KEY_ID=k2, KAIBAN_PAYLOAD_OLD_KEYS='{"kaiban-v1": "<old key>"}'
@@ -111,6 +111,8 @@ class Settings(BaseSettings, Timing, AccessSettings):
     api_host: str = "127.0.0.1"
     api_port: int = 8000
     public_base_url: str = "http://127.0.0.1:8000"
+    # the largest request body the API reads (bytes); a larger one is 413 before it is parsed
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
 
     # Where things live
     data_dir: Path = ROOT / "data"
