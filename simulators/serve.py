@@ -1,4 +1,5 @@
-"""Run every simulated department system on its own loopback port (what ``make run`` starts).
+"""Run every simulated department system on its own loopback port (what ``make run`` starts): each
+serves its legacy portal and its JSON API there, over one store.
 
 Simulators stand in for foreign systems, so this file imports nothing of kaiban's:
 ports, data folder, accounts and the processing delay are command-line options.
@@ -15,9 +16,9 @@ from pathlib import Path
 
 import uvicorn
 
-from simulators.department_api import create_department_api_app
-from simulators.portal import create_portal_app
+from simulators.department import create_department_app
 
+# each department serves both channels on its one port; the ports keep the channel it had first
 PORTALS = {"amr": 8101, "psb_seal": 8102, "hrss": 8103, "hpf": 8104}
 APIS = {"tax": 8201, "nhsa": 8202, "bank": 8203}
 
@@ -30,27 +31,20 @@ def account(code: str) -> tuple[str, str]:
 
 
 def build_apps(data_dir: Path, process_delay_s: float, step_delay_s: float, host: str) -> list[tuple[str, int, object]]:
+    """Every department on its port, serving its portal (``/``) and its JSON API (``/api/v1``) over one store."""
     data_dir.mkdir(parents=True, exist_ok=True)
     apps = []
-    for code, port in PORTALS.items():
+    for code, port in {**PORTALS, **APIS}.items():
         user, password = account(code)
-        app = create_portal_app(
+        app = create_department_app(
             code,
             db_path=data_dir / f"{code}.sqlite3",
             username=user,
             password=password,
-            process_delay_s=process_delay_s,
-            step_delay_s=step_delay_s,
-        )
-        apps.append((code, port, app))
-    for code, port in APIS.items():
-        _, token = account(code)
-        app = create_department_api_app(
-            code,
-            db_path=data_dir / f"{code}.sqlite3",
-            token=token,
+            token=password,
             callback_secret=os.environ.get(f"KAIBAN_CALLBACK_SECRET_{code.upper()}"),
             process_delay_s=process_delay_s,
+            step_delay_s=step_delay_s,
         )
         apps.append((code, port, app))
     return apps
@@ -71,7 +65,9 @@ async def serve(data_dir: Path, process_delay_s: float, step_delay_s: float, hos
             break
         await asyncio.sleep(0.05)
     for code, port, _ in servers:
-        logging.getLogger("simulators").info("simulated department %s on http://%s:%d", code, host, port)
+        logging.getLogger("simulators").info(
+            "simulated department %s on http://%s:%d (portal /, API /api/v1)", code, host, port
+        )
     await asyncio.gather(*tasks)
 
 

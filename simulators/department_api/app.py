@@ -48,6 +48,18 @@ def create_department_api_app(
         department.rejection_rules[str(application_id)] = str(reason) or DEFAULT_REJECTION_REASON
         store.decide_rejection(department.db_path, code, str(application_id), str(reason) or DEFAULT_REJECTION_REASON)
 
+    app = FastAPI(title=f"{code} department API (simulator)")
+    mount_api(app, department)
+    # what tests and benches read: the same objects the routes use
+    app.state.db_path = department.db_path
+    app.state.rejection_rules = department.rejection_rules
+    app.include_router(admin.router)
+    return app
+
+
+def mount_api(app: FastAPI, department: Department) -> None:
+    """Serve ``department``'s ``/api/v1`` from ``app`` (bearer token, signed callbacks dropped on shutdown)."""
+
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         try:
@@ -55,13 +67,8 @@ def create_department_api_app(
         finally:
             await cancel_pending(department)
 
-    app = FastAPI(title=f"{code} department API (simulator)", lifespan=lifespan)
+    app.router.lifespan_context = lifespan
     app.state.department_api = department
-    # what tests and benches read: the same objects the routes use
-    app.state.department = code
-    app.state.db_path = department.db_path
-    app.state.rejection_rules = department.rejection_rules
+    app.state.department = department.code
     app.add_exception_handler(Unauthorized, unauthorized)
     app.include_router(routes.router)
-    app.include_router(admin.router)
-    return app

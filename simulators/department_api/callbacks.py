@@ -11,7 +11,6 @@ import time
 
 import httpx
 
-from simulators.department_api import store
 from simulators.department_api.state import Department
 
 CALLBACK_TIMEOUT_S = 3.0
@@ -22,14 +21,14 @@ async def post_callback(department: Department, ticket: str, delay: float, expec
     try:
         if delay > 0:
             await asyncio.sleep(delay)
-        rows = await asyncio.to_thread(store.select, department.db_path, "WHERE ticket = ?", (ticket,))
-        if not rows or not rows[0]["callback_url"] or store.status(rows[0]) not in expect:
+        target = await asyncio.to_thread(department.filings.callback_target, ticket)
+        if target is None or not target[1] or target[0]["status"] not in expect:
             return
-        row = rows[0]
-        body = json.dumps(store.public(row), ensure_ascii=False).encode("utf-8")
+        submission, url = target
+        body = json.dumps(submission, ensure_ascii=False).encode("utf-8")
         async with httpx.AsyncClient(timeout=CALLBACK_TIMEOUT_S) as client:
             await client.post(
-                row["callback_url"],
+                url,
                 content=body,
                 headers={"Content-Type": "application/json", "X-Department": department.code, **sign(department, body)},
             )

@@ -8,17 +8,15 @@ import time
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
-from simulators.department_api import store
 from simulators.department_api.callbacks import schedule_callback
-from simulators.department_api.models import BankSubmission, Submission
 from simulators.department_api.state import Department, DepartmentDep, error, require_token, validation_reason
 
 router = APIRouter(prefix="/api/v1/submissions", dependencies=[Depends(require_token)])
 
 
-async def parse_submission(request: Request, department: Department) -> Submission | JSONResponse:
+async def parse_submission(request: Request, department: Department) -> BaseModel | JSONResponse:
     """The request's body as this department's model, or the 422 that refuses it."""
     try:
         data = json.loads(await request.body())
@@ -27,17 +25,18 @@ async def parse_submission(request: Request, department: Department) -> Submissi
     if not isinstance(data, dict):
         return error(422, "validation_failed", "body: a JSON object is expected")
     try:
-        body = department.body_model.model_validate(data)
+        body: BaseModel = department.body_model.model_validate(data)
     except ValidationError as exc:
         return error(422, "validation_failed", validation_reason(exc))
-    if isinstance(body, BankSubmission) and (problem := body.check_financial_seal()):
+    if problem := await asyncio.to_thread(department.filings.check, body):
         return error(422, "validation_failed", problem)
     key = request.headers.get("idempotency-key")
-    if key is not None and key.strip() != body.application_id:
+    application_id = getattr(body, "application_id", None)
+    if key is not None and key.strip() != application_id:
         return error(
             422,
             "validation_failed",
-            f"Idempotency-Key {key!r} does not match application_id {body.application_id!r}",
+            f"Idempotency-Key {key!r} does not match application_id {application_id!r}",
         )
     return body
 
@@ -47,14 +46,14 @@ async def submit(request: Request, department: DepartmentDep) -> JSONResponse:
     body = await parse_submission(request, department)
     if isinstance(body, JSONResponse):
         return body
-    rule = department.rejection_rules.get(body.application_id)
-    row, created = await asyncio.to_thread(
-        store.store, department.db_path, department.code, body, department.process_delay_s, rule
-    )
-    if created and row["callback_url"]:
+    rule = department.rejection_rules.get(getattr(body, "application_id", ""))
+    filed = await asyncio.to_thread(department.filings.submit, body, department.process_delay_s, rule)
+    row = filed.submission
+    if filed.created and filed.callback_url:
         # once processed: completed, or rejected by a rule (possibly one set in the meantime)
-        delay = max(0.0, row["ready_ts"] - time.time()) + 0.02
+        delay = max(0.0, filed.ready_ts - time.time()) + 0.02
         schedule_callback(department, row["ticket"], delay, ("completed", "rejected"))
+    created = filed.created
     return JSONResponse(
         {
             "ticket": row["ticket"],
@@ -69,23 +68,15 @@ async def submit(request: Request, department: DepartmentDep) -> JSONResponse:
 
 @router.get("")
 async def search(department: DepartmentDep, application_id: str | None = None) -> JSONResponse:
-    if application_id is None:
-        where, params = "WHERE department = ?", (department.code,)
-    else:
-        where, params = "WHERE department = ? AND application_id = ?", (department.code, application_id)
-    rows = await asyncio.to_thread(store.select, department.db_path, where, params)
-    now = time.time()
-    return JSONResponse([store.public(r, now) for r in rows])
+    return JSONResponse(await asyncio.to_thread(department.filings.search, application_id))
 
 
 @router.get("/{ticket}")
 async def inquire(department: DepartmentDep, ticket: str) -> JSONResponse:
-    rows = await asyncio.to_thread(
-        store.select, department.db_path, "WHERE department = ? AND ticket = ?", (department.code, ticket)
-    )
-    if not rows:
+    submission = await asyncio.to_thread(department.filings.get, ticket)
+    if submission is None:
         return error(404, "not_found", f"unknown ticket {ticket!r}")
-    return JSONResponse(store.public(rows[0]))
+    return JSONResponse(submission)
 
 
 @router.post("/{ticket}/withdrawal")
@@ -97,7 +88,7 @@ async def withdraw(request: Request, department: DepartmentDep, ticket: str) -> 
     reason = data.get("reason") if isinstance(data, dict) else None
     if not isinstance(reason, str) or not reason.strip():
         return error(422, "validation_failed", "reason: a withdrawal needs a reason (撤回原因)")
-    row = await asyncio.to_thread(store.withdraw, department.db_path, department.code, ticket, reason.strip()[:500])
-    if row is None:
+    submission = await asyncio.to_thread(department.filings.withdraw, ticket, reason.strip()[:500])
+    if submission is None:
         return error(404, "not_found", f"unknown ticket {ticket!r}")
-    return JSONResponse(store.public(row))
+    return JSONResponse(submission)

@@ -11,8 +11,9 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.responses import JSONResponse
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
+from simulators.department_api.filings import ApiStore, Filings
 from simulators.department_api.models import Submission
 
 DEFAULT_REJECTION_REASON = "材料不全，请补正 (materials incomplete, please correct)"
@@ -23,11 +24,16 @@ class Department:
     code: str
     token: str
     db_path: Path
-    body_model: type[Submission]
+    body_model: type[Submission] | type[BaseModel]
     callback_secret: str = ""  # signs callbacks (X-Kaiban-Signature); not the account secret
     process_delay_s: float = 0.0
     rejection_rules: dict[str, str] = field(default_factory=dict)
     pending: set[asyncio.Task] = field(default_factory=set)  # callbacks not yet sent
+    filings: Filings = None  # type: ignore[assignment]  # default: the API's own store
+
+    def __post_init__(self) -> None:
+        if self.filings is None:
+            self.filings = ApiStore(self.db_path, self.code)
 
 
 def get_department(request: Request) -> Department:

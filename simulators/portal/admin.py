@@ -19,7 +19,8 @@ from simulators.portal import store
 from simulators.portal.behaviour import behaviour_problems
 from simulators.portal.state import DEFAULT_REJECTION_REASON, Portal, PortalDep
 
-router = APIRouter(prefix="/_admin")
+router = APIRouter(prefix="/_admin")  # the portal store's submissions and rejection rules
+ops_router = APIRouter(prefix="/_admin")  # behaviour switches, counters, health: any portal
 
 
 async def json_object(request: Request) -> Any:
@@ -83,12 +84,12 @@ def behaviour_json(portal: Portal) -> JSONResponse:
     return JSONResponse(dataclasses.asdict(portal.behaviour))
 
 
-@router.get("/behaviour")
+@ops_router.get("/behaviour")
 async def admin_behaviour(portal: PortalDep) -> JSONResponse:
     return behaviour_json(portal)
 
 
-@router.put("/behaviour")
+@ops_router.put("/behaviour")
 async def admin_set_behaviour(request: Request, portal: PortalDep) -> JSONResponse:
     """Change some of the portal's behaviours now (JSON object of Behaviour fields); answers all of them."""
     body = await json_object(request)
@@ -104,11 +105,11 @@ async def admin_set_behaviour(request: Request, portal: PortalDep) -> JSONRespon
     return behaviour_json(portal)
 
 
-@router.get("/counters")
+@ops_router.get("/counters")
 async def admin_counters(portal: PortalDep) -> JSONResponse:
     return JSONResponse({**portal.counters, "sessions_open": len(portal.sessions)})
 
 
-@router.get("/health")
+@ops_router.get("/health")
 async def admin_health(portal: PortalDep) -> JSONResponse:
     return JSONResponse({"portal": portal.spec.code, "ok": True})

@@ -15,7 +15,7 @@ from simulators.portal.specs import PORTAL_CODES, PORTAL_SPECS
 from simulators.portal.state import DEFAULT_REJECTION_REASON, LoginRequired, Portal, to_login
 
 
-def _behaviour(
+def build_behaviour(
     behaviour: Behaviour | None, process_delay_s: float | None, step_delay_s: float | None, knobs: dict[str, Any]
 ) -> Behaviour:
     if process_delay_s is not None:
@@ -52,7 +52,7 @@ def create_portal_app(
         raise ValueError(f"no portal simulator for department {code!r}; known: {', '.join(PORTAL_CODES)}")
     portal = Portal(
         spec=spec,
-        behaviour=_behaviour(behaviour, process_delay_s, step_delay_s, knobs),
+        behaviour=build_behaviour(behaviour, process_delay_s, step_delay_s, knobs),
         db_path=Path(db_path),
         username=username,
         password=password,
@@ -62,9 +62,16 @@ def create_portal_app(
         portal.add_rejection_rule(str(application_id), str(reason) or DEFAULT_REJECTION_REASON)
 
     app = FastAPI(title=spec.system_name, docs_url=None, redoc_url=None, openapi_url=None)
+    mount_portal(app, portal)
+    return app
+
+
+def mount_portal(app: FastAPI, portal: Portal, *, store_admin: bool = True) -> None:
+    """Serve ``portal`` from ``app``: its pages, its misbehaviour, its ``/_admin`` (the store's
+    submissions and rejection rules only with ``store_admin``: a portal over another store has not)."""
     app.state.portal = portal
     # what tests and benches read: the same objects the routes use
-    app.state.spec = spec
+    app.state.spec = portal.spec
     app.state.behaviour = portal.behaviour
     app.state.db_path = portal.db_path
     app.state.sessions = portal.sessions
@@ -72,6 +79,7 @@ def create_portal_app(
     app.state.counters = portal.counters
     app.middleware("http")(misbehave)
     app.add_exception_handler(LoginRequired, to_login)
-    for router in (login.router, wizard.router, cases.router, admin.router):
+    for router in (login.router, wizard.router, cases.router, admin.ops_router):
         app.include_router(router)
-    return app
+    if store_admin:
+        app.include_router(admin.router)

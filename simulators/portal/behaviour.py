@@ -79,7 +79,7 @@ async def misbehave(request: Request, call_next: Callable[[Request], Any]) -> Re
     A GET fails before doing anything; a POST fails after the portal did its work (a gateway that timed out).
     """
     path = request.url.path
-    if path.startswith("/_admin") or path == "/favicon.ico":
+    if path.startswith(("/_admin", "/api/")) or path == "/favicon.ico":  # /api/: the department's JSON API
         return await call_next(request)
     portal = request.app.state.portal
     behaviour, counters = portal.behaviour, portal.counters

@@ -8,7 +8,6 @@ from urllib.parse import quote
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from simulators.common import now
 from simulators.portal import store
 from simulators.portal.state import Portal, PortalDep
 
@@ -25,9 +24,7 @@ def render_progress(
 ) -> HTMLResponse:
     records: list[dict[str, Any]] = []
     if searched:
-        records = store.find_submissions(
-            portal.db_path, application_id=external_ref or None, receipt_no=receipt_no or None
-        )
+        records = portal.filings.find(application_id=external_ref or None, receipt_no=receipt_no or None)
     return portal.render(
         "progress.html",
         session,
@@ -57,12 +54,12 @@ async def withdraw_case(request: Request, portal: PortalDep, receipt_no: str) ->
     session = portal.session(request)
     form = await request.form()
     reason = str(form.get("reason") or "").strip()
-    if not store.find_submissions(portal.db_path, receipt_no=receipt_no):
+    if not portal.filings.find(receipt_no=receipt_no):
         return portal.not_found(session, "未找到该办件。")
     if not reason:
         return render_progress(portal, session, "", receipt_no, True, {"withdraw_reason": "请填写撤回原因"})
     await portal.slow_step()
-    store.withdraw(portal.db_path, receipt_no, reason[:200], now().isoformat(timespec="seconds"))
+    portal.filings.withdraw(receipt_no, reason[:200])
     return RedirectResponse(f"/cases/{quote(receipt_no)}/withdrawal", status_code=303)
 
 

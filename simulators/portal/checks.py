@@ -79,6 +79,13 @@ def _check_hpf_rate(v: str, label: str) -> str | None:
     return None
 
 
+def _check_amount(v: str, label: str) -> str | None:
+    d = decimal_or_none(v)
+    if d is None or d < 0 or d.as_tuple().exponent < -4:  # type: ignore[operator]
+        return f"{label}应为不小于0的金额（最多4位小数）"
+    return None
+
+
 def _check_date(v: str, label: str) -> str | None:
     try:
         date.fromisoformat(v)
@@ -100,6 +107,7 @@ CHECKS: dict[str, Callable[[str, str], str | None]] = {
     "years_1_100": _int_between(1, 100),
     "hpf_rate": _check_hpf_rate,
     "date": _check_date,
+    "amount": _check_amount,
 }
 
 

@@ -17,6 +17,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 
 from simulators.portal import store
 from simulators.portal.behaviour import Behaviour
+from simulators.portal.filings import Filings, PortalStore
 from simulators.portal.forms import display
 from simulators.portal.specs import V2_PREFIX, PortalSpec, StepSpec, v2_step
 
@@ -75,8 +76,11 @@ class Portal:
     rejection_rules: dict[str, str] = field(default_factory=dict)
     counters: dict[str, int] = field(default_factory=lambda: dict.fromkeys(COUNTERS, 0))
     expired_tokens: set[str] = field(default_factory=set)  # a login from one of them is a re-login
+    filings: Filings = None  # type: ignore[assignment]  # default: the portal's own store
 
     def __post_init__(self) -> None:
+        if self.filings is None:
+            self.filings = PortalStore(self.db_path, self.spec)
         self.rng = random.Random(self.behaviour.error_seed)
         self.templates = _templates(self.spec)
         self.v2_steps = tuple(v2_step(step) for step in self.spec.steps)
@@ -150,7 +154,7 @@ class Portal:
         self, session: dict[str, Any], receipt_no: str, template: str, page_title: str, missing: str
     ) -> HTMLResponse:
         """A page about one filed case (receipt, withdrawal), or the 404 page saying ``missing``."""
-        rows = store.find_submissions(self.db_path, receipt_no=receipt_no)
+        rows = self.filings.find(receipt_no=receipt_no)
         if not rows:
             return self.not_found(session, missing)
         return self.render(template, session, page_title=page_title, record=rows[0])
@@ -158,7 +162,7 @@ class Portal:
     def add_rejection_rule(self, application_id: str, reason: str) -> int:
         """Reject ``application_id`` from now on; returns how many of its cases in review were marked."""
         self.rejection_rules[application_id] = reason
-        return store.decide_rejection(self.db_path, self.spec.code, application_id, reason)
+        return self.filings.decide_rejection(application_id, reason)
 
 
 def get_portal(request: Request) -> Portal:

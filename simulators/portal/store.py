@@ -31,12 +31,20 @@ CREATE TABLE IF NOT EXISTS submissions (
     username       TEXT,
     decision_reason   TEXT,
     withdrawn_at      TEXT,
-    withdrawal_reason TEXT
+    withdrawal_reason TEXT,
+    channel           TEXT,
+    callback_url      TEXT
 );
 CREATE INDEX IF NOT EXISTS submissions_application_id ON submissions (application_id);
 """
 # columns added after the first release: added to an existing file by init_db
-_ADDED_COLUMNS = (("decision_reason", "TEXT"), ("withdrawn_at", "TEXT"), ("withdrawal_reason", "TEXT"))
+_ADDED_COLUMNS = (
+    ("decision_reason", "TEXT"),
+    ("withdrawn_at", "TEXT"),
+    ("withdrawal_reason", "TEXT"),
+    ("channel", "TEXT"),  # NULL: filed on the portal; "api": filed through the department's JSON API
+    ("callback_url", "TEXT"),  # where the JSON API calls back (filings through the API only)
+)
 
 IN_REVIEW = "in_review"
 COMPLETED = "completed"
@@ -76,13 +84,19 @@ def _row(row: sqlite3.Row, now: float) -> dict[str, Any]:
         "reason": reason,
         "withdrawn_at": row["withdrawn_at"],
         "withdrawal_reason": row["withdrawal_reason"],
+        "channel": row["channel"] or "portal",
         "data": json.loads(row["data"]),
         # a result exists from submission on, but is only issued once processing is over
         "result": json.loads(row["result"]) if status == COMPLETED and row["result"] else None,
     }
 
 
-def insert_submission(
+def insert_submission(db_path: str | Path, **fields: Any) -> dict[str, Any]:
+    """Record one submission (every keyword of :func:`file_submission`); returns it."""
+    return file_submission(db_path, **fields)[0]
+
+
+def file_submission(
     db_path: str | Path,
     *,
     portal: str,
@@ -95,16 +109,30 @@ def insert_submission(
     make_result: Callable[[int], dict[str, Any]],
     username: str | None = None,
     decision_reason: str | None = None,
-) -> dict[str, Any]:
+    channel: str | None = None,
+    callback_url: str | None = None,
+    unless_live_from: tuple[str | None, ...] | None = None,
+) -> tuple[dict[str, Any], bool]:
     """Record one submission; the receipt number and result are derived from its row id.
 
     ``decision_reason``: the department will reject it with this reason when processing ends.
+    ``unless_live_from`` (channels, None for the portal): when the application already has a live
+    submission filed through one of them, nothing is stored and that one is returned. Returns
+    (submission, created).
     """
     with connect(db_path) as conn:
         with immediate(conn):
+            if unless_live_from is not None:
+                now = time.time()
+                for old in conn.execute(
+                    "SELECT * FROM submissions WHERE application_id = ? ORDER BY id", (application_id,)
+                ).fetchall():
+                    if old["channel"] in unless_live_from and _status(old, now)[0] not in CLOSED:
+                        return _row(old, now), False
             cur = conn.execute(
                 "INSERT INTO submissions (portal, application_id, submitted_at, submitted_ts, ready_ts,"
-                " status, data, username, decision_reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " status, data, username, decision_reason, channel, callback_url)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     portal,
                     application_id,
@@ -115,6 +143,8 @@ def insert_submission(
                     _dumps(data),
                     username,
                     decision_reason,
+                    channel,
+                    callback_url,
                 ),
             )
             row_id = int(cur.lastrowid)
@@ -123,7 +153,7 @@ def insert_submission(
                 (make_receipt_no(row_id), _dumps(make_result(row_id)), row_id),
             )
         row = conn.execute("SELECT * FROM submissions WHERE id = ?", (row_id,)).fetchone()
-    return _row(row, time.time())
+    return _row(row, time.time()), True
 
 
 def find_submissions(
@@ -170,12 +200,16 @@ def decide_rejection(db_path: str | Path, portal: str, application_id: str, reas
     return cur.rowcount
 
 
-def withdraw(db_path: str | Path, receipt_no: str, reason: str, withdrawn_at: str) -> dict[str, Any] | None:
+def withdraw(
+    db_path: str | Path, receipt_no: str, reason: str, withdrawn_at: str, *, rejected_too: bool = False
+) -> dict[str, Any] | None:
     """The applicant withdraws a case (撤回). A live case (in review or completed) becomes withdrawn;
-    a withdrawn or rejected one is left as it is. Returns the case as it now stands, or None."""
+    a withdrawn one is left as it is, a rejected one too unless ``rejected_too`` (the JSON API's way).
+    Returns the case as it now stands, or None."""
     with connect(db_path) as conn, immediate(conn):
         row = conn.execute("SELECT * FROM submissions WHERE receipt_no = ?", (receipt_no,)).fetchone()
-        if row is not None and _status(row, time.time())[0] not in CLOSED:
+        closed = (WITHDRAWN,) if rejected_too else CLOSED
+        if row is not None and _status(row, time.time())[0] not in closed:
             conn.execute(
                 "UPDATE submissions SET status = ?, withdrawn_at = ?, withdrawal_reason = ? WHERE id = ?",
                 (WITHDRAWN, withdrawn_at, reason, row["id"]),

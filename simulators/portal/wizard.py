@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from simulators.common import now
-from simulators.portal import store
 from simulators.portal.forms import display, read_form, step_groups, structured, validate_step
 from simulators.portal.state import Portal, PortalDep
 
@@ -49,24 +46,11 @@ def to_open_step(portal: Portal, session: dict[str, Any]) -> RedirectResponse:
 
 def file_submission(portal: Portal, session: dict[str, Any]) -> dict[str, Any]:
     """Store the finished draft as a submission (rejected when processing ends if a rule or review says so)."""
-    spec, behaviour = portal.spec, portal.behaviour
+    spec = portal.spec
     data = structured(spec, session["draft"])
     decision = portal.rejection_rules.get(data["external_ref"]) or (spec.review(data) if spec.review else None)
-    received = now()
-    submitted_ts = received.timestamp()
-    ready_at = received + timedelta(seconds=behaviour.process_delay_s)
-    return store.insert_submission(
-        portal.db_path,
-        portal=spec.code,
-        application_id=data["external_ref"],
-        data=data,
-        submitted_at=received.isoformat(timespec="seconds"),
-        submitted_ts=submitted_ts,
-        ready_ts=submitted_ts + behaviour.process_delay_s,
-        make_receipt_no=lambda row_id: f"{spec.receipt_prefix}{received:%Y%m%d}{row_id:06d}",
-        make_result=lambda row_id: spec.issue_result(row_id, data, ready_at),
-        username=session["user"],
-        decision_reason=decision,
+    return portal.filings.file(
+        data, username=session["user"], decision=decision, process_delay_s=portal.behaviour.process_delay_s
     )
 
 
