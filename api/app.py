@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Sequence
+from typing import Any
 
 import structlog
 from fastapi import FastAPI, Request, status
-from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -17,6 +18,8 @@ from temporalio.service import RPCError
 from api.audit import AuditMiddleware, note_refusal
 from api.auth import Authenticator, Refusal
 from api.deps import ClientHolder, TemporalUnavailable
+from api.limits import BodyLimitMiddleware
+from api.problems import http_problem
 from api.routers import applications, audit, deadlines, departments, evidence, health, supervision
 from domain.form_errors import request_errors
 from runtime.logging import configure_logging
@@ -60,22 +63,30 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
     app.include_router(evidence.router)
     app.include_router(supervision.router)
     app.include_router(audit.router)
-    app.add_middleware(AuditMiddleware)
+    app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(AuditMiddleware)  # outermost: it records the body limit's refusals too
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = request_errors(exc.errors())
-        note_refusal(request.state, f"申请表有 {len(errors)} 处需要修改", "invalid_request")
-        log.info("application_rejected_at_intake", path=request.url.path, fields=[e["field"] for e in errors])
+        raw = exc.errors()
+        if isinstance(exc.body, bytes) and any(tuple(e.get("loc") or ())[:1] == ("body",) for e in raw):
+            # a body the route did not read as JSON: its content type is not application/json
+            return await _refused(
+                request, Refusal(415, "unsupported_media_type", "请求内容类型应为 application/json（JSON）")
+            )
+        errors = request_errors(raw)
+        detail = validation_summary(request.url.path, raw, errors)
+        note_refusal(request.state, detail, "invalid_request")
+        log.info("request_rejected_at_validation", path=request.url.path, fields=[e["field"] for e in errors])
         return JSONResponse(
-            status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
-            content={"detail": f"申请表有 {len(errors)} 处需要修改", "errors": errors},
+            status_code=status.HTTP_422_UNPROCESSABLE_CONTENT, content={"detail": detail, "errors": errors}
         )
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
-        note_refusal(request.state, str(exc.detail))
-        return await http_exception_handler(request, exc)
+        body = http_problem(exc.status_code, exc.detail)
+        note_refusal(request.state, body["detail"], body["code"])
+        return JSONResponse(status_code=exc.status_code, content=body, headers=exc.headers)
 
     @app.exception_handler(Refusal)
     async def _refused(request: Request, exc: Refusal) -> JSONResponse:
@@ -102,4 +113,24 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
             content={"detail": "工作流服务暂不可用，请稍后重试", "code": "temporal_error"},
         )
 
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:  # a bug: still a Problem body
+        log.exception("request_failed", path=request.url.path, error=str(exc))
+        return JSONResponse(status_code=500, content={"detail": "服务内部错误，请稍后重试", "code": "internal_error"})
+
     return app
+
+
+#: the routes whose body is the one form
+_FORM_PATHS = ("/api/v1/applications", "/corrections")
+
+
+def validation_summary(path: str, raw: Sequence[Any], errors: list[dict[str, str]]) -> str:
+    """The ``detail`` of a 422: how many places to fix (the one form: "申请表有 N 处需要修改")."""
+    n = len(errors)
+    if path.endswith(_FORM_PATHS) and all(tuple(e.get("loc") or ())[:1] == ("body",) for e in raw):
+        return f"申请表有 {n} 处需要修改"
+    if n == 1:
+        field, message = errors[0]["field"], errors[0]["message"]
+        return f"请求有 1 处需要修改：{field} {message}" if field else f"请求有 1 处需要修改：{message}"
+    return f"请求有 {n} 处需要修改"

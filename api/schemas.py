@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, Field
 
 from workflows.models import ApplicationView, DeadlineChange
 
@@ -18,8 +18,10 @@ class SubmissionAccepted(BaseModel):
 
 
 class DeadlineExtensionRequest(BaseModel):
-    department: str | None = Field(None, description="部门代码；不填则延长整件申请的时限")
-    new_due_at: datetime = Field(description="新的办结时限（须带时区，且晚于原时限）")
+    department: str | None = Field(
+        None, pattern=r"^[a-z][a-z0-9_]{0,31}$", description="部门代码；不填则延长整件申请的时限"
+    )
+    new_due_at: AwareDatetime = Field(description="新的办结时限（须带时区，且晚于原时限）")
     reason: str = Field(min_length=1, max_length=500, description="延期理由（必填）")
     requested_by: str | None = Field(None, max_length=64, description="不再使用：延期人取自登录身份，此值被忽略")
 
@@ -40,13 +42,17 @@ class FieldError(BaseModel):
 
 
 class ValidationProblem(BaseModel):
-    detail: str
+    """A request that does not validate (body, query, path or header): 422, one entry per field."""
+
+    detail: str = Field(description="中文摘要，如「申请表有 2 处需要修改」")
     errors: list[FieldError]
 
 
 class Problem(BaseModel):
-    detail: str
-    code: str
+    """A refusal: a Chinese ``detail`` for people, an English ``code`` for programs."""
+
+    detail: str = Field(description="中文说明")
+    code: str = Field(description="英文代码，如 forbidden、application_not_found")
 
 
 class Health(BaseModel):

@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import structlog
-from fastapi import HTTPException, status
 from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.service import RPCError, RPCStatusCode
+
+from api.auth import Refusal
 
 log = structlog.get_logger(__name__)
 
@@ -18,7 +19,15 @@ def refusal_reason(err: WorkflowUpdateFailedError) -> str:
     return str(reason).removeprefix("ValueError: ")
 
 
-async def run_update(client: Client, workflow_id: str, update: Any, arg: Any, *, not_found: str | None = None) -> Any:
+async def run_update(
+    client: Client,
+    workflow_id: str,
+    update: Any,
+    arg: Any,
+    *,
+    not_found: str | None = None,
+    not_found_code: str = "application_not_running",
+) -> Any:
     """Run ``update`` on the workflow: a refusal is 409 with its reason, no running workflow 404 (``not_found``)."""
     handle = client.get_workflow_handle(workflow_id)
     try:
@@ -28,10 +37,8 @@ async def run_update(client: Client, workflow_id: str, update: Any, arg: Any, *,
         log.info(
             "update_refused", workflow_id=workflow_id, update=getattr(update, "__name__", str(update)), reason=reason
         )
-        raise HTTPException(status.HTTP_409_CONFLICT, detail=reason) from err
+        raise Refusal(409, "update_refused", reason) from err
     except RPCError as err:
         if err.status is RPCStatusCode.NOT_FOUND:
-            raise HTTPException(
-                status.HTTP_404_NOT_FOUND, detail=not_found or f"未找到在办的申请 {workflow_id}"
-            ) from err
+            raise Refusal(404, not_found_code, not_found or f"未找到在办的申请 {workflow_id}") from err
         raise

@@ -156,12 +156,16 @@ class Address(_Model):
     detail: str = Field(min_length=1, max_length=200)
 
 
+#: one item of the business scope (经营范围), as the catalogue of business items words it
+BusinessScopeItem = Annotated[str, Field(min_length=1, max_length=200)]
+
+
 class Company(_Model):
     name: str = Field(min_length=1, max_length=100)
     entity_type: EntityType
     registered_capital_wan_yuan: Decimal = Field(gt=0, max_digits=14, decimal_places=4)
     address: Address
-    business_scope: list[str] = Field(min_length=1)
+    business_scope: list[BusinessScopeItem] = Field(min_length=1, max_length=50)
     operating_term_years: int | None = Field(default=None, ge=1, le=100)
     employees_expected: int = Field(ge=0)
 
@@ -210,8 +214,8 @@ class Person(_Model):
     ROLE: ClassVar[str] = ""
 
     name: str = Field(min_length=1, max_length=50)
-    id_number: str
-    mobile: str
+    id_number: str = Field(max_length=32)
+    mobile: str = Field(max_length=20)
 
     @field_validator("id_number")
     @classmethod
@@ -264,7 +268,7 @@ class _Shareholder(_Model):
 
 class NaturalPersonShareholder(_Shareholder):
     kind: Literal["natural_person"]
-    id_number: str
+    id_number: str = Field(max_length=32)
 
     @field_validator("id_number")
     @classmethod
@@ -274,7 +278,7 @@ class NaturalPersonShareholder(_Shareholder):
 
 class LegalPersonShareholder(_Shareholder):
     kind: Literal["legal_person"]
-    uscc: str
+    uscc: str = Field(max_length=32)
 
     @field_validator("uscc")
     @classmethod
@@ -298,7 +302,7 @@ def _duplicates(values: list[Any]) -> list[tuple[int, int]]:
 
 
 class Seal(_Model):
-    types: list[SealType] = Field(default_factory=list)
+    types: list[SealType] = Field(default_factory=list, max_length=10)
 
     @field_validator("types")
     @classmethod
@@ -314,7 +318,7 @@ class Seal(_Model):
 
 
 class Tax(_Model):
-    invoice_types: list[Literal["digital_general", "digital_special"]] = Field(default_factory=list)
+    invoice_types: list[Literal["digital_general", "digital_special"]] = Field(default_factory=list, max_length=10)
     expected_monthly_invoice_amount_wan_yuan: Decimal = Field(ge=0, max_digits=14, decimal_places=4)
 
     @field_validator("invoice_types")
@@ -334,7 +338,7 @@ class Employee(_Model):
     ROLE: ClassVar[str] = "参保职工"
 
     name: str = Field(min_length=1, max_length=50)
-    id_number: str
+    id_number: str = Field(max_length=32)
 
     @field_validator("id_number")
     @classmethod
@@ -344,7 +348,7 @@ class Employee(_Model):
 
 class SocialInsurance(_Model):
     register: bool = Field()  # explicit: else BaseModel's inherited `register` becomes its default
-    enroll_employees: list[Employee] = Field(default_factory=list)
+    enroll_employees: list[Employee] = Field(default_factory=list, max_length=500)
 
 
 class MedicalInsurance(_Model):
@@ -376,8 +380,8 @@ class BankAccount(_Model):
 
 
 class Material(_Model):
-    kind: str = Field(min_length=1)
-    filename: str = Field(min_length=1)
+    kind: str = Field(min_length=1, max_length=64)
+    filename: str = Field(min_length=1, max_length=255)
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
 
 
@@ -385,7 +389,7 @@ class Application(_Model):
     window: Window
     company: Company
     legal_representative: LegalRepresentative
-    shareholders: list[Shareholder] = Field(min_length=1)
+    shareholders: list[Shareholder] = Field(min_length=1, max_length=50)
     supervisor: Person
     financial_officer: Person
     tax_officer: Person
@@ -396,7 +400,7 @@ class Application(_Model):
     medical_insurance: MedicalInsurance
     housing_fund: HousingFund
     bank_account: BankAccount | None = None
-    materials: list[Material] = Field(default_factory=list)
+    materials: list[Material] = Field(default_factory=list, max_length=50)
 
     @field_validator("supervisor", "financial_officer", "tax_officer", "liaison", mode="wrap")
     @classmethod

@@ -79,6 +79,7 @@ def _pattern(ctx: dict) -> str:
 
 
 _DATE = "应为日期，格式为 YYYY-MM-DD（如 2026-09-01）"
+_DATETIME = "应为带时区的日期时间（ISO 8601），如 2026-09-30T14:00:00+08:00"
 _DECIMAL = '应为十进制数字（如 "100" 或 "12.5"）'
 _INTEGER = "应为整数"
 _BOOL = "应为是或否（true / false）"
@@ -116,6 +117,10 @@ BUILTIN_MESSAGES: dict[str, Any] = {
     "date_type": _DATE,
     "date_from_datetime_parsing": _DATE,
     "date_from_datetime_inexact": "应为日期（不带时间），格式为 YYYY-MM-DD",
+    "datetime_parsing": _DATETIME,
+    "datetime_type": _DATETIME,
+    "datetime_from_date_parsing": _DATETIME,
+    "timezone_aware": "须带时区，例如 2026-09-30T14:00:00+08:00",
     "bool_parsing": _BOOL,
     "bool_type": _BOOL,
     "list_type": "应为列表",

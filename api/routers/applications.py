@@ -9,22 +9,23 @@ from datetime import datetime
 from typing import Annotated
 
 import structlog
-from fastapi import APIRouter, Header, HTTPException, Request, status
+from fastapi import APIRouter, Header, Request, status
 from temporalio.client import WorkflowQueryFailedError
 from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.service import RPCError, RPCStatusCode
 
-from api.access import IdentityDep, handled_window, require, visible_window
-from api.auth import forbidden
+from api.access import IdentityDep, handled_window, not_found, require, visible_window
+from api.auth import Refusal, forbidden
+from api.clean import CheckedRoute
 from api.deps import ClientDep, SettingsDep
+from api.params import ApplicationId, DepartmentCode
+from api.problems import COMMON, POSTS, READS, responses
 from api.schemas import (
     ApplicationDetail,
     DeadlineChangeRecord,
     DeadlineExtensionRequest,
     ManualCompletionRequest,
-    Problem,
     SubmissionAccepted,
-    ValidationProblem,
     WithdrawalRequest,
 )
 from api.updates import run_update
@@ -41,7 +42,7 @@ from workflows.models import (
     Withdrawal,
 )
 
-router = APIRouter(prefix="/api/v1/applications", tags=["applications"])
+router = APIRouter(prefix="/api/v1/applications", tags=["applications"], route_class=CheckedRoute)
 log = structlog.get_logger(__name__)
 
 
@@ -59,7 +60,9 @@ def new_application_id(now: datetime, window_id: str, idempotency_key: str | Non
     "",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=SubmissionAccepted,
-    responses={422: {"model": ValidationProblem, "description": "表单校验未通过（逐字段中文提示）"}},
+    responses=responses(
+        *COMMON, *POSTS, 403, 503, s403="非受理窗口人员，或不是本窗口的申请", s422="表单校验未通过（逐字段中文提示）"
+    ),
     summary="综合窗口提交一份企业开办申请",
 )
 async def submit_application(
@@ -123,11 +126,11 @@ async def submit_application(
 @router.get(
     "/{application_id}",
     response_model=ApplicationDetail,
-    responses={404: {"model": Problem}},
+    responses=responses(*READS, s404="未找到申请（其他窗口的申请对本窗口人员同样不存在）"),
     summary="查询申请及各部门办理进度",
 )
 async def get_application(
-    application_id: str, request: Request, client: ClientDep, identity: IdentityDep
+    application_id: ApplicationId, request: Request, client: ClientDep, identity: IdentityDep
 ) -> ApplicationDetail:
     await visible_window(request, client, identity, application_id)
     handle = client.get_workflow_handle(application_id)
@@ -135,23 +138,25 @@ async def get_application(
         return await handle.query(ApplicationWorkflow.status)
     except RPCError as err:
         if err.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.INVALID_ARGUMENT):
-            raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"未找到申请 {application_id}") from err
+            raise not_found(application_id) from err
         raise
     except WorkflowQueryFailedError as err:
         log.error("application_query_failed", application_id=application_id, error=str(err))
-        raise HTTPException(
-            status.HTTP_503_SERVICE_UNAVAILABLE, detail="暂时无法读取该申请的办理进度，请稍后重试"
-        ) from err
+        raise Refusal(503, "status_unavailable", "暂时无法读取该申请的办理进度，请稍后重试") from err
 
 
 @router.post(
     "/{application_id}/deadline-extensions",
     response_model=DeadlineChangeRecord,
-    responses={404: {"model": Problem}, 409: {"model": Problem, "description": "不能延期（理由、时限或状态不符）"}},
+    responses=responses(*READS, *POSTS, 409, s409="不能延期（理由、时限或状态不符）"),
     summary="督办人员延长整件申请或某部门事项的办结时限（留痕）",
 )
 async def extend_deadline(
-    application_id: str, body: DeadlineExtensionRequest, request: Request, client: ClientDep, identity: IdentityDep
+    application_id: ApplicationId,
+    body: DeadlineExtensionRequest,
+    request: Request,
+    client: ClientDep,
+    identity: IdentityDep,
 ) -> DeadlineChangeRecord:
     window = await visible_window(request, client, identity, application_id)
     if not identity.may_extend(window):
@@ -177,11 +182,11 @@ async def extend_deadline(
 @router.post(
     "/{application_id}/corrections",
     response_model=ApplicationDetail,
-    responses={404: {"model": Problem}, 409: {"model": Problem}, 422: {"model": ValidationProblem}},
+    responses=responses(*READS, *POSTS, 409, s409="改动了已办结部门所用的内容，或申请不在补正中"),
     summary="补正：提交更正后的申请表，仅重新报送被退回的部门",
 )
 async def correct_application(
-    application_id: str, application: Application, request: Request, client: ClientDep, identity: IdentityDep
+    application_id: ApplicationId, application: Application, request: Request, client: ClientDep, identity: IdentityDep
 ) -> ApplicationDetail:
     await handled_window(request, client, identity, application_id)
     await run_update(
@@ -197,12 +202,12 @@ async def correct_application(
 @router.post(
     "/{application_id}/departments/{code}/manual-completion",
     response_model=ApplicationDetail,
-    responses={404: {"model": Problem}, 409: {"model": Problem}},
+    responses=responses(*READS, *POSTS, 409, s409="该部门事项不在人工处理中，或结果不符合部门结果格式"),
     summary="人工办结：机器人无法完成时，窗口人员录入部门办理结果",
 )
 async def complete_manually(
-    application_id: str,
-    code: str,
+    application_id: ApplicationId,
+    code: DepartmentCode,
     body: ManualCompletionRequest,
     request: Request,
     client: ClientDep,
@@ -222,11 +227,11 @@ async def complete_manually(
 @router.post(
     "/{application_id}/withdrawal",
     response_model=ApplicationDetail,
-    responses={404: {"model": Problem}, 409: {"model": Problem, "description": "营业执照已核准等，不能撤回"}},
+    responses=responses(*READS, *POSTS, 409, s409="营业执照已核准等，不能撤回"),
     summary="撤回申请（营业执照核准前）",
 )
 async def withdraw_application(
-    application_id: str, body: WithdrawalRequest, request: Request, client: ClientDep, identity: IdentityDep
+    application_id: ApplicationId, body: WithdrawalRequest, request: Request, client: ClientDep, identity: IdentityDep
 ) -> ApplicationDetail:
     await handled_window(request, client, identity, application_id)
     view = await run_update(

@@ -10,11 +10,15 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field, field_validator
 
 from api.access import require
-from api.schemas import Problem
+from api.clean import CheckedRoute
+from api.params import ApplicationIdQuery
+from api.problems import COMMON, responses
 from domain.access import Identity, Role
 from domain.calendar import SHANGHAI
 
-router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
+router = APIRouter(prefix="/api/v1/audit", tags=["audit"], route_class=CheckedRoute)
+#: the largest integer the store's columns hold
+MAX_SEQ = 2**63 - 1
 
 
 class AuditRecord(BaseModel):
@@ -46,17 +50,17 @@ class AuditPage(BaseModel):
 @router.get(
     "",
     response_model=AuditPage,
-    responses={401: {"model": Problem}, 403: {"model": Problem}},
+    responses=responses(*COMMON, 403),
     summary="审计留痕：所有变更操作与被拒绝的请求（只可追加，不可修改）",
 )
 async def audit_trail(
     request: Request,
     identity: Annotated[Identity, require(Role.SUPERVISOR, Role.ADMIN)],
-    application_id: Annotated[str | None, Query(max_length=64)] = None,
+    application_id: ApplicationIdQuery = None,
     actor: Annotated[str | None, Query(max_length=128)] = None,
     outcome: Annotated[Literal["allowed", "denied"] | None, Query()] = None,
     action: Annotated[str | None, Query(max_length=64)] = None,
-    before_seq: Annotated[int | None, Query(ge=1)] = None,
+    before_seq: Annotated[int | None, Query(ge=1, le=MAX_SEQ)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> AuditPage:
     store = request.app.state.store

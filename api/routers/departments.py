@@ -17,8 +17,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.access import IdentityDep
 from api.auth import Refusal, forbidden, unauthenticated
+from api.clean import CheckedRoute
 from api.deps import ClientDep, SettingsDep
-from api.schemas import CallbackAck, Problem
+from api.params import APPLICATION_ID_PATTERN, DepartmentCode
+from api.problems import COMMON, POSTS, responses
+from api.schemas import CallbackAck
 from api.updates import run_update
 from domain.access import Identity, Role
 from domain.catalog import Department
@@ -27,7 +30,7 @@ from workflows.application import ApplicationWorkflow
 from workflows.models import DepartmentCallback
 from workflows.visibility import TASKS_MEMO, WINDOW_ID
 
-router = APIRouter(prefix="/api/v1/departments", tags=["departments"])
+router = APIRouter(prefix="/api/v1/departments", tags=["departments"], route_class=CheckedRoute)
 log = structlog.get_logger(__name__)
 
 TaskStatusFilter = Literal["dispatched", "in_review", "rejected", "manual", "waiting"]
@@ -46,7 +49,7 @@ class CallbackBody(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
     ticket: str = Field(max_length=64)
-    application_id: str = Field(max_length=64)
+    application_id: str = Field(pattern=APPLICATION_ID_PATTERN)
     status: str = Field(max_length=32)
     result: dict | None = None
     reason: str | None = Field(None, max_length=2000)
@@ -84,11 +87,11 @@ def _may_read_inbox(identity: Identity, code: str) -> None:
 @router.get(
     "/{code}/tasks",
     response_model=DepartmentInbox,
-    responses={401: {"model": Problem}, 403: {"model": Problem}, 404: {"model": Problem}},
+    responses=responses(*COMMON, 403, 404, 503, s403="只能查看本部门的待办事项", s404="未知的部门代码"),
     summary="部门待办：报送至本部门的事项（状态、受理编号、办结时限）",
 )
 async def department_inbox(
-    code: str,
+    code: DepartmentCode,
     request: Request,
     client: ClientDep,
     settings: SettingsDep,
@@ -131,11 +134,20 @@ async def department_inbox(
 @router.post(
     "/{code}/callbacks",
     response_model=CallbackAck,
-    responses={401: {"model": Problem}, 404: {"model": Problem}, 409: {"model": Problem}},
+    responses=responses(
+        *COMMON,
+        *POSTS,
+        404,
+        409,
+        503,
+        s401="回调签名无效、缺失、已过期或已使用过（重放）",
+        s404="未知的部门代码，或没有在办的该部门事项",
+        s409="该部门事项已办结或状态不符",
+    ),
     summary="部门系统回调办理结果",
 )
 async def department_callback(
-    code: str,
+    code: DepartmentCode,
     body: CallbackBody,
     request: Request,
     client: ClientDep,
@@ -169,6 +181,7 @@ async def department_callback(
         ),
         # unknown application, or one that has already finished: nothing to change
         not_found=f"没有在办的 {code} 事项（申请 {body.application_id}），回调未改变任何状态",
+        not_found_code="task_not_open",
     )
     log.info("department_callback_accepted", department=code, application_id=body.application_id, status=body.status)
     return CallbackAck(status="accepted", detail="回调已受理")

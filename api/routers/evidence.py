@@ -6,17 +6,19 @@ A file is served only to identities that may read its application (the id is in 
 from __future__ import annotations
 
 import re
+from typing import Annotated
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Path, Request
 from fastapi.responses import FileResponse
 
 from api.access import IdentityDep, visible_window
 from api.auth import Refusal, forbidden
+from api.clean import CheckedRoute
 from api.deps import ClientDep, SettingsDep
-from api.schemas import Problem
+from api.problems import COMMON, responses
 from domain.access import Role
 
-router = APIRouter(prefix="/api/v1/evidence", tags=["evidence"])
+router = APIRouter(prefix="/api/v1/evidence", tags=["evidence"], route_class=CheckedRoute)
 
 # evidence files are named <department>-<application id>[-<action>]-attempt<N>.<suffix>
 _APPLICATION_ID = re.compile(r"-(KB\d{8}-[0-9A-Za-z]+?)(?:-[a-z_]+)?(?:-attempt\d+)?(?:-\d+)?\.(?:png|jpg|zip|html)$")
@@ -31,20 +33,34 @@ def _missing() -> Refusal:
     summary="机器人办理留证：截图或操作轨迹",
     response_class=FileResponse,
     responses={
-        200: {"content": {"image/png": {}, "application/zip": {}}, "description": "留证文件"},
-        401: {"model": Problem},
-        403: {"model": Problem},
-        404: {"model": Problem},
+        200: {
+            "content": {
+                "image/png": {"schema": {"type": "string", "format": "binary"}},
+                "application/zip": {"schema": {"type": "string", "format": "binary"}},
+            },
+            "description": "留证文件",
+        },
+        **responses(
+            *COMMON, 403, 404, 503, s403="部门身份不能查看窗口的留证文件", s404="没有该文件，或对当前身份不可见"
+        ),
     },
 )
 async def evidence(
-    path: str, request: Request, settings: SettingsDep, client: ClientDep, identity: IdentityDep
+    path: Annotated[str, Path(max_length=300, description="留证文件相对路径，如 2026-11-30/amr-KB…-attempt1.png")],
+    request: Request,
+    settings: SettingsDep,
+    client: ClientDep,
+    identity: IdentityDep,
 ) -> FileResponse:
     if identity.role is Role.DEPARTMENT:
         raise forbidden("部门身份不能查看窗口的留证文件", "department_scope")
     root = settings.evidence_path.resolve()
-    target = (root / path).resolve()
-    if root not in target.parents or not target.is_file() or target.suffix not in (".png", ".zip"):
+    try:
+        target = (root / path).resolve()
+        found_file = root in target.parents and target.suffix in (".png", ".zip") and target.is_file()
+    except (OSError, ValueError):  # a name too long for the file system, a NUL: no such file
+        found_file = False
+    if not found_file:
         raise _missing()
     found = _APPLICATION_ID.search(target.name)
     if found is None:  # not tied to an application: supervisors only

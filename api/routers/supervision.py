@@ -15,7 +15,10 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field, field_validator
 
 from api.access import require
+from api.clean import CheckedRoute
 from api.deps import ClientDep, NoticesDep, SettingsDep
+from api.params import ApplicationIdQuery, DepartmentQuery
+from api.problems import COMMON, responses
 from domain.access import Identity, Role
 from domain.calendar import SHANGHAI
 from domain.sla import remaining_working_minutes
@@ -25,7 +28,7 @@ from workflows.visibility import TASKS_MEMO
 
 log = structlog.get_logger(__name__)
 
-router = APIRouter(prefix="/api/v1", tags=["supervision"])
+router = APIRouter(prefix="/api/v1", tags=["supervision"], route_class=CheckedRoute)
 
 #: Supervisors and admins: everything in their scope of windows
 Overseer = Annotated[Identity, require(Role.SUPERVISOR, Role.ADMIN)]
@@ -85,15 +88,16 @@ class NotificationInbox(BaseModel):
 @router.get(
     "/supervision/escalations",
     response_model=EscalationList,
+    responses=responses(*COMMON, 403),
     summary="查询超时预警与督办记录（含推送状态）",
 )
 def list_escalations(
     notices: NoticesDep,
     identity: Overseer,
-    application_id: Annotated[str | None, Query(description="申请编号")] = None,
-    department: Annotated[str | None, Query(description="部门代码")] = None,
-    audience: Annotated[str | None, Query(description="通知对象")] = None,
-    level: Annotated[str | None, Query(description="级别：remind | warn | breach | re_escalate")] = None,
+    application_id: ApplicationIdQuery = None,
+    department: DepartmentQuery = None,
+    audience: Annotated[str | None, Query(max_length=64, description="通知对象")] = None,
+    level: Annotated[str | None, Query(max_length=32, description="级别：remind | warn | breach | re_escalate")] = None,
     limit: Limit = 200,
 ) -> EscalationList:
     rows = notices.list(
@@ -106,6 +110,7 @@ def list_escalations(
 @router.get(
     "/notifications",
     response_model=NotificationInbox,
+    responses=responses(*COMMON, 403),
     summary="查询某一通知对象收到的通知（督办人收件箱）",
 )
 def list_notifications(
@@ -115,13 +120,14 @@ def list_notifications(
         str,
         Query(
             min_length=1,
+            max_length=64,
             description=(
                 "通知对象：department_handler | department_supervisor | window_supervisor | leading_group_office"
             ),
         ),
     ],
-    application_id: Annotated[str | None, Query(description="申请编号")] = None,
-    department: Annotated[str | None, Query(description="部门代码")] = None,
+    application_id: ApplicationIdQuery = None,
+    department: DepartmentQuery = None,
     limit: Limit = 200,
 ) -> NotificationInbox:
     rows = notices.list(audience=audience, application_id=application_id, department=department, limit=limit)
@@ -151,12 +157,17 @@ class Board(BaseModel):
     items: list[BoardItem]
 
 
-@router.get("/supervision/board", response_model=Board, summary="督办看板：所有在办部门事项，按紧急程度排序")
+@router.get(
+    "/supervision/board",
+    response_model=Board,
+    responses=responses(*COMMON, 403, 503),
+    summary="督办看板：所有在办部门事项，按紧急程度排序",
+)
 async def supervision_board(
     client: ClientDep,
     settings: SettingsDep,
     identity: Overseer,
-    department: Annotated[str | None, Query(pattern=r"^[a-z][a-z0-9_]*$", description="部门代码")] = None,
+    department: DepartmentQuery = None,
     sla_state: Annotated[Literal["on_track", "at_risk", "breached"] | None, Query(description="时限状态")] = None,
     limit: Limit = 200,
 ) -> Board:
