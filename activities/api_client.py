@@ -1,4 +1,4 @@
-"""HTTP client for the departments that have a REST API (tax, nhsa, bank).
+"""HTTP client for the departments' REST APIs (every department has one; bodies: ``activities.payloads``).
 
 Pure httpx; no temporalio here: the activity that wraps this client turns the
 exceptions below into retryable / non-retryable failures.
@@ -23,12 +23,21 @@ from urllib.parse import quote
 import httpx
 from pydantic import ValidationError
 
+from activities.payloads import build_payload
 from domain.requests import DepartmentRequest
 from domain.results import Inquiry, Receipt, inquiry_status, validate_result
 from runtime.http import retry_after_s
 
 SUBMISSIONS_PATH = "/api/v1/submissions"
-_API_DEPARTMENTS = ("tax", "nhsa", "bank")
+__all__ = [
+    "DepartmentApiClient",
+    "DepartmentAuthError",
+    "DepartmentError",
+    "DepartmentProtocolError",
+    "DepartmentRejected",
+    "DepartmentUnavailable",
+    "build_payload",
+]
 
 
 class DepartmentError(Exception):
@@ -69,67 +78,6 @@ class DepartmentRejected(DepartmentError):
 
 class DepartmentAuthError(DepartmentError):
     """Non-retryable: the department refused our credentials (401/403)."""
-
-
-# ---------------------------------------------------------------------------
-# payloads
-
-
-def _person(p: Any) -> dict[str, Any]:
-    out: dict[str, Any] = {"name": p.name, "id_number": p.id_number}
-    if getattr(p, "mobile", None):
-        out["mobile"] = p.mobile
-    return out
-
-
-def build_payload(request: DepartmentRequest) -> dict:
-    """The department-specific JSON body for ``request`` (application + upstream results).
-
-    Raises ``ValueError`` when the department has no API body or the upstream
-    ``amr`` result carries no USCC (a prerequisite was not met: not the clerk's to fix).
-    """
-    dept = request.department
-    if dept not in _API_DEPARTMENTS:
-        raise ValueError(f"{dept}: no API payload for this department (known: {', '.join(_API_DEPARTMENTS)})")
-    uscc = (request.upstream.get("amr") or {}).get("uscc")
-    if not uscc:
-        raise ValueError(f"{dept}: upstream amr result carries no uscc; cannot submit {request.application_id}")
-    app = request.application
-    common: dict[str, Any] = {
-        "application_id": request.application_id,
-        "uscc": uscc,
-        "company_name": app.company.name,
-        "division_code": app.company.address.division_code,
-        "address": app.company.address.detail,
-        "legal_representative": _person(app.legal_representative),
-    }
-    if dept == "tax":
-        return {
-            **common,
-            "financial_officer": _person(app.financial_officer),
-            "tax_officer": _person(app.tax_officer),
-            "invoice_types": list(app.tax.invoice_types),
-            "expected_monthly_invoice_amount_wan_yuan": str(app.tax.expected_monthly_invoice_amount_wan_yuan),
-        }
-    if dept == "nhsa":
-        return {
-            **common,
-            "liaison": _person(app.liaison),
-            "employees_expected": app.company.employees_expected,
-        }
-    # bank
-    if app.bank_account is None:
-        raise ValueError(f"bank: application {request.application_id} asks for no bank account")
-    seal_codes = (request.upstream.get("psb_seal") or {}).get("seal_codes") or {}
-    return {
-        **common,
-        "account_type": app.bank_account.account_type,
-        "bank_code": app.bank_account.bank_code,
-        "branch_name": app.bank_account.branch_name,
-        "financial_officer": _person(app.financial_officer),
-        "seal_codes": {str(k): str(v) for k, v in seal_codes.items()},
-        "requested_seal_types": list(app.seal.types),
-    }
 
 
 # ---------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from typing import Any
 
 from bots.errors import PortalChanged
 from bots.portal_page import FieldValue
-from domain.labels import ENTITY_LABELS, LEGAL_REP_ROLE_LABELS, SEAL_LABELS
+from domain.labels import ENTITY_LABELS, INVOICE_LABELS, LEGAL_REP_ROLE_LABELS, SEAL_LABELS
 from domain.requests import DepartmentRequest
 
 __all__ = [
@@ -30,13 +30,16 @@ __all__ = [
 ]
 
 
+FlowStepValues = Callable[[DepartmentRequest], Mapping[str, FieldValue]]
+
+
 @dataclass(frozen=True)
 class FlowStep:
     """One wizard step: the heading the portal shows, and the ``label: value`` pairs to enter."""
 
     slug: str
     title: str
-    values: Callable[[DepartmentRequest], Mapping[str, FieldValue]]
+    values: FlowStepValues
 
 
 @dataclass(frozen=True)
@@ -197,6 +200,87 @@ def _hpf_contribution(r: DepartmentRequest) -> dict[str, FieldValue]:
     }
 
 
+# --- the portals of the departments that also have an API (tax, nhsa, bank) ------------------------
+
+
+def _registered_unit(name_label: str, division_label: str, address_label: str) -> FlowStepValues:
+    """The first step of the tax, nhsa and bank portals: business number, USCC, name, address, legal representative."""
+
+    def values(r: DepartmentRequest) -> dict[str, FieldValue]:
+        a = r.application
+        return {
+            "外部业务编号": r.application_id,
+            "统一社会信用代码": require_uscc(r),
+            name_label: a.company.name,
+            division_label: a.company.address.division_code,
+            address_label: a.company.address.detail,
+            "法定代表人姓名": a.legal_representative.name,
+            "法定代表人身份证号码": a.legal_representative.id_number,
+        }
+
+    return values
+
+
+def _officer(title: str, person: Any) -> dict[str, FieldValue]:
+    return {f"{title}姓名": person.name, f"{title}身份证号码": person.id_number, f"{title}手机号码": person.mobile}
+
+
+def _tax_officers(r: DepartmentRequest) -> dict[str, FieldValue]:
+    a = r.application
+    return {**_officer("财务负责人", a.financial_officer), **_officer("办税人", a.tax_officer)}
+
+
+def _tax_invoices(r: DepartmentRequest) -> dict[str, FieldValue]:
+    tax = r.application.tax
+    wanted = set(tax.invoice_types)
+    out: dict[str, FieldValue] = {label: code in wanted for code, label in INVOICE_LABELS.items()}
+    out["预计月开票金额（万元）"] = _plain(tax.expected_monthly_invoice_amount_wan_yuan)
+    return out
+
+
+def _tax_result(record: dict[str, Any]) -> dict[str, Any]:
+    by_label = {label: code for code, label in INVOICE_LABELS.items()}
+    shown = record.get("invoice_type") or {}
+    if not isinstance(shown, dict):
+        return {}
+    unknown = [label for label in shown if label not in by_label]
+    if unknown:
+        raise PortalChanged(f"unknown invoice types on the progress page: {', '.join(unknown)}")
+    out: dict[str, Any] = {k: record[k] for k in ("taxpayer_id", "tax_authority") if k in record}
+    return {**out, "invoice_types": [by_label[label] for label in shown]} if out else {}
+
+
+def _nhsa_insured(r: DepartmentRequest) -> dict[str, FieldValue]:
+    a = r.application
+    return {**_officer("经办人", a.liaison), "职工人数": str(a.company.employees_expected)}
+
+
+def _bank_account(r: DepartmentRequest) -> dict[str, FieldValue]:
+    a = r.application
+    if a.bank_account is None:
+        raise ValueError(f"bank: application {r.application_id} asks for no bank account")
+    return {
+        "账户类型": "基本存款账户",
+        "开户银行代码": a.bank_account.bank_code,
+        "开户网点": a.bank_account.branch_name,
+        **_officer("财务负责人", a.financial_officer),
+    }
+
+
+def _bank_seals(r: DepartmentRequest) -> dict[str, FieldValue]:
+    codes = (r.upstream.get("psb_seal") or {}).get("seal_codes") or {}
+    if not codes:
+        raise ValueError(f"bank: upstream psb_seal result carries no seal codes for {r.application_id}")
+    return {f"{label}备案编码": str(codes.get(code, "")) for code, label in SEAL_LABELS.items()}
+
+
+def _fields(*names: str) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    def read(record: dict[str, Any]) -> dict[str, Any]:
+        return {n: record[n] for n in names if n in record}
+
+    return read
+
+
 def _single(name: str) -> Callable[[dict[str, Any]], dict[str, Any]]:
     def read(record: dict[str, Any]) -> dict[str, Any]:
         return {name: record[name]} if name in record else {}
@@ -242,6 +326,37 @@ FLOWS: dict[str, PortalFlow] = {
             FlowStep("contribution", "缴存信息", _hpf_contribution),
         ),
         read_result=_single("hpf_unit_account"),
+    ),
+    "tax": PortalFlow(
+        department="tax",
+        apply_link="新办纳税人套餐",
+        steps=(
+            FlowStep(
+                "taxpayer", "纳税人基本信息", _registered_unit("纳税人名称", "生产经营地行政区划代码", "生产经营地址")
+            ),
+            FlowStep("officers", "财务负责人及办税人员", _tax_officers),
+            FlowStep("invoices", "发票票种核定", _tax_invoices),
+        ),
+        read_result=_tax_result,
+    ),
+    "nhsa": PortalFlow(
+        department="nhsa",
+        apply_link="单位医保登记",
+        steps=(
+            FlowStep("unit", "单位基本信息", _registered_unit("单位名称", "单位所在地行政区划代码", "单位地址")),
+            FlowStep("insured", "联系人及参保信息", _nhsa_insured),
+        ),
+        read_result=_single("mi_unit_code"),
+    ),
+    "bank": PortalFlow(
+        department="bank",
+        apply_link="基本存款账户开户预约",
+        steps=(
+            FlowStep("depositor", "存款人信息", _registered_unit("存款人名称", "注册地行政区划代码", "注册地址")),
+            FlowStep("account", "账户信息", _bank_account),
+            FlowStep("seals", "预留印鉴", _bank_seals),
+        ),
+        read_result=_fields("account_no", "bank_code", "opened_at"),
     ),
 }
 

@@ -261,8 +261,8 @@ def test_build_payload_carries_the_upstream_results(sample_json):
     request.upstream.pop("amr")
     with pytest.raises(ValueError, match="nhsa.*uscc"):
         build_payload(request)
-    with pytest.raises(ValueError, match="hpf"):
-        build_payload(make_request(sample_json, "hpf"))
+    with pytest.raises(ValueError, match="no API payload"):
+        build_payload(make_request(sample_json, "customs"))
 
 
 async def test_rare_characters_reach_the_department_unchanged(tmp_path, sample_json):
