@@ -60,18 +60,29 @@ def plan_task(
     due_at: datetime | None = None,
     re_escalations: int = RE_ESCALATION_BATCH,
     exact_due: bool = True,
+    digest: bool = True,
 ) -> DeadlinePlan:
     """A department task's plan: its budget from dispatch, or up to an extended ``due_at``, which then holds
     exactly as set (``exact_due=False``: the plan of histories from before that rule, which rounded it to the
     working minutes between dispatch and ``due_at``)."""
     if due_at is not None and exact_due:
         steps = _steps(
-            task_ladder(dispatched_at, budget_minutes, calendar, policy, re_escalations=re_escalations, due_at=due_at)
+            task_ladder(
+                dispatched_at,
+                budget_minutes,
+                calendar,
+                policy,
+                re_escalations=re_escalations,
+                due_at=due_at,
+                digest=digest,
+            )
         )
         return DeadlinePlan(started_at=dispatched_at, due_at=calendar.to_local(due_at), steps=steps)
     if due_at is not None:
         budget_minutes = max(calendar.working_minutes_between(dispatched_at, due_at), 1.0)
-    steps = _steps(task_ladder(dispatched_at, budget_minutes, calendar, policy, re_escalations=re_escalations))
+    steps = _steps(
+        task_ladder(dispatched_at, budget_minutes, calendar, policy, re_escalations=re_escalations, digest=digest)
+    )
     due = calendar.add_working_minutes(dispatched_at, budget_minutes)
     return DeadlinePlan(started_at=dispatched_at, due_at=due, steps=steps)
 

@@ -10,7 +10,7 @@ from datetime import datetime
 
 from domain.calendar import SHANGHAI
 
-LEVEL_LABELS = {"remind": "提醒", "warn": "预警", "breach": "超时", "re_escalate": "督办"}
+LEVEL_LABELS = {"remind": "提醒", "warn": "预警", "breach": "超时", "re_escalate": "督办", "digest": "督办日报"}
 AUDIENCE_LABELS = {
     "department_handler": "部门经办人",
     "department_supervisor": "部门负责人",
@@ -22,9 +22,10 @@ _PHRASES = {
     "warn": "办理时限已用去八成，即将超时",
     "breach": "已超过办理时限",
     "re_escalate": "超时后仍未办结",
+    "digest": "超时后仍未办结（每个工作日提示一次）",
 }
 # the SLA state a step leaves its task in
-LEVEL_SLA_STATE = {"warn": "at_risk", "breach": "breached", "re_escalate": "breached"}
+LEVEL_SLA_STATE = {"warn": "at_risk", "breach": "breached", "re_escalate": "breached", "digest": "breached"}
 
 
 def escalation_message(

@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from domain.calendar import WorkingCalendar
 
-LadderLevel = Literal["remind", "warn", "breach", "re_escalate"]
+LadderLevel = Literal["remind", "warn", "breach", "re_escalate", "digest"]
 RungLevel = Literal["remind", "warn", "breach"]
 SlaState = Literal["on_track", "at_risk", "breached"]
 
@@ -74,6 +74,10 @@ class SlaPolicy(BaseModel):
     )
     re_escalate_every_minutes: float = Field(default=60, gt=0)
     re_escalate_audience: str = Field(default=LEADING_GROUP_OFFICE, min_length=1)
+    # A task still open after this many re-escalations (waiting for a person) is told once a working day
+    # instead, at digest_time: its history and the office's inbox stay bounded however long it waits.
+    re_escalations_before_digest: int = Field(default=3, ge=0)
+    digest_time: time = time(9, 30)
     application_ladder: tuple[LadderRung, ...] = (
         LadderRung(level="warn", fraction=0.8, audience=WINDOW_SUPERVISOR),
         LadderRung(level="breach", fraction=1.0, audience=WINDOW_SUPERVISOR),
@@ -147,6 +151,7 @@ def task_ladder(
     *,
     re_escalations: int,
     due_at: datetime | None = None,
+    digest: bool = True,
 ) -> list[LadderStep]:
     """The task's steps in time order: the policy's rungs, then ``re_escalations`` re-escalations.
 
@@ -156,7 +161,9 @@ def task_ladder(
     instant, even outside working time, and the rungs are fractions of the working time up to it.
     """
     if due_at is not None:
-        return _extended_task_ladder(dispatched_at, due_at, calendar, policy, re_escalations=re_escalations)
+        return _extended_task_ladder(
+            dispatched_at, due_at, calendar, policy, re_escalations=re_escalations, digest=digest
+        )
     _check_budget(budget_minutes)
     if isinstance(re_escalations, bool) or not isinstance(re_escalations, int) or re_escalations < 0:
         raise ValueError(f"re_escalations must be a non-negative int, got {re_escalations!r}")
@@ -171,24 +178,38 @@ def task_ladder(
         for i, rung in enumerate(policy.task_ladder, start=1)
     ]
     due = calendar.add_working_time(dispatched_at, budget)
+    steps += _re_escalations(due, calendar, policy, count=re_escalations, digest=digest)
+    return steps
+
+
+def _re_escalations(
+    due: datetime, calendar: WorkingCalendar, policy: SlaPolicy, *, count: int, digest: bool
+) -> list[LadderStep]:
+    """After the deadline: every ``re_escalate_every_minutes`` working minutes; with ``digest``, after
+    ``re_escalations_before_digest`` of those, once a working day at ``digest_time`` instead."""
     every = timedelta(minutes=policy.re_escalate_every_minutes)
+    steps: list[LadderStep] = []
     at = due
-    for k in range(1, re_escalations + 1):
-        # chained from the previous step: each is exactly `every` working time later
-        at = calendar.add_working_time(at, every)
-        steps.append(
-            LadderStep(
-                level="re_escalate",
-                audience=policy.re_escalate_audience,
-                at=at,
-                sequence=len(policy.task_ladder) + k,
-            )
-        )
+    for k in range(1, count + 1):
+        sequence = len(policy.task_ladder) + k
+        if digest and k > policy.re_escalations_before_digest:
+            day = calendar.next_working_day(calendar.to_local(at).date())
+            at = datetime.combine(day, policy.digest_time, tzinfo=calendar.tz)
+            steps.append(LadderStep(level="digest", audience=policy.re_escalate_audience, at=at, sequence=sequence))
+            continue
+        at = calendar.add_working_time(at, every)  # chained: each exactly `every` working time later
+        steps.append(LadderStep(level="re_escalate", audience=policy.re_escalate_audience, at=at, sequence=sequence))
     return steps
 
 
 def _extended_task_ladder(
-    dispatched_at: datetime, due_at: datetime, calendar: WorkingCalendar, policy: SlaPolicy, *, re_escalations: int
+    dispatched_at: datetime,
+    due_at: datetime,
+    calendar: WorkingCalendar,
+    policy: SlaPolicy,
+    *,
+    re_escalations: int,
+    digest: bool,
 ) -> list[LadderStep]:
     due = calendar.to_local(due_at)
     total = calendar.working_time_between(dispatched_at, due)
@@ -203,15 +224,7 @@ def _extended_task_ladder(
         )
         for i, rung in enumerate(policy.task_ladder, start=1)
     ]
-    every = timedelta(minutes=policy.re_escalate_every_minutes)
-    at = due
-    for k in range(1, re_escalations + 1):
-        at = calendar.add_working_time(at, every)
-        steps.append(
-            LadderStep(
-                level="re_escalate", audience=policy.re_escalate_audience, at=at, sequence=len(policy.task_ladder) + k
-            )
-        )
+    steps += _re_escalations(due, calendar, policy, count=re_escalations, digest=digest)
     return steps
 
 

@@ -60,6 +60,10 @@ with workflow.unsafe.imports_passed_through():
 RECEIPT_IN_MEMO = "tasks-memo-receipt-no"
 #: Patch id: a department task's extended deadline is the instant set, not rounded to working minutes
 EXACT_EXTENSION = "task-extension-exact-instant"
+#: Patch id: re-escalations become one daily digest after SlaPolicy.re_escalations_before_digest
+DAILY_DIGEST = "re-escalation-daily-digest"
+#: Patch id: a department is not asked for its result outside working hours (it does not work then)
+INQUIRIES_IN_WORKING_HOURS = "inquiries-in-working-hours"
 
 
 @workflow.defn(name="Application")
@@ -167,6 +171,7 @@ class ApplicationWorkflow:
             on_change=self._department_changed,
             on_escalation=self._record_escalation,
             plan=self._plan_task,
+            next_inquiry=self._next_inquiry if workflow.patched(INQUIRIES_IN_WORKING_HOURS) else None,
         )
         self._tasks[code] = task
         return await task.run()
@@ -286,7 +291,17 @@ class ApplicationWorkflow:
             re_escalations=re_escalations,
             # an extension holds at the instant the supervisor set (histories from before keep their rounding)
             exact_due=due_at is None or workflow.patched(EXACT_EXTENSION),
+            # a task waiting for a person is told once a working day after a few re-escalations
+            digest=workflow.patched(DAILY_DIGEST),
         )
+
+    def _next_inquiry(self, now: datetime, delay_s: float) -> float:
+        """Seconds until the next inquiry: ``delay_s``, or until work starts again when that falls outside
+        working hours (on the planning basis: the same on every replay)."""
+        assert self._calendar is not None
+        at = now + timedelta(seconds=delay_s)
+        start = self._calendar.next_working_start(at)
+        return max(delay_s, (start - now).total_seconds())
 
     async def _escalate(self, step: PlannedStep) -> None:
         assert self._ladder is not None

@@ -54,7 +54,8 @@ class DepartmentTask:
 
     ``on_change(state)`` is called after every change of state; ``on_escalation(esc)`` when a ladder
     step fired (before its notification is started); ``plan(dispatched_at, budget_minutes, due_at=…,
-    re_escalations=…)`` plans a deadline on the application's planning basis (pure, in the workflow)."""
+    re_escalations=…)`` plans a deadline on the application's planning basis (pure, in the workflow);
+    ``next_inquiry(now, delay_s)`` moves an inquiry due outside working hours to when work starts again."""
 
     def __init__(
         self,
@@ -64,12 +65,14 @@ class DepartmentTask:
         on_change: Callable[[DepartmentState], None],
         on_escalation: Callable[[Escalation], None],
         plan: Callable[..., DeadlinePlan],
+        next_inquiry: Callable[[datetime, float], float] | None = None,
     ) -> None:
         self._inp = inp
         self.state = state
         self._on_change = on_change
         self._on_escalation = on_escalation
         self._plan = plan
+        self._next_inquiry = next_inquiry
         self._ladder: Ladder | None = None
         self._ladder_task: asyncio.Future | None = None
         self._ladder_stopped = True
@@ -260,7 +263,8 @@ class DepartmentTask:
             # Still reviewing: ask again later, backing off (a durable timer); a callback ends the wait at once.
             inquiry = None
             try:
-                await workflow.wait_condition(lambda: self._callback is not None, timeout=timedelta(seconds=delay))
+                wait = self._next_inquiry(workflow.now(), delay) if self._next_inquiry else delay
+                await workflow.wait_condition(lambda: self._callback is not None, timeout=timedelta(seconds=wait))
             except TimeoutError:
                 delay = min(delay * 1.5, inp.timing.poll_max_s)
                 continue
