@@ -1,7 +1,8 @@
 """The two department activities: hand a task to a department, ask a department for its result.
 
-Thin: each picks the channel the catalog names — a department API through httpx or a
-robot driving the legacy portal in Chromium — and maps the channel's errors onto
+Thin: each picks the channel the catalog names (``endpoint.channel``: every department has both) —
+:class:`ApiChannel`, a department API through httpx, or :class:`RobotChannel`, a robot driving the
+legacy portal in Chromium — and maps the channel's errors onto
 Temporal's retryable / non-retryable failures. Both are idempotent by application id:
 the API client sends it as the idempotency key, the robot searches the portal for it
 before filing, so a retry or a crashed worker never files a second submission.
@@ -18,7 +19,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator, Sequence
 from datetime import timedelta
-from typing import Any
+from typing import Any, Protocol
 
 import structlog
 from playwright.async_api import Page
@@ -71,12 +72,7 @@ class DepartmentActivities:
         with _log_context(inp.request.application_id, inp.endpoint):
             try:
                 _log().info("department_dispatch_started", attempt=activity.info().attempt)
-                if inp.endpoint.channel is Channel.API:
-                    callback = f"{self._settings.public_base_url}/api/v1/departments/{inp.endpoint.code}/callbacks"
-                    receipt = await self._api(inp.endpoint).submit(inp.request, callback_url=callback)
-                    receipt = receipt.model_copy(update={"answer": await self._first_answer(inp.endpoint, receipt)})
-                else:
-                    receipt = await self._robot_dispatch(inp)
+                receipt = await self._channel(inp.endpoint).dispatch(inp)
                 _log().info("department_dispatched", receipt_no=receipt.receipt_no)
                 return receipt
             except Exception as exc:  # mapped onto Temporal failures below
@@ -86,20 +82,7 @@ class DepartmentActivities:
     async def inquire(self, inp: InquireInput) -> Inquiry:
         with _log_context(inp.application_id, inp.endpoint):
             try:
-                if inp.endpoint.channel is Channel.API:
-                    if not inp.receipt_no:
-                        raise ApplicationError("API inquiry needs the department's ticket", non_retryable=True)
-                    inquiry = await self._api(inp.endpoint).inquire(inp.receipt_no)
-                else:
-                    async with self._robot_page(inp.endpoint, inp.application_id) as (page, access):
-                        inquiry = await flows.inquire(
-                            page,
-                            access,
-                            inp.endpoint.code,
-                            inp.application_id,
-                            inp.receipt_no,
-                            on_step=_heartbeat,
-                        )
+                inquiry = await self._channel(inp.endpoint).inquire(inp)
                 _log().info("department_inquired", status=inquiry.status)
                 return inquiry
             except ApplicationError:
@@ -112,20 +95,7 @@ class DepartmentActivities:
         """Tell a department that already received the application that it is withdrawn (idempotent)."""
         with _log_context(inp.application_id, inp.endpoint):
             try:
-                if inp.endpoint.channel is Channel.API:
-                    if inp.receipt_no:
-                        await self._api(inp.endpoint).withdraw(inp.receipt_no, inp.reason)
-                else:
-                    async with self._robot_page(inp.endpoint, inp.application_id) as (page, access):
-                        await flows.withdraw(
-                            page,
-                            access,
-                            inp.endpoint.code,
-                            inp.application_id,
-                            inp.receipt_no,
-                            inp.reason,
-                            on_step=_heartbeat,
-                        )
+                await self._channel(inp.endpoint).withdraw(inp)
                 _log().info("department_told_withdrawn")
             except Exception as exc:
                 raise _to_application_error(exc) from exc
@@ -154,6 +124,12 @@ class DepartmentActivities:
         if shot:
             receipt = receipt.model_copy(update={"evidence": {RECEIPT_SCREENSHOT: shot}})
         return receipt
+
+    # -- the channels -----------------------------------------------------------------------------
+
+    def _channel(self, endpoint: DepartmentEndpoint) -> ChannelOps:
+        """The department's channel as the catalog (and ``KAIBAN_CHANNEL_OVERRIDES``) names it."""
+        return ApiChannel(self, endpoint) if endpoint.channel is Channel.API else RobotChannel(self, endpoint)
 
     # -- helpers ----------------------------------------------------------------------------------
 
@@ -188,6 +164,60 @@ class DepartmentActivities:
             client = api_client.DepartmentApiClient(endpoint.base_url, token)
             self._api_clients[key] = client
         return client
+
+
+class ChannelOps(Protocol):
+    """What a channel does for one department task; every department is reachable by either."""
+
+    async def dispatch(self, inp: DispatchInput) -> Receipt: ...
+
+    async def inquire(self, inp: InquireInput) -> Inquiry: ...
+
+    async def withdraw(self, inp: WithdrawInput) -> None: ...
+
+
+class ApiChannel:
+    """The department's JSON API (``activities.api_client``, bodies from ``activities.payloads``)."""
+
+    def __init__(self, acts: DepartmentActivities, endpoint: DepartmentEndpoint) -> None:
+        self.acts, self.endpoint = acts, endpoint
+
+    async def dispatch(self, inp: DispatchInput) -> Receipt:
+        code = self.endpoint.code
+        callback = f"{self.acts._settings.public_base_url}/api/v1/departments/{code}/callbacks"
+        receipt = await self.acts._api(self.endpoint).submit(inp.request, callback_url=callback)
+        return receipt.model_copy(update={"answer": await self.acts._first_answer(self.endpoint, receipt)})
+
+    async def inquire(self, inp: InquireInput) -> Inquiry:
+        if not inp.receipt_no:
+            raise ApplicationError("API inquiry needs the department's ticket", non_retryable=True)
+        return await self.acts._api(self.endpoint).inquire(inp.receipt_no)
+
+    async def withdraw(self, inp: WithdrawInput) -> None:
+        if inp.receipt_no:
+            await self.acts._api(self.endpoint).withdraw(inp.receipt_no, inp.reason)
+
+
+class RobotChannel:
+    """A robot driving the department's legacy portal in Chromium (``bots.flows``)."""
+
+    def __init__(self, acts: DepartmentActivities, endpoint: DepartmentEndpoint) -> None:
+        self.acts, self.endpoint = acts, endpoint
+
+    async def dispatch(self, inp: DispatchInput) -> Receipt:
+        return await self.acts._robot_dispatch(inp)
+
+    async def inquire(self, inp: InquireInput) -> Inquiry:
+        async with self.acts._robot_page(self.endpoint, inp.application_id) as (page, access):
+            return await flows.inquire(
+                page, access, self.endpoint.code, inp.application_id, inp.receipt_no, on_step=_heartbeat
+            )
+
+    async def withdraw(self, inp: WithdrawInput) -> None:
+        async with self.acts._robot_page(self.endpoint, inp.application_id) as (page, access):
+            await flows.withdraw(
+                page, access, self.endpoint.code, inp.application_id, inp.receipt_no, inp.reason, on_step=_heartbeat
+            )
 
 
 def _log_context(application_id: str, endpoint: DepartmentEndpoint):

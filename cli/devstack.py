@@ -155,8 +155,8 @@ def print_banner(settings: Settings, services: list[Service]) -> None:
         f"  Temporal Web UI  http://127.0.0.1:{settings.temporal_ui_port}\n"
         f"  Temporal server  {settings.temporal_address} (state in {data / 'temporal.db'})\n"
         f"  kaiban store     {safe_url(settings.database_url)}\n"
-        "  portals          http://127.0.0.1:8101 amr, :8102 psb_seal, :8103 hrss, :8104 hpf\n"
-        "  department APIs  http://127.0.0.1:8201 tax, :8202 nhsa, :8203 bank\n"
+        "  departments      http://127.0.0.1:8101 amr, :8102 psb_seal, :8103 hrss, :8104 hpf,\n"
+        "                   :8201 tax, :8202 nhsa, :8203 bank (each: portal at /, API at /api/v1)\n"
         f"  worker pid       {services[2].pid}  (kill it any time: it is started again)\n"
         f"{dev_tokens_text(settings)}"
         "\n  in another terminal: make demo     Ctrl-C here stops everything\n",
