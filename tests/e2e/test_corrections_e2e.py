@@ -1,17 +1,20 @@
 """Issue 4 end to end, through the API, against the simulated departments and real Chromium:
 reject → correct → complete; a robot that gives up → manual completion; withdrawal before and
-after approval; duplicate, late and unauthenticated callbacks."""
+after approval; duplicate, late and unsigned callbacks. The clerk of the sample's window acts throughout."""
 
 import asyncio
 import io
+import json
+import time
 import zipfile
 
 import httpx
 
 from cli.worker import running_workers
+from runtime.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
 from simulators import portal
 from tests.e2e.conftest import e2e_settings, running_api, running_departments
-from tests.e2e.test_end_to_end import wait_finished
+from tests.e2e.test_end_to_end import CLERK, wait_finished
 
 
 async def wait_status(http, app_id, predicate, what, timeout=120.0):
@@ -33,7 +36,7 @@ async def test_reject_correct_complete_and_late_callbacks(dev_env, tmp_path, sam
     async with running_departments(tmp_path) as departments:
         settings = e2e_settings(departments, tmp_path)
         async with running_workers(dev_env.client, settings), running_api(settings, dev_env.client) as api:
-            async with httpx.AsyncClient(base_url=api, timeout=60) as http:
+            async with httpx.AsyncClient(base_url=api, timeout=60, headers=CLERK) as http:
                 rejected = {**sample_json, "company": {**sample_json["company"], "name": "太原测试驳回科技有限公司"}}
                 app_id = (await http.post("/api/v1/applications", json=rejected)).json()["application_id"]
                 view = await wait_status(http, app_id, lambda v: v["status"] == "needs_correction", "amr rejects")
@@ -60,22 +63,32 @@ async def test_reject_correct_complete_and_late_callbacks(dev_env, tmp_path, sam
                 events = [(h["department"], h["event"]) for h in view["history"]]
                 assert ("amr", "rejected") in events and (None, "corrected") in events
 
-                # the tax department calling back late: answered clearly, nothing changes
+                # the tax department calling back late (signed): answered clearly, nothing changes
                 tax = dept(view, "tax")
-                token = settings.api_token("tax")
                 body = {
                     "ticket": tax["receipt_no"],
                     "application_id": app_id,
                     "status": "completed",
                     "result": tax["result"],
                 }
-                r = await http.post(
-                    "/api/v1/departments/tax/callbacks", json=body, headers={"Authorization": f"Bearer {token}"}
-                )
+                raw = json.dumps(body).encode()
+
+                def signed(secret: str) -> dict[str, str]:
+                    ts = int(time.time())
+                    return {
+                        "Content-Type": "application/json",
+                        TIMESTAMP_HEADER: str(ts),
+                        SIGNATURE_HEADER: sign(secret, ts, raw),
+                    }
+
+                url = "/api/v1/departments/tax/callbacks"
+                r = await http.post(url, content=raw, headers=signed(settings.callback_secret("tax")))
                 assert r.status_code == 404 and "未改变任何状态" in r.json()["detail"]
-                r = await http.post(
-                    "/api/v1/departments/tax/callbacks", json=body, headers={"Authorization": "Bearer nope"}
-                )
+                # unsigned (the department's account token, as callbacks were once authenticated) or wrongly signed
+                token = settings.api_token("tax")
+                r = await http.post(url, json=body, headers={"Authorization": f"Bearer {token}"})
+                assert r.status_code == 401
+                r = await http.post(url, content=raw, headers=signed("nope"))
                 assert r.status_code == 401
                 r = await http.post("/api/v1/departments/nosuch/callbacks", json=body)
                 assert r.status_code == 404
@@ -88,7 +101,7 @@ async def test_a_robot_that_gives_up_is_completed_by_hand(dev_env, tmp_path, sam
         urls = {**departments.urls, "hpf": departments.urls["tax"]}
         settings = e2e_settings(departments, tmp_path, department_urls=urls)
         async with running_workers(dev_env.client, settings), running_api(settings, dev_env.client) as api:
-            async with httpx.AsyncClient(base_url=api, timeout=60) as http:
+            async with httpx.AsyncClient(base_url=api, timeout=60, headers=CLERK) as http:
                 app_id = (await http.post("/api/v1/applications", json=sample_json)).json()["application_id"]
                 view = await wait_status(http, app_id, lambda v: dept(v, "hpf")["status"] == "manual", "hpf manual")
                 assert "人工" in dept(view, "hpf")["reason"]
@@ -127,7 +140,7 @@ async def test_withdrawal_before_and_after_approval(dev_env, tmp_path, sample_js
     async with running_departments(tmp_path, process_delay_s=3600) as departments:
         settings = e2e_settings(departments, tmp_path)
         async with running_workers(dev_env.client, settings), running_api(settings, dev_env.client) as api:
-            async with httpx.AsyncClient(base_url=api, timeout=60) as http:
+            async with httpx.AsyncClient(base_url=api, timeout=60, headers=CLERK) as http:
                 app_id = (await http.post("/api/v1/applications", json=sample_json)).json()["application_id"]
                 await wait_status(http, app_id, lambda v: dept(v, "amr")["status"] == "in_review", "amr reviewing")
                 r = await http.post(

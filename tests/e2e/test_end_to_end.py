@@ -4,7 +4,10 @@ import asyncio
 
 import httpx
 
+from runtime.access import DEV_CLERKS
 from tests.e2e.conftest import APIS, PORTALS, running_stack
+
+CLERK = {"Authorization": f"Bearer {DEV_CLERKS['TY-XD-01']}"}  # the clerk of the sample's window
 
 
 async def wait_finished(http: httpx.AsyncClient, application_id: str, timeout: float = 180.0) -> dict:
@@ -20,7 +23,7 @@ async def wait_finished(http: httpx.AsyncClient, application_id: str, timeout: f
 
 async def test_sample_application_completes_in_every_department(dev_env, tmp_path, sample_json):
     async with running_stack(dev_env, tmp_path) as (api, departments, _settings):
-        async with httpx.AsyncClient(base_url=api, timeout=30) as http:
+        async with httpx.AsyncClient(base_url=api, timeout=30, headers=CLERK) as http:
             r = await http.post("/api/v1/applications", json=sample_json)
             assert r.status_code == 202, r.text
             app_id = r.json()["application_id"]
@@ -45,7 +48,7 @@ async def test_sample_application_completes_in_every_department(dev_env, tmp_pat
 
 async def test_unknown_application_is_404_in_chinese(dev_env, tmp_path):
     async with running_stack(dev_env, tmp_path) as (api, _departments, _settings):
-        async with httpx.AsyncClient(base_url=api, timeout=30) as http:
+        async with httpx.AsyncClient(base_url=api, timeout=30, headers=CLERK) as http:
             r = await http.get("/api/v1/applications/KB20260101-NOSUCHAPP0")
     assert r.status_code == 404
     assert "未找到" in r.json()["detail"]

@@ -6,11 +6,15 @@ from datetime import datetime, timedelta
 import httpx
 
 from cli.worker import running_workers
+from runtime.access import DEV_SUPERVISOR, DEV_TOKENS
 from tests.e2e.conftest import e2e_settings, running_api, running_departments
+from tests.e2e.test_end_to_end import CLERK
+
+SUPERVISOR_ID = DEV_TOKENS["supervisor-dev-token"].identity.subject  # the actor of an extension
 
 
 async def board(http: httpx.AsyncClient, **params) -> dict:
-    return (await http.get("/api/v1/supervision/board", params=params)).json()
+    return (await http.get("/api/v1/supervision/board", params=params, headers=DEV_SUPERVISOR)).json()
 
 
 async def wait_board(http: httpx.AsyncClient, predicate, timeout: float = 60.0, **params) -> dict:
@@ -30,7 +34,7 @@ async def test_board_and_deadline_extension(dev_env, tmp_path, sample_json):
         settings = e2e_settings(departments, tmp_path)
         async with running_workers(dev_env.client, settings), running_api(settings, dev_env.client) as api:
             async with httpx.AsyncClient(base_url=api, timeout=30) as http:
-                r = await http.post("/api/v1/applications", json=sample_json)
+                r = await http.post("/api/v1/applications", json=sample_json, headers=CLERK)
                 assert r.status_code == 202
                 accepted = r.json()
                 app_id = accepted["application_id"]
@@ -48,7 +52,7 @@ async def test_board_and_deadline_extension(dev_env, tmp_path, sample_json):
                 assert not mine(await board(http, department="tax"))
                 assert not mine(await board(http, sla_state="breached"))
 
-                detail = (await http.get(f"/api/v1/applications/{app_id}")).json()
+                detail = (await http.get(f"/api/v1/applications/{app_id}", headers=DEV_SUPERVISOR)).json()
                 assert detail.get("due_at"), detail
                 assert datetime.fromisoformat(detail["due_at"]) == promised
                 amr = next(d for d in detail["departments"] if d["code"] == "amr")
@@ -58,17 +62,22 @@ async def test_board_and_deadline_extension(dev_env, tmp_path, sample_json):
                 url = f"/api/v1/applications/{app_id}/deadline-extensions"
                 later = (due + timedelta(days=1)).isoformat()
                 r = await http.post(
-                    url, json={"department": "amr", "new_due_at": later, "reason": "  ", "requested_by": "sup-01"}
+                    url,
+                    json={"department": "amr", "new_due_at": later, "reason": "  ", "requested_by": "sup-01"},
+                    headers=DEV_SUPERVISOR,
                 )
                 assert r.status_code == 409 and "理由" in r.json()["detail"]
                 earlier = (due - timedelta(minutes=5)).isoformat()
                 r = await http.post(
-                    url, json={"department": "amr", "new_due_at": earlier, "reason": "补材料", "requested_by": "sup-01"}
+                    url,
+                    json={"department": "amr", "new_due_at": earlier, "reason": "补材料", "requested_by": "sup-01"},
+                    headers=DEV_SUPERVISOR,
                 )
                 assert r.status_code == 409 and "晚于原时限" in r.json()["detail"]
                 r = await http.post(
                     "/api/v1/applications/KB20260101-NOSUCH0000/deadline-extensions",
                     json={"new_due_at": later, "reason": "x", "requested_by": "sup-01"},
+                    headers=DEV_SUPERVISOR,
                 )
                 assert r.status_code == 404
 
@@ -81,15 +90,16 @@ async def test_board_and_deadline_extension(dev_env, tmp_path, sample_json):
                         "reason": "名称核准需会商",
                         "requested_by": "sup-01",
                     },
+                    headers=DEV_SUPERVISOR,
                 )
                 assert r.status_code == 200, r.text
-                assert r.json()["requested_by"] == "sup-01"
+                assert r.json()["requested_by"] == SUPERVISOR_ID  # the identity's, not the body's "sup-01"
                 b = await wait_board(
                     http,
                     lambda b: any(datetime.fromisoformat(i["due_at"]) == due + timedelta(days=1) for i in mine(b)),
                     department="amr",
                 )
-                detail = (await http.get(f"/api/v1/applications/{app_id}")).json()
+                detail = (await http.get(f"/api/v1/applications/{app_id}", headers=DEV_SUPERVISOR)).json()
                 [change] = detail["deadline_changes"]
                 assert change["reason"] == "名称核准需会商" and change["department"] == "amr"
                 assert datetime.fromisoformat(change["old_due_at"]) == due

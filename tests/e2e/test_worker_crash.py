@@ -13,7 +13,7 @@ from activities.models import ActivityName
 from cli.worker import WORKFLOW_RUNNER
 from runtime.settings import ROOT
 from tests.e2e.conftest import APIS, PORTALS, e2e_settings, running_api, running_departments, settings_env
-from tests.e2e.test_end_to_end import wait_finished
+from tests.e2e.test_end_to_end import CLERK, wait_finished
 from workflows.application import ApplicationWorkflow
 from workflows.notification import NotificationWorkflow
 
@@ -67,7 +67,7 @@ async def test_sigkill_worker_mid_form_then_restart(dev_env, tmp_path, sample_js
         try:
             async with (
                 running_api(settings, dev_env.client) as api,
-                httpx.AsyncClient(base_url=api, timeout=30) as http,
+                httpx.AsyncClient(base_url=api, timeout=30, headers=CLERK) as http,
             ):
                 ids = []
                 for _ in range(2):
