@@ -6,7 +6,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 \
 
 # Debian's Chromium for the robots, CJK fonts so evidence screenshots are legible
 RUN apt-get update \
- && apt-get install -y --no-install-recommends chromium fonts-noto-cjk ca-certificates \
+ && apt-get install -y --no-install-recommends chromium fonts-noto-cjk fonts-hanazono ca-certificates \
  && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /app

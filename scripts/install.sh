@@ -63,4 +63,11 @@ if [ -n "${KAIBAN_INSTALL_FOR_TESTS:-}" ] && ! ls /usr/lib/postgresql/*/bin/pg_c
   apt_install postgresql
   ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || { say "postgresql installed but no pg_ctl under /usr/lib/postgresql/*/bin"; exit 1; }
 fi
+
+# 5. fonts for what robots screenshot and people read: Chinese (WenQuanYi Micro Hei) and the rare
+#    characters outside the BMP that names may hold (HanaMin covers CJK Extension B–F, e.g. 𬱖 U+2CC56)
+if ! { command -v fc-list >/dev/null && [ -n "$(fc-list ':lang=zh' family)" ] && [ -n "$(fc-list ':charset=2cc56' family)" ]; }; then
+  say "installing CJK fonts (fonts-wqy-microhei, fonts-hanazono)"
+  apt_install fontconfig fonts-wqy-microhei fonts-hanazono
+fi
 say "ready"
