@@ -2,11 +2,27 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
+from typing import Annotated, Any
 
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, Field
+from pydantic_core import PydanticCustomError
 
 from workflows.models import ApplicationView, DeadlineChange
+
+_RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}")
+
+
+def _rfc3339_text(value: Any) -> Any:
+    """An instant the API takes in is RFC 3339 text (pydantic alone would also read numbers as Unix time)."""
+    if isinstance(value, datetime) or (isinstance(value, str) and _RFC3339.match(value)):
+        return value
+    raise PydanticCustomError("datetime_type", "Input should be an RFC 3339 date-time")
+
+
+#: a date-time with its offset, as RFC 3339 text: ``2026-09-30T14:00:00+08:00``
+IsoDateTime = Annotated[AwareDatetime, BeforeValidator(_rfc3339_text)]
 
 
 class SubmissionAccepted(BaseModel):
@@ -21,7 +37,7 @@ class DeadlineExtensionRequest(BaseModel):
     department: str | None = Field(
         None, pattern=r"^[a-z][a-z0-9_]{0,31}$", description="部门代码；不填则延长整件申请的时限"
     )
-    new_due_at: AwareDatetime = Field(description="新的办结时限（须带时区，且晚于原时限）")
+    new_due_at: IsoDateTime = Field(description="新的办结时限（须带时区，且晚于原时限）")
     reason: str = Field(min_length=1, max_length=500, description="延期理由（必填）")
     requested_by: str | None = Field(None, max_length=64, description="不再使用：延期人取自登录身份，此值被忽略")
 

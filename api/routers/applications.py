@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Annotated
 
 import structlog
-from fastapi import APIRouter, Header, Request, status
+from fastapi import APIRouter, Body, Header, Request, status
 from temporalio.client import WorkflowQueryFailedError
 from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.service import RPCError, RPCStatusCode
@@ -33,6 +33,7 @@ from domain.access import Identity, Role
 from domain.calendar import SHANGHAI
 from domain.deadlines import plan_application, planning_basis
 from domain.form import Application
+from domain.samples import generate_application
 from workflows.application import ApplicationWorkflow
 from workflows.models import (
     ApplicationInput,
@@ -44,6 +45,13 @@ from workflows.models import (
 
 router = APIRouter(prefix="/api/v1/applications", tags=["applications"], route_class=CheckedRoute)
 log = structlog.get_logger(__name__)
+
+
+#: the one form, as the OpenAPI schema shows it: a valid application of window TY-XD-01 (today's rules)
+FormBody = Annotated[
+    Application,
+    Body(openapi_examples={"sample": {"summary": "一份有效的申请（示例数据）", "value": generate_application(1)}}),
+]
 
 
 def new_application_id(now: datetime, window_id: str, idempotency_key: str | None) -> str:
@@ -66,7 +74,7 @@ def new_application_id(now: datetime, window_id: str, idempotency_key: str | Non
     summary="综合窗口提交一份企业开办申请",
 )
 async def submit_application(
-    application: Application,
+    application: FormBody,
     request: Request,
     client: ClientDep,
     settings: SettingsDep,
@@ -186,7 +194,7 @@ async def extend_deadline(
     summary="补正：提交更正后的申请表，仅重新报送被退回的部门",
 )
 async def correct_application(
-    application_id: ApplicationId, application: Application, request: Request, client: ClientDep, identity: IdentityDep
+    application_id: ApplicationId, application: FormBody, request: Request, client: ClientDep, identity: IdentityDep
 ) -> ApplicationDetail:
     await handled_window(request, client, identity, application_id)
     await run_update(

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from pydantic import AwareDatetime
 
 from api.access import require
 from api.auth import Refusal
@@ -13,7 +12,7 @@ from api.clean import CheckedRoute
 from api.deps import SettingsDep
 from api.params import DepartmentQuery
 from api.problems import COMMON, responses
-from api.schemas import DeadlineAnswer
+from api.schemas import DeadlineAnswer, IsoDateTime
 from domain.access import Identity, Role
 from domain.deadlines import plan_application
 from domain.sla import task_due
@@ -30,10 +29,10 @@ router = APIRouter(prefix="/api/v1/deadlines", tags=["deadlines"], route_class=C
 async def deadlines(
     settings: SettingsDep,
     identity: Annotated[Identity, require(Role.CLERK, Role.SUPERVISOR, Role.ADMIN)],
-    submitted_at: Annotated[AwareDatetime, Query(description="提交时间（ISO 8601，须带时区）")],
+    submitted_at: Annotated[IsoDateTime, Query(description="提交时间（ISO 8601，须带时区）")],
     department: DepartmentQuery = None,
     dispatched_at: Annotated[
-        AwareDatetime | None, Query(description="派发给该部门的时间（须带时区），默认等于提交时间")
+        IsoDateTime | None, Query(description="派发给该部门的时间（须带时区），默认等于提交时间")
     ] = None,
 ) -> DeadlineAnswer:
     calendar = settings.working_calendar()

@@ -46,7 +46,14 @@ def _missing() -> Refusal:
     },
 )
 async def evidence(
-    path: Annotated[str, Path(max_length=300, description="留证文件相对路径，如 2026-11-30/amr-KB…-attempt1.png")],
+    path: Annotated[
+        str,
+        Path(
+            max_length=300,
+            description="留证文件相对路径（<日期>/<部门>-<申请编号>[-<动作>]-attempt<N>.png|zip）",
+            examples=["2026-11-30/amr-KB20261130-AAAAAAAAAA-receipt-attempt1.png"],
+        ),
+    ],
     request: Request,
     settings: SettingsDep,
     client: ClientDep,

@@ -233,6 +233,34 @@ def test_a_huge_integer_is_refused(api, sample_json):
     refused(r, 400, "malformed_body")
 
 
+@pytest.mark.parametrize(
+    ("path", "value", "field", "message"),
+    [
+        (("housing_fund", "register"), 0, "housing_fund.register", "应为是或否（true / false）"),
+        (("medical_insurance", "register"), "true", "medical_insurance.register", "应为是或否（true / false）"),
+        (("company", "employees_expected"), "11", "company.employees_expected", "应为整数"),
+        (("company", "name"), None, "company.name", None),
+    ],
+)
+def test_json_of_the_wrong_type_is_not_coerced(api, sample_json, path, value, field, message):
+    """pydantic alone would read 0 as false and "11" as 11: the API takes the JSON types its schema says."""
+    http, fake = api
+    started = len(fake.started)
+    sample_json[path[0]][path[1]] = value
+    errors = invalid(http.post("/api/v1/applications", headers=CLERK, json=sample_json), field)
+    if message:
+        assert errors[field]["message"] == message
+    assert len(fake.started) == started
+
+
+def test_an_instant_as_a_number_is_refused(api):
+    http, _ = api
+    body = {"new_due_at": 1893456000, "reason": "材料需补充核验"}
+    r = http.post(f"/api/v1/applications/{APP_ID}/deadline-extensions", headers=SUPERVISOR, json=body)
+    invalid(r, "new_due_at")
+    invalid(http.get("/api/v1/deadlines", headers=CLERK, params={"submitted_at": "1893456000"}), "query.submitted_at")
+
+
 # -- length limits, with Chinese field-level messages ----------------------------------------------------
 
 
