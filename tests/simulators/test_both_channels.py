@@ -286,3 +286,24 @@ async def test_api_department_portal_shows_the_api_result_and_misbehaves_like_th
     assert shown["receipt_no"] == ticket and shown["taxpayer_id"] == GIVEN_USCC
     assert shown["invoice_type"] == {"数电普通发票": "已核定"} and shown["status"] == "已办结"
     assert [s["ticket"] for s in admin] == [ticket]  # /_admin is the department's (its API's store)
+
+
+async def test_make_run_serves_both_channels_of_every_department_on_its_old_port(tmp_path):
+    from simulators.serve import build_apps
+
+    apps = build_apps(tmp_path, 0.0, 0.0, "127.0.0.1")
+    assert {code: port for code, port, _ in apps} == {
+        "amr": 8101,
+        "psb_seal": 8102,
+        "hrss": 8103,
+        "hpf": 8104,
+        "tax": 8201,
+        "nhsa": 8202,
+        "bank": 8203,
+    }
+    for code, _port, app in apps:
+        async with client_for(app) as c:
+            assert (await c.get("/login")).status_code == 200, code
+            assert (await c.get("/api/v1/submissions")).status_code == 401, code
+            ok = await c.get("/api/v1/submissions", headers={"Authorization": f"Bearer {code}-dev-secret"})
+            assert ok.status_code == 200 and ok.json() == [], code
