@@ -2,12 +2,13 @@
 
 from fastapi import APIRouter, Request
 
+from api.problems import responses
 from api.schemas import Health
 
 router = APIRouter(tags=["health"])
 
 
-@router.get("/healthz", response_model=Health, summary="健康检查")
+@router.get("/healthz", response_model=Health, responses=responses(413), summary="健康检查")
 async def healthz(request: Request) -> Health:
     try:
         client = await request.app.state.temporal.get()

@@ -105,6 +105,46 @@ def test_the_schema_is_the_one_the_app_serves():
     assert served == json.loads(json.dumps(schema.raw_schema))
 
 
+def bounded(schema: dict) -> bool:
+    """A parameter's schema bounds what it takes: a length, a pattern, a choice, a maximum or a format."""
+    if "anyOf" in schema:
+        return all(bounded(branch) for branch in schema["anyOf"] if branch.get("type") != "null")
+    if schema.get("type") in ("integer", "number"):
+        return "maximum" in schema
+    return bool({"maxLength", "pattern", "enum", "const", "format"} & set(schema)) or schema.get("type") == "boolean"
+
+
+def test_every_refusal_is_documented_with_its_model():
+    spec = schema.raw_schema
+    assert spec["components"]["securitySchemes"]["bearer"] == {
+        "type": "http",
+        "scheme": "bearer",
+        "description": spec["components"]["securitySchemes"]["bearer"]["description"],
+    }
+    assert "HTTPValidationError" not in json.dumps(spec)  # FastAPI's 422 body is never what the API answers
+    for path, operations in spec["paths"].items():
+        for method, op in operations.items():
+            name = f"{method.upper()} {path}"
+            documented = {
+                int(status): answer["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[-1]
+                for status, answer in op["responses"].items()
+                if int(status) >= 400
+            }
+            assert set(documented.values()) <= {"Problem", "ValidationProblem"}, name
+            assert all(model == ("ValidationProblem" if s == 422 else "Problem") for s, model in documented.items())
+            if not path.startswith("/api/v1/"):
+                continue
+            assert {401, 413, 422} <= set(documented), name
+            if method == "post":
+                assert {400, 415} <= set(documented), name
+            if path.endswith("/callbacks"):  # signed, not bearer: 401 for a bad signature, no identity to refuse
+                assert "security" not in op, name
+            else:
+                assert op["security"] == [{"bearer": []}] and 403 in documented, name
+            for parameter in op.get("parameters", []):
+                assert bounded(parameter["schema"]), (name, parameter["name"], parameter["schema"])
+
+
 @schema.parametrize()
 @settings(
     max_examples=MAX_EXAMPLES,
