@@ -26,8 +26,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from pydantic import TypeAdapter
 
-#: a JSON escape that may decode to NUL or to half of a surrogate pair (a quick test before parsing)
-_SUSPECT_ESCAPE = re.compile(rb"\\u(?:0000|[dD][89a-fA-F])")
+#: a JSON escape that may decode to NUL or to half of a surrogate pair, or a constant JSON does not have
+#: (Python's json reads NaN and Infinity): a quick test before parsing
+_SUSPECT = re.compile(rb"\\u(?:0000|[dD][89a-fA-F])|NaN|Infinity")
 _NUL_MESSAGE = "不能包含空字符（NUL）"
 _SURROGATE_MESSAGE = "文本编码无效：含有不成对的代理字符"
 
@@ -55,8 +56,16 @@ def _strings(value: Any, loc: tuple[str | int, ...]) -> Iterator[tuple[tuple[str
             yield from _strings(item, (*loc, i))
 
 
-def _error(loc: tuple[str | int, ...], message: str) -> dict[str, Any]:
-    return {"type": "string_unsafe_character", "loc": loc, "msg": message, "input": None}
+def _error(loc: tuple[str | int, ...], message: str, type_: str = "string_unsafe_character") -> dict[str, Any]:
+    return {"type": type_, "loc": loc, "msg": message, "input": None}
+
+
+class _NotJson(Exception):
+    pass
+
+
+def _no_constant(name: str) -> Any:
+    raise _NotJson(name)
 
 
 async def unsafe_text_errors(request: Request) -> list[dict[str, Any]]:
@@ -70,9 +79,14 @@ async def unsafe_text_errors(request: Request) -> list[dict[str, Any]]:
             errors.append(_error(("query", name), problem))
     if request.method in ("POST", "PUT", "PATCH"):
         raw = await request.body()  # Starlette keeps it: the route reads the same bytes
-        if _SUSPECT_ESCAPE.search(raw):
+        if _SUSPECT.search(raw):
             try:
-                data = json.loads(raw)
+                data = json.loads(raw, parse_constant=_no_constant)
+            except _NotJson:
+                return [
+                    *errors,
+                    _error(("body",), "不是有效的 JSON：不能使用 NaN 或 Infinity", "json_invalid_constant"),
+                ]
             except ValueError:
                 return errors  # not JSON: the route's own parsing says so
             for loc, text in _strings(data, ("body",)):

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from pydantic import AwareDatetime, BaseModel, BeforeValidator, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, Field
 from pydantic_core import PydanticCustomError
 
 from workflows.models import ApplicationView, DeadlineChange
@@ -21,8 +21,18 @@ def _rfc3339_text(value: Any) -> Any:
     raise PydanticCustomError("datetime_type", "Input should be an RFC 3339 date-time")
 
 
-#: a date-time with its offset, as RFC 3339 text: ``2026-09-30T14:00:00+08:00``
-IsoDateTime = Annotated[AwareDatetime, BeforeValidator(_rfc3339_text)]
+#: the instants the API reasons about (the working calendar, deadlines); outside, arithmetic overflows
+EARLIEST, LATEST = datetime(2000, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC)
+
+
+def _in_range(value: datetime) -> datetime:
+    if not EARLIEST <= value < LATEST:
+        raise PydanticCustomError("datetime_out_of_range", "时间须在 2000 年至 2099 年之间")
+    return value
+
+
+#: a date-time with its offset, as RFC 3339 text (``2026-09-30T14:00:00+08:00``), in the years 2000–2099
+IsoDateTime = Annotated[AwareDatetime, BeforeValidator(_rfc3339_text), AfterValidator(_in_range)]
 
 
 class SubmissionAccepted(BaseModel):

@@ -357,7 +357,7 @@ class MedicalInsurance(_Model):
 
 class HousingFund(_Model):
     register: bool = Field()  # explicit: else BaseModel's inherited `register` becomes its default
-    contribution_rate: Decimal | None = None
+    contribution_rate: Decimal | None = Field(default=None, max_digits=10, decimal_places=6)
 
     @field_validator("contribution_rate")
     @classmethod

@@ -221,6 +221,28 @@ def test_a_lone_surrogate_is_refused(api, sample_json):
     assert "编码" in errors["company.address.detail"]["message"]
 
 
+def test_nan_and_infinity_are_not_json(api):
+    http, _ = api
+    r = http.post(
+        f"/api/v1/applications/{APP_ID}/departments/hpf/manual-completion",
+        headers={**CLERK, **JSON},
+        content=b'{"result": {"a": NaN, "b": -Infinity}}',
+    )
+    errors = invalid(r, "")
+    assert "NaN" in errors[""]["message"]
+    r = http.post(  # in text, the words are just words
+        f"/api/v1/applications/{APP_ID}/withdrawal", headers=CLERK, json={"reason": "NaN Infinity 申请人撤回"}
+    )
+    assert r.status_code == 200, r.text
+
+
+def test_a_huge_decimal_is_refused_without_spelling_it_out(api, sample_json):
+    http, _ = api
+    sample_json["housing_fund"] = {"register": True, "contribution_rate": "1e999999999"}
+    errors = invalid(http.post("/api/v1/applications", headers=CLERK, json=sample_json))
+    assert errors["housing_fund.contribution_rate"]["type"] == "decimal_max_digits"
+
+
 def test_a_huge_integer_is_refused(api, sample_json):
     http, _ = api
     invalid(http.get("/api/v1/audit", headers=SUPERVISOR, params={"before_seq": str(10**30)}), "query.before_seq")
@@ -331,6 +353,22 @@ def test_a_naive_datetime_is_422_in_query_and_body(api):
         json={"new_due_at": "2026-12-31T17:00:00", "reason": "材料需补充核验"},
     )
     assert "时区" in invalid(r, "new_due_at")["new_due_at"]["message"]
+
+
+@pytest.mark.parametrize(
+    "instant", ["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-12:00", "1900-01-01T00:00:00+08:00"]
+)
+def test_an_instant_out_of_range_is_422(api, instant):
+    http, _ = api
+    for params in (
+        {"submitted_at": instant},
+        {"submitted_at": "2026-09-30T14:00:00+08:00", "department": "tax", "dispatched_at": instant},
+    ):
+        errors = invalid(http.get("/api/v1/deadlines", headers=CLERK, params=params))
+        assert any("2000 年至 2099 年" in e["message"] for e in errors.values()), errors
+    body = {"new_due_at": instant, "reason": "材料需补充核验"}
+    r = http.post(f"/api/v1/applications/{APP_ID}/deadline-extensions", headers=SUPERVISOR, json=body)
+    invalid(r, "new_due_at")
 
 
 def test_a_date_that_is_not_one_is_422(api):
