@@ -137,7 +137,9 @@ def request_for(endpoint: str, sample: dict) -> tuple[str, str, dict]:
     return method, path, kwargs
 
 
-CASES = [(endpoint, column, expected) for endpoint, cells in ROWS for column, expected in zip(COLUMNS, cells, strict=True)]
+CASES = [
+    (endpoint, column, expected) for endpoint, cells in ROWS for column, expected in zip(COLUMNS, cells, strict=True)
+]
 
 
 def test_the_table_covers_every_endpoint_and_identity(api):
