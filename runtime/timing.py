@@ -21,3 +21,6 @@ class Timing(BaseModel):
     # polling a department for its result (between inquiries; a callback cuts the wait short)
     poll_initial_s: float = 1.0
     poll_max_s: float = 300.0
+    # a department is asked only in working hours (a real one does not decide at night); off for the
+    # simulators of `make run` and the tests, which decide around the clock; production turns it on
+    inquire_in_working_hours_only: bool = False

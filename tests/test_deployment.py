@@ -51,6 +51,7 @@ def test_kaiban_services_are_configured_for_production():
         # secrets must be supplied, never defaulted
         assert re.fullmatch(r"\$\{KAIBAN_PAYLOAD_KEY:\?.+\}", env["KAIBAN_PAYLOAD_KEY"])
         assert SERVICES[name]["depends_on"]["temporal"]["condition"] == "service_healthy"
+        assert env["KAIBAN_INQUIRE_IN_WORKING_HOURS_ONLY"] == "true"
     assert "8000:8000" in SERVICES["api"]["ports"]
     assert SERVICES["simulators"]["profiles"] == ["simulators"]
 

@@ -171,7 +171,9 @@ class ApplicationWorkflow:
             on_change=self._department_changed,
             on_escalation=self._record_escalation,
             plan=self._plan_task,
-            next_inquiry=self._next_inquiry if workflow.patched(INQUIRIES_IN_WORKING_HOURS) else None,
+            next_inquiry=self._next_inquiry
+            if inp.timing.inquire_in_working_hours_only and workflow.patched(INQUIRIES_IN_WORKING_HOURS)
+            else None,
         )
         self._tasks[code] = task
         return await task.run()

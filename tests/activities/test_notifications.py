@@ -7,7 +7,8 @@ import dataclasses
 import hashlib
 import hmac
 import json
-from datetime import datetime, timedelta
+from datetime import timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -28,39 +29,16 @@ from activities.notifications import (
 from runtime.settings import Settings
 from runtime.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign, verify_signature
 from store import Database, NoticeStore, upgrade
+from tests.support.notices import MESSAGE, note_fields
 from tests.support.servers import free_port, serve_app
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 SECRET = "s3cret-Hook-Key-0123456789-abcdef"  # 33 characters, distinctive
 URL_TOKEN = "urltoken-9f8e7d6c5b4a"
-MESSAGE = "税务登记已超过办理时限的80%，请部门负责人督促办理。"
-T0 = datetime(2026, 11, 30, 10, 0, tzinfo=SHANGHAI)
 
 
-def note(
-    key: str = "KB20261130-AAAA.tax.warn.2.v1",
-    *,
-    application_id: str = "KB20261130-AAAA",
-    department: str | None = "tax",
-    level: str = "warn",
-    audience: str = "department_supervisor",
-    sequence: int = 2,
-    fired_at: datetime = T0,
-    message: str = MESSAGE,
-) -> Notification:
-    return Notification(
-        key=key,
-        application_id=application_id,
-        department=department,
-        level=level,
-        audience=audience,
-        sequence=sequence,
-        due_at=T0 + timedelta(hours=2),
-        planned_at=fired_at - timedelta(seconds=1),
-        fired_at=fired_at,
-        window_id="W-07",
-        message=message,
-    )
+def note(key: str = "KB20261130-AAAA.tax.warn.2.v1", **fields: Any) -> Notification:
+    return Notification(**note_fields(key, **fields))
 
 
 def db_url(tmp_path) -> str:

@@ -12,11 +12,11 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from domain.status import ApplicationStatus
 from runtime.settings import Settings
-from store import Store
+from tests.support.applications import APP_ID, store_with_application
 from workflows.models import ApplicationView, DeadlineChange
 
 ROOT = Path(__file__).resolve().parents[2]
-APP_ID = "KB20261130-AAAAAAAAAA"
+
 TOKENS = {
     "no identity": None,
     "clerk TY-XD-01": "clerk-dev-token",
@@ -96,16 +96,7 @@ class FakeTemporal:
 @pytest.fixture(scope="module")
 def api(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("access")
-    url = f"sqlite:///{tmp / 'kaiban.sqlite3'}"
-    store = Store.open(url)
-    store.applications.record(
-        application_id=APP_ID,
-        window_id="TY-XD-01",
-        submitted_by="clerk-0007",
-        company_name="太原示例科技有限公司",
-        submitted_at=datetime(2026, 11, 30, 2, 0, tzinfo=UTC),
-    )
-    store.close()
+    url = store_with_application(tmp)
     evidence = tmp / "evidence" / "2026-11-30"
     evidence.mkdir(parents=True)
     (evidence / f"amr-{APP_ID}-receipt-attempt1.png").write_bytes(b"\x89PNG\r\n\x1a\n")

@@ -6,7 +6,6 @@ Each answer is either a refusal (``{"detail", "code"}``) or a validation failure
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 
 import pytest
 from fastapi.testclient import TestClient
@@ -14,8 +13,8 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from api.app import create_app
 from runtime.settings import Settings
-from store import Store
 from tests.api.test_access import APP_ID, FakeHandle, FakeTemporal
+from tests.support.applications import store_with_application
 
 CLERK = {"Authorization": "Bearer clerk-dev-token"}
 SUPERVISOR = {"Authorization": "Bearer supervisor-dev-token"}
@@ -39,16 +38,7 @@ class KnowingTemporal(FakeTemporal):
 @pytest.fixture(scope="module")
 def api(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("bad_input")
-    url = f"sqlite:///{tmp / 'kaiban.sqlite3'}"
-    store = Store.open(url)
-    store.applications.record(
-        application_id=APP_ID,
-        window_id="TY-XD-01",
-        submitted_by="clerk-0007",
-        company_name="太原示例科技有限公司",
-        submitted_at=datetime(2026, 11, 30, 2, 0, tzinfo=UTC),
-    )
-    store.close()
+    url = store_with_application(tmp)
     (tmp / "evidence").mkdir()
     (tmp / "secret.png").write_bytes(b"outside")
     fake = KnowingTemporal()

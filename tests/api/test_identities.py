@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import threading
 import time
-from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import jwt
@@ -17,8 +16,8 @@ from pydantic import ValidationError
 from api.app import create_app
 from runtime.access import DEV_TOKENS, TokenEntry, token_hash
 from runtime.settings import DEV_PAYLOAD_KEY, Settings
-from store import Store
 from tests.api.test_access import APP_ID, FakeTemporal
+from tests.support.applications import store_with_application
 
 ISSUER, AUDIENCE = "https://idp.example.gov.cn/realms/shanxi", "kaiban"
 PROD_KEY = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="  # base64 of 32 bytes, not the development key
@@ -56,16 +55,7 @@ def token(key, **claims) -> str:
 @pytest.fixture
 def api(provider, tmp_path):
     _, jwks_url = provider
-    url = f"sqlite:///{tmp_path / 'k.sqlite3'}"
-    store = Store.open(url)
-    store.applications.record(
-        application_id=APP_ID,
-        window_id="TY-XD-01",
-        submitted_by="clerk-0007",
-        company_name="太原示例科技有限公司",
-        submitted_at=datetime(2026, 11, 30, 2, 0, tzinfo=UTC),
-    )
-    store.close()
+    url = store_with_application(tmp_path)
     settings = Settings(
         database_url=url,
         oidc_issuer=ISSUER,

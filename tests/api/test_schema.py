@@ -13,7 +13,6 @@ import json
 import os
 import shutil
 import tempfile
-from datetime import UTC, datetime
 from pathlib import Path
 from unittest import mock
 
@@ -31,9 +30,9 @@ from schemathesis.specs.openapi.checks import (
 
 from api.app import create_app
 from runtime.settings import Settings
-from store import Store
 from tests.api.test_access import APP_ID
 from tests.api.test_bad_input import KnowingTemporal
+from tests.support.applications import store_with_application
 
 CHECKS = [
     not_a_server_error,
@@ -81,16 +80,7 @@ schema.config.generation.update(
 def seeded():
     """The one application the fake Temporal knows, in the store, with a receipt screenshot."""
     DATA.mkdir(exist_ok=True)
-    store = Store.open(f"sqlite:///{DATA / 'kaiban.sqlite3'}")
-    if store.applications.window_of(APP_ID) is None:
-        store.applications.record(
-            application_id=APP_ID,
-            window_id="TY-XD-01",
-            submitted_by="clerk-0007",
-            company_name="太原示例科技有限公司",
-            submitted_at=datetime(2026, 11, 30, 2, 0, tzinfo=UTC),
-        )
-    store.close()
+    store_with_application(DATA)
     evidence = DATA / "evidence" / "2026-11-30"
     evidence.mkdir(parents=True, exist_ok=True)
     (evidence / f"amr-{APP_ID}-receipt-attempt1.png").write_bytes(b"\x89PNG\r\n\x1a\n")

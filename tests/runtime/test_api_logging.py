@@ -81,7 +81,7 @@ def test_the_api_logs_through_the_masking_stream(tmp_path, capsys, sample_json):
     captured = capsys.readouterr()
     assert_clean(captured.out + captured.err, secrets)
     lines = json_lines(captured.out)
-    assert any(e["logger"] == "api.app" and e.get("path") == "/api/v1/applications" for e in lines), lines  # the 422
+    assert any(e["logger"] == "api.errors" and e.get("path") == "/api/v1/applications" for e in lines), lines  # the 422
     events = {e["event"]: e for e in lines}
     assert events["echo"]["id_number"] == "140121********0213"
     assert events["echo"]["founder"] == {"mobiles": ["138****0421"]}
@@ -116,7 +116,7 @@ async def test_uvicorn_factory_access_and_error_logs_are_masked(tmp_path, capsys
     assert_clean(captured.out + captured.err, secrets)
     events = json_lines(captured.out)
     by_logger = {e["logger"] for e in events}
-    assert {"uvicorn.error", "uvicorn.access", "api.app", "api.test"} <= by_logger, by_logger
+    assert {"uvicorn.error", "uvicorn.access", "api.errors", "api.test"} <= by_logger, by_logger
     access = [e["event"] for e in events if e["logger"] == "uvicorn.access"]
     # percent-encoded digits are decoded to be masked: the whole line is then shown decoded
     assert any(

@@ -9,43 +9,21 @@ import sys
 import textwrap
 import time
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from runtime.settings import ROOT
 from store import Notice, Store
+from tests.support.notices import MESSAGE, T0, note_fields
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
-MESSAGE = "税务登记已超过办理时限的80%，请部门负责人督促办理。"
-T0 = datetime(2026, 11, 30, 10, 0, tzinfo=SHANGHAI)
 WEBHOOK = "webhook"
 
 
-def note(
-    key: str = "KB20261130-AAAA.tax.warn.2.v1",
-    *,
-    application_id: str = "KB20261130-AAAA",
-    department: str | None = "tax",
-    level: str = "warn",
-    audience: str = "department_supervisor",
-    sequence: int = 2,
-    fired_at: datetime = T0,
-    message: str = MESSAGE,
-) -> Notice:
-    return Notice(
-        key=key,
-        application_id=application_id,
-        department=department,
-        level=level,
-        audience=audience,
-        sequence=sequence,
-        due_at=T0 + timedelta(hours=2),
-        planned_at=fired_at - timedelta(seconds=1),
-        fired_at=fired_at,
-        window_id="W-07",
-        message=message,
-    )
+def note(key: str = "KB20261130-AAAA.tax.warn.2.v1", **fields: Any) -> Notice:
+    return Notice(**note_fields(key, **fields))
 
 
 def test_record_is_idempotent_by_key(store, database_url):

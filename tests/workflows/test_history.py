@@ -73,7 +73,7 @@ class SlowHrss(FakeDepartments):
 async def test_a_slow_department_is_not_asked_outside_working_hours(time_env, sample_json):
     fakes = SlowHrss()
     queue = f"q-{uuid.uuid4()}"
-    timing = Timing(poll_initial_s=600, poll_max_s=3600, retry_initial_s=0.1)
+    timing = Timing(poll_initial_s=600, poll_max_s=3600, retry_initial_s=0.1, inquire_in_working_hours_only=True)
     inp = application_input(sample_json, queue, timing=timing)
     async with Worker(time_env.client, task_queue=queue, **worker_kwargs(fakes)):
         view = await time_env.client.execute_workflow(
