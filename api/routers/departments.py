@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Literal
 
 import structlog
-from fastapi import APIRouter, Header, Query, Request
+from fastapi import APIRouter, Depends, Header, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.access import IdentityDep
@@ -131,6 +131,34 @@ async def department_inbox(
     return DepartmentInbox(department=code, count=len(items), items=items)
 
 
+async def signed_by_department(
+    code: DepartmentCode,
+    request: Request,
+    settings: SettingsDep,
+    x_kaiban_timestamp: Annotated[str | None, Header(max_length=20)] = None,
+    x_kaiban_signature: Annotated[str | None, Header(max_length=100)] = None,
+) -> Identity:
+    """The department a callback is signed by (a dependency: refused before its body is looked at)."""
+    dept = _department(settings, code)
+    raw = await request.body()
+    secret = settings.callback_secret(dept.code)
+    if not verify_signature(
+        secret, x_kaiban_timestamp, raw, x_kaiban_signature, tolerance_s=settings.callback_tolerance_s
+    ):
+        log.warning("department_callback_unsigned", department=code)
+        raise unauthenticated("回调签名无效、缺失或已过期", "bad_signature")
+    assert x_kaiban_signature is not None
+    first = await asyncio.to_thread(
+        request.app.state.store.callbacks.first_use, code, x_kaiban_signature.strip(), datetime.now(UTC)
+    )
+    if not first:
+        log.warning("department_callback_replayed", department=code)
+        raise unauthenticated("回调签名已使用过（重放），未改变任何状态", "replayed_signature")
+    identity = Identity(subject=f"dept-{code}", role=Role.DEPARTMENT, department=code)
+    request.state.identity = identity
+    return identity
+
+
 @router.post(
     "/{code}/callbacks",
     response_model=CallbackAck,
@@ -151,26 +179,8 @@ async def department_callback(
     body: CallbackBody,
     request: Request,
     client: ClientDep,
-    settings: SettingsDep,
-    x_kaiban_timestamp: Annotated[str | None, Header(max_length=20)] = None,
-    x_kaiban_signature: Annotated[str | None, Header(max_length=100)] = None,
+    _signed: Annotated[Identity, Depends(signed_by_department)],
 ) -> CallbackAck:
-    dept = _department(settings, code)
-    raw = await request.body()
-    secret = settings.callback_secret(dept.code)
-    if not verify_signature(
-        secret, x_kaiban_timestamp, raw, x_kaiban_signature, tolerance_s=settings.callback_tolerance_s
-    ):
-        log.warning("department_callback_unsigned", department=code)
-        raise unauthenticated("回调签名无效、缺失或已过期", "bad_signature")
-    assert x_kaiban_signature is not None
-    first = await asyncio.to_thread(
-        request.app.state.store.callbacks.first_use, code, x_kaiban_signature.strip(), datetime.now(UTC)
-    )
-    if not first:
-        log.warning("department_callback_replayed", department=code)
-        raise unauthenticated("回调签名已使用过（重放），未改变任何状态", "replayed_signature")
-    request.state.identity = Identity(subject=f"dept-{code}", role=Role.DEPARTMENT, department=code)
     request.state.audit_application_id = body.application_id
     await run_update(
         client,

@@ -76,3 +76,9 @@ def test_a_tampered_body_is_refused(api):
     ts = int(time.time())
     r = post(http, BODY.replace(b'"x": 1', b'"x": 2'), signature=sign("tax-callback-dev-secret", ts, BODY), ts=ts)
     assert r.status_code == 401 and fake.updates == []
+
+
+def test_an_unsigned_callback_is_401_before_its_body_is_looked_at(api):
+    http, fake = api
+    r = http.post("/api/v1/departments/tax/callbacks", json={})
+    assert (r.status_code, r.json()["code"]) == (401, "bad_signature") and fake.updates == []
