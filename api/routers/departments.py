@@ -24,6 +24,7 @@ from api.problems import COMMON, POSTS, responses
 from api.schemas import CallbackAck
 from api.updates import run_update
 from domain.access import Identity, Role
+from domain.calendar import SHANGHAI
 from domain.catalog import Department
 from runtime.signing import verify_signature
 from workflows.application import ApplicationWorkflow
@@ -115,8 +116,8 @@ async def department_inbox(
                 application_id=wf.id,
                 status=task["status"],
                 receipt_no=task.get("receipt_no"),
-                dispatched_at=datetime.fromisoformat(task["dispatched_at"]),
-                due_at=datetime.fromisoformat(task["due_at"]),
+                dispatched_at=datetime.fromisoformat(task["dispatched_at"]).astimezone(SHANGHAI),
+                due_at=datetime.fromisoformat(task["due_at"]).astimezone(SHANGHAI),
                 task=dept.task or dept.name,
                 action=ACTIONS.get(task["status"], ""),
             )
