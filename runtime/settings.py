@@ -113,6 +113,9 @@ class Settings(BaseSettings, Timing, AccessSettings):
     public_base_url: str = "http://127.0.0.1:8000"
     # the largest request body the API reads (bytes); a larger one is 413 before it is parsed
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    # POST /api/v1/applications with an Idempotency-Key: the same key and body of a window give the same
+    # application for this many hours after its first submission (finished or not); then the key is free again
+    idempotency_ttl_hours: int = Field(default=24, ge=1)
 
     # Where things live
     data_dir: Path = ROOT / "data"

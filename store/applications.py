@@ -7,11 +7,13 @@ code run them in a thread (``asyncio.to_thread``).
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session
 
 from store.db import Database
 from store.tables import ApplicationRow
@@ -67,6 +69,60 @@ class ApplicationStore:
         with self.db.writing() as session:
             return session.execute(statement).first() is not None  # no row back: the id was there
 
+    def record_unless_key_held(
+        self,
+        *,
+        application_id: str,
+        window_id: str,
+        submitted_by: str,
+        company_name: str,
+        submitted_at: datetime,
+        idempotency_key: str,
+        body_sha256: str,
+        since: datetime,
+    ) -> tuple[ApplicationRecord, bool]:
+        """Record the application unless ``window_id`` already has one with ``idempotency_key`` submitted at
+        or after ``since``; one write transaction decides who is first, so of two submissions at the same
+        moment only one is recorded. The application that holds the key, and True when it is this one."""
+        with self.db.writing() as session:
+            # SQLite: the write transaction began IMMEDIATE, writers are already one at a time; PostgreSQL:
+            # the holders of one (window, key) wait for each other until commit
+            if self.db.dialect == "postgresql":
+                session.execute(
+                    text("SELECT pg_advisory_xact_lock(:key)"), {"key": _key_lock(window_id, idempotency_key)}
+                )
+            held = _newest_with_key(session, window_id, idempotency_key, since)
+            if held is not None:
+                return _record(held), False
+            mine = ApplicationRecord(
+                application_id=application_id,
+                window_id=window_id,
+                submitted_by=submitted_by,
+                company_name=company_name,
+                submitted_at=submitted_at,
+                idempotency_key=idempotency_key,
+                body_sha256=body_sha256,
+            )
+            inserted = session.execute(
+                self.db.insert(ApplicationRow)
+                .values(
+                    application_id=application_id,
+                    window_id=window_id,
+                    submitted_by=submitted_by,
+                    company_name=company_name,
+                    submitted_at=submitted_at,
+                    idempotency_key=idempotency_key,
+                    body_sha256=body_sha256,
+                )
+                .on_conflict_do_nothing(index_elements=["application_id"])
+                .returning(ApplicationRow.application_id)
+            ).first()
+            if inserted is None:  # the id was taken (by the same submission): that one holds it
+                existing = session.get(ApplicationRow, application_id)
+                assert existing is not None
+                return _record(existing), False
+            return mine, True
+
     def get(self, application_id: str) -> ApplicationRecord | None:
         with self.db.reading() as session:
             row = session.get(ApplicationRow, application_id)
@@ -96,19 +152,29 @@ class ApplicationStore:
 
         Keys are not unique: one may come back once its lifetime (the caller's ``since``) is over.
         """
-        query = (
-            select(ApplicationRow)
-            .where(
-                ApplicationRow.window_id == window_id,
-                ApplicationRow.idempotency_key == key,
-                ApplicationRow.submitted_at >= since,
-            )
-            .order_by(ApplicationRow.submitted_at.desc(), ApplicationRow.application_id.desc())
-            .limit(1)
-        )
         with self.db.reading() as session:
-            row = session.scalar(query)
+            row = _newest_with_key(session, window_id, key, since)
             return _record(row) if row is not None else None
+
+
+def _newest_with_key(session: Session, window_id: str, key: str, since: datetime) -> ApplicationRow | None:
+    query = (
+        select(ApplicationRow)
+        .where(
+            ApplicationRow.window_id == window_id,
+            ApplicationRow.idempotency_key == key,
+            ApplicationRow.submitted_at >= since,
+        )
+        .order_by(ApplicationRow.submitted_at.desc(), ApplicationRow.application_id.desc())
+        .limit(1)
+    )
+    return session.scalar(query)
+
+
+def _key_lock(window_id: str, key: str) -> int:
+    """The PostgreSQL advisory lock (a signed 64-bit number) of one window's idempotency key."""
+    digest = hashlib.sha256(f"kaiban-idempotency\x00{window_id}\x00{key}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
 
 
 def _record(row: ApplicationRow) -> ApplicationRecord:

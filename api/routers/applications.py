@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 import structlog
 from fastapi import APIRouter, Body, Header, Request, status
 from temporalio.client import WorkflowQueryFailedError
-from temporalio.common import WorkflowIDConflictPolicy
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.access import IdentityDep, handled_window, not_found, require, visible_window
@@ -34,6 +36,7 @@ from domain.calendar import SHANGHAI
 from domain.deadlines import plan_application, planning_basis
 from domain.form import Application
 from domain.samples import generate_application
+from store import ApplicationRecord
 from workflows.application import ApplicationWorkflow
 from workflows.models import (
     ApplicationInput,
@@ -54,14 +57,40 @@ FormBody = Annotated[
 ]
 
 
-def new_application_id(now: datetime, window_id: str, idempotency_key: str | None) -> str:
-    """``KB<yyyymmdd>-<8 hex>``; with an idempotency key the same submission always gets the same id."""
-    day = now.astimezone(SHANGHAI).strftime("%Y%m%d")
+def now() -> datetime:
+    """The present instant in Shanghai: when a submission is received (tests put their own clock here)."""
+    return datetime.now(SHANGHAI)
+
+
+def new_application_id(submitted_at: datetime, window_id: str, idempotency_key: str | None) -> str:
+    """``KB<yyyymmdd>-<10 hex>``, the day in Shanghai. With an idempotency key the hex is a digest of the
+    window, the key and the instant of the first submission with it: the same first submission always
+    gets the same id, and the key used again once its lifetime is over gets a new one. Without, random."""
+    day = submitted_at.astimezone(SHANGHAI).strftime("%Y%m%d")
     if idempotency_key:
-        suffix = hashlib.sha256(f"{window_id}\x00{idempotency_key}".encode()).hexdigest()[:10].upper()
+        seed = f"{window_id}\x00{idempotency_key}\x00{submitted_at.astimezone(UTC).isoformat()}"
+        suffix = hashlib.sha256(seed.encode()).hexdigest()[:10].upper()
     else:
         suffix = uuid.uuid4().hex[:10].upper()
     return f"KB{day}-{suffix}"
+
+
+def body_sha256(application: Application) -> str:
+    """SHA-256 of the application as canonical JSON (sorted keys, no spaces, UTF-8): what "the same body"
+    of a repeated submission means."""
+    canonical = json.dumps(
+        application.model_dump(mode="json"), sort_keys=True, separators=(",", ":"), ensure_ascii=False
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def key_reused(held: ApplicationRecord) -> Refusal:
+    return Refusal(
+        409,
+        "idempotency_key_reused",
+        f"该幂等键已用于另一份申请（{held.application_id}），两次提交的内容不同；"
+        "重复提交请保持申请内容不变，新的申请请使用新的幂等键",
+    )
 
 
 @router.post(
@@ -69,7 +98,14 @@ def new_application_id(now: datetime, window_id: str, idempotency_key: str | Non
     status_code=status.HTTP_202_ACCEPTED,
     response_model=SubmissionAccepted,
     responses=responses(
-        *COMMON, *POSTS, 403, 503, s403="非受理窗口人员，或不是本窗口的申请", s422="表单校验未通过（逐字段中文提示）"
+        *COMMON,
+        *POSTS,
+        403,
+        409,
+        503,
+        s403="非受理窗口人员，或不是本窗口的申请",
+        s409="该幂等键已用于另一份内容不同的申请",
+        s422="表单校验未通过（逐字段中文提示）",
     ),
     summary="综合窗口提交一份企业开办申请",
 )
@@ -81,46 +117,80 @@ async def submit_application(
     identity: Annotated[Identity, require(Role.CLERK)],
     idempotency_key: Annotated[str | None, Header(max_length=128)] = None,
 ) -> SubmissionAccepted:
-    if not identity.may_submit_for(application.window.window_id):
+    # With an Idempotency-Key the window's first submission with that key is recorded in the store before
+    # its workflow starts (one write transaction decides which of two simultaneous submissions is first).
+    # For idempotency_ttl_hours after it the same key and body are answered as the first was (the same id,
+    # the deadline planned from the first instant) and never start a second workflow, running or finished;
+    # a different body is 409. A repeat starts the workflow if the first could not (Temporal unavailable).
+    window_id = application.window.window_id
+    if not identity.may_submit_for(window_id):
         raise forbidden(f"只能为本窗口（{identity.window_id}）提交申请", "other_window")
     # the clerk is who is signed in, whatever the form says
     application = application.model_copy(
         update={"window": application.window.model_copy(update={"clerk_id": identity.subject})}
     )
-    now = datetime.now(SHANGHAI)
-    app_id = new_application_id(now, application.window.window_id, idempotency_key)
+    digest = body_sha256(application)
+    store = request.app.state.store.applications
+    submitted_at = now()
+    app_id = new_application_id(submitted_at, window_id, idempotency_key)
+    first = True
+    if idempotency_key:
+        held, first = await asyncio.to_thread(
+            store.record_unless_key_held,
+            application_id=app_id,
+            window_id=window_id,
+            submitted_by=identity.subject,
+            company_name=application.company.name,
+            submitted_at=submitted_at,
+            idempotency_key=idempotency_key,
+            body_sha256=digest,
+            since=submitted_at - timedelta(hours=settings.idempotency_ttl_hours),
+        )
+        # (recorded before bodies were hashed: taken as the same)
+        if held.body_sha256 is not None and held.body_sha256 != digest:
+            raise key_reused(held)
+        app_id, submitted_at = held.application_id, held.submitted_at.astimezone(SHANGHAI)
     calendar = settings.working_calendar()
-    deadline = plan_application(now, calendar, settings.sla_policy)
+    deadline = plan_application(submitted_at, calendar, settings.sla_policy)
     inp = ApplicationInput(
         application_id=app_id,
         application=application,
-        submitted_at=now,
+        submitted_at=submitted_at,
         deadline=deadline,
-        planning=planning_basis(now, calendar, settings.sla_policy),
+        planning=planning_basis(submitted_at, calendar, settings.sla_policy),
         departments=list(settings.catalog().departments),
         timing=settings.timing(),
         task_queue=settings.task_queue,
         robot_task_queue=settings.robot_task_queue,
     )
-    await client.start_workflow(
-        ApplicationWorkflow.run,
-        inp,
-        id=app_id,
-        task_queue=settings.task_queue,
-        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-    )
-    await asyncio.to_thread(
-        request.app.state.store.applications.record,
-        application_id=app_id,
-        window_id=application.window.window_id,
-        submitted_by=identity.subject,
-        company_name=application.company.name,
-        submitted_at=now,
-        idempotency_key=idempotency_key,
-        body_sha256=None,
-    )
+    try:
+        await client.start_workflow(
+            ApplicationWorkflow.run,
+            inp,
+            id=app_id,
+            task_queue=settings.task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,  # running: that one
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,  # finished: never a second run
+        )
+    except WorkflowAlreadyStartedError:
+        if first:
+            raise
+    if not idempotency_key:
+        await asyncio.to_thread(
+            store.record,
+            application_id=app_id,
+            window_id=window_id,
+            submitted_by=identity.subject,
+            company_name=application.company.name,
+            submitted_at=submitted_at,
+            body_sha256=digest,
+        )
     request.state.audit_application_id = app_id
-    log.info("application_submitted", application_id=app_id, window_id=application.window.window_id)
+    log.info(
+        "application_submitted" if first else "application_submitted_again",
+        application_id=app_id,
+        window_id=window_id,
+    )
     due = deadline.due_at.strftime("%Y-%m-%d %H:%M")
     return SubmissionAccepted(
         application_id=app_id,
