@@ -76,7 +76,7 @@ class DepartmentActivities:
                 _log().info("department_dispatched", receipt_no=receipt.receipt_no)
                 return receipt
             except Exception as exc:  # mapped onto Temporal failures below
-                raise _to_application_error(exc) from exc
+                raise _to_application_error(exc, **self._limits(inp.endpoint)) from exc
 
     @activity.defn(name=ActivityName.INQUIRE)
     async def inquire(self, inp: InquireInput) -> Inquiry:
@@ -88,7 +88,7 @@ class DepartmentActivities:
             except ApplicationError:
                 raise
             except Exception as exc:
-                raise _to_application_error(exc) from exc
+                raise _to_application_error(exc, **self._limits(inp.endpoint)) from exc
 
     @activity.defn(name=ActivityName.WITHDRAW)
     async def withdraw(self, inp: WithdrawInput) -> None:
@@ -98,7 +98,17 @@ class DepartmentActivities:
                 await self._channel(inp.endpoint).withdraw(inp)
                 _log().info("department_told_withdrawn")
             except Exception as exc:
-                raise _to_application_error(exc) from exc
+                raise _to_application_error(exc, **self._limits(inp.endpoint)) from exc
+
+    def _limits(self, endpoint: DepartmentEndpoint) -> dict[str, Any]:
+        """How long an outage's Retry-After is honoured, and how many attempts a failure that is no outage gets."""
+        s = self._settings
+        robot = endpoint.channel is Channel.ROBOT
+        return {
+            "attempt": activity.info().attempt,
+            "max_attempts": s.robot_max_attempts if robot else s.api_max_attempts,
+            "max_delay_s": s.retry_max_interval_s,
+        }
 
     async def _first_answer(self, endpoint: DepartmentEndpoint, receipt: Receipt) -> Inquiry | None:
         """Ask an API department once, right after filing, what became of the task. Best effort: the
@@ -274,20 +284,50 @@ def _label(code: str, application_id: str, *, action: str | None = None) -> str:
     return make_label(code, application_id, activity.info().attempt, action=action)
 
 
-def _to_application_error(exc: Exception) -> ApplicationError:
-    """Channel errors → Temporal failures. Business outcomes and changed portals are never retried.
+def _to_application_error(
+    exc: Exception, *, attempt: int = 1, max_attempts: int | None = None, max_delay_s: float | None = None
+) -> ApplicationError:
+    """Channel errors → Temporal failures. Business outcomes and changed portals are never retried; an
+    outage always is (the workflow's policy has no attempt limit for it), after the pause the department
+    asked for (at most ``max_delay_s``); any other failure is retried until attempt ``max_attempts``, then
+    not any more (the task goes to a person).
 
     The evidence of a failed robot attempt (screenshot and trace paths) travels as the error's details."""
     if isinstance(exc, ApplicationError):
         return exc
+    err = _classify(exc, max_delay_s=max_delay_s)
+    if not err.non_retryable and not is_outage(exc) and max_attempts and attempt >= max_attempts:
+        err = ApplicationError(
+            f"gave up after {attempt} attempts: {err.message}", type=ATTEMPTS_EXHAUSTED, non_retryable=True
+        )
     evidence = getattr(exc, "evidence", None)
     if evidence:
-        err = _classify(exc)
-        return ApplicationError(err.message, evidence, type=err.type, non_retryable=err.non_retryable)
-    return _classify(exc)
+        return ApplicationError(
+            err.message,
+            evidence,
+            type=err.type,
+            non_retryable=err.non_retryable,
+            next_retry_delay=err.next_retry_delay,
+        )
+    return err
 
 
-def _classify(exc: Exception) -> ApplicationError:
+#: the type of the failure of a task that kept failing, not from an outage (it goes to a person)
+ATTEMPTS_EXHAUSTED = "AttemptsExhausted"
+
+
+def is_outage(exc: Exception) -> bool:
+    """A department that cannot be reached or is not answering now (down, 5xx, 408/429, maintenance,
+    timeouts, an expired portal session): an operational fact, retried until it is back. A malformed
+    answer is not one (the department's API may have changed)."""
+    if isinstance(exc, api_client.DepartmentProtocolError):
+        return False
+    if isinstance(exc, api_client.DepartmentUnavailable):
+        return True
+    return isinstance(exc, bot_errors.PortalError) and exc.retryable
+
+
+def _classify(exc: Exception, *, max_delay_s: float | None = None) -> ApplicationError:
     if isinstance(exc, (bot_errors.BusinessRejection, api_client.DepartmentRejected)):
         reason = getattr(exc, "reason", None) or str(exc)
         return ApplicationError(reason, type=BUSINESS_REJECTION, non_retryable=True)
@@ -303,6 +343,8 @@ def _classify(exc: Exception) -> ApplicationError:
     # after the pause the department asked for (Retry-After during maintenance) when it named one.
     _log().warning("department_attempt_failed", error_type=type(exc).__name__, error=str(exc))
     retry_after = getattr(exc, "retry_after_s", None)
+    if retry_after and max_delay_s is not None:
+        retry_after = min(float(retry_after), max_delay_s)
     return ApplicationError(
         f"{type(exc).__name__}: {exc}",
         type=type(exc).__name__,

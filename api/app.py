@@ -14,7 +14,7 @@ from api.auth import Authenticator
 from api.deps import ClientHolder, TemporalUnavailable
 from api.errors import install_error_handlers
 from api.limits import BodyLimitMiddleware
-from api.routers import applications, audit, deadlines, departments, evidence, health, supervision
+from api.routers import applications, audit, deadlines, departments, evidence, health, retry, supervision
 from runtime.logging import configure_logging
 from runtime.settings import Settings, get_settings
 from store import Store
@@ -51,6 +51,7 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
     )
     app.include_router(health.router)
     app.include_router(applications.router)
+    app.include_router(retry.router)
     app.include_router(deadlines.router)
     app.include_router(departments.router)
     app.include_router(evidence.router)

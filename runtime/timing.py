@@ -14,8 +14,16 @@ class Timing(BaseModel):
     robot_heartbeat_timeout_s: float = 20.0
     robot_task_timeout_s: float = 300.0
     api_task_timeout_s: float = 30.0
+    # Retries of a department's dispatch and inquiry. An outage (unreachable, 5xx, maintenance, timeouts,
+    # an expired portal session) is an operational fact, not a clerk's job: retried with back-off from
+    # ``retry_initial_s`` doubling up to ``retry_max_interval_s`` (a department's Retry-After is honoured up
+    # to that too), ``transient_max_attempts`` times (0: without limit) while the deadline ladder runs.
+    # A failure that is no outage (a malformed answer, an unexpected error) goes to a person after
+    # ``robot_max_attempts`` / ``api_max_attempts`` (counted by the activity); a business refusal, a changed
+    # portal or refused credentials at once. Telling a department of a withdrawal stays bounded by those.
     robot_max_attempts: int = 8
     api_max_attempts: int = 10
+    transient_max_attempts: int = 0
     retry_initial_s: float = 1.0
     retry_max_interval_s: float = 60.0
     # polling a department for its result (between inquiries; a callback cuts the wait short)

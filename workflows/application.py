@@ -45,6 +45,7 @@ with workflow.unsafe.imports_passed_through():
         DeadlineChange,
         DeadlineExtension,
         DepartmentCallback,
+        DepartmentRetry,
         DepartmentState,
         DepartmentTaskInput,
         Escalation,
@@ -245,6 +246,30 @@ class ApplicationWorkflow:
             validate_result(manual.department, manual.result)
         except ValueError as exc:
             raise ValueError(f"办理结果不符合{state.name}的结果格式：{exc}") from exc
+
+    @workflow.update(name="retry_department")
+    async def retry_department(self, retry: DepartmentRetry) -> DepartmentState:
+        """Send a ``manual`` task back to its channel once the cause is fixed: dispatched again as a new round
+        (the channels are idempotent by application id: nothing is filed twice), its deadline from then."""
+        self._tasks[retry.department].send_back()
+        detail = f"{retry.requested_by} 退回自动渠道重新报送" + (f"：{retry.note}" if retry.note else "")
+        self._note(retry.department, "sent_back", detail)
+        await workflow.wait_condition(lambda: self._states[retry.department].status is not TaskStatus.MANUAL)
+        return self._states[retry.department]
+
+    @retry_department.validator
+    def _validate_retry(self, retry: DepartmentRetry) -> None:
+        state = self._states.get(retry.department)
+        if state is None:
+            raise ValueError(f"该申请不涉及部门 {retry.department}")
+        if self._withdrawal is not None or self._finished:
+            raise ValueError("该申请已结束，不能重新报送")
+        if state.status is not TaskStatus.MANUAL or retry.department not in self._tasks:
+            raise ValueError(
+                f"部门 {retry.department} 的事项当前状态为 {state.status.value}，只有转人工处理的事项可以重新报送"
+            )
+        if not retry.requested_by.strip():
+            raise ValueError("重新报送须注明经办人")
 
     @workflow.update(name="withdraw")
     async def withdraw(self, withdrawal: Withdrawal) -> ApplicationView:

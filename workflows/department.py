@@ -4,10 +4,14 @@ Deterministic orchestration only. A department task is not a workflow of its own
 object the application workflow runs as one of its coroutines, so that the whole opening of an
 enterprise is one history (a child workflow per department cost about four times the server
 work for the same result, see BENCHMARKS.md). Failures of a channel are retried by Temporal's
-retry policy (back-off, bounded attempts); a department's "no" (BusinessRejection) is a
-business outcome and is never retried; a robot that cannot finish (portal changed, attempts
-exhausted) leaves the task ``manual`` for a clerk. Every change of state is reported to the
-application through ``on_change`` at once (no signal, no extra workflow task).
+retry policy: an outage (a department down for an hour, a portal in maintenance) with back-off at a
+bounded interval and no attempt limit while the deadline ladder runs and escalates; a department's
+"no" (BusinessRejection) is a business outcome and is never retried; a task that cannot go on by
+itself (portal changed, credentials refused, a failure that is no outage and kept failing) is left
+``manual`` for a clerk, who completes it by hand or, once the cause is fixed, sends it back to its
+channel (``send_back``: dispatched again as a new round, its deadline planned from then). Every change
+of state is reported to the application through ``on_change`` at once (no signal, no extra workflow
+task).
 
 Activity ids name the department and the round (``tax.dispatch.r1``, ``tax.inquire.r1.3``), so
 the pending activities of an application read plainly in Temporal's UI.
@@ -48,6 +52,10 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows.notification import start_notification
 
+#: Patch id: a department's outages are retried without an attempt limit (``Timing.transient_max_attempts``);
+#: histories from before keep the bounded attempts after which the task went to a person
+UNBOUNDED_TRANSIENT_RETRIES = "department-transient-retries-unbounded"
+
 
 class DepartmentTask:
     """One department's task; ``run()`` is awaited by the application workflow (cancelled on withdrawal).
@@ -78,6 +86,7 @@ class DepartmentTask:
         self._ladder_stopped = True
         self._redispatch: DepartmentRequest | None = None
         self._manual: ManualResult | None = None
+        self._send_back = False
         self._callback: DepartmentCallback | None = None
         self._inquiries = 0
 
@@ -98,6 +107,12 @@ class DepartmentTask:
     def complete_manually(self, manual: ManualResult) -> None:
         if self.state.status is TaskStatus.MANUAL:
             self._manual = manual
+
+    def send_back(self) -> None:
+        """Back to the channel (the cause of ``manual`` is fixed): dispatched again as a new round. Nothing is
+        filed twice: both channels find an earlier filing of the application and answer with it."""
+        if self.state.status is TaskStatus.MANUAL:
+            self._send_back = True
 
     def callback_problem(self, callback: DepartmentCallback) -> str | None:
         """Why a department's callback cannot be taken now (None: it can)."""
@@ -127,17 +142,13 @@ class DepartmentTask:
                     await workflow.wait_condition(lambda: self._redispatch is not None)
                     assert self._redispatch is not None
                     request, self._redispatch = self._redispatch, None
-                    self._update(
-                        status=TaskStatus.WAITING,
-                        round=self.state.round + 1,
-                        receipt_no=None,
-                        reason=None,
-                        completed_at=None,
-                    )
+                    await self._next_round()
                     continue
-                # MANUAL: a clerk finishes the task by hand; it is still late if late
-                await workflow.wait_condition(lambda: self._manual is not None)
-                assert self._manual is not None
+                # MANUAL: a clerk finishes the task by hand (it is still late if late), or sends it back
+                await workflow.wait_condition(lambda: self._manual is not None or self._send_back)
+                if self._manual is None:
+                    await self._next_round()
+                    continue
                 self._finish(
                     TaskStatus.COMPLETED,
                     result=self._manual.result,
@@ -152,6 +163,18 @@ class DepartmentTask:
         # (no await in a `finally`: an evicted workflow's coroutine is closed and must not await)
         await self._stop_ladder()
         return self.state
+
+    async def _next_round(self) -> None:
+        """File again (after a correction, or sent back from a person): a new round, a new deadline."""
+        await self._stop_ladder()  # a rejected task's ladder stopped already; a manual one's runs until now
+        self._send_back = False
+        self._update(
+            status=TaskStatus.WAITING,
+            round=self.state.round + 1,
+            receipt_no=None,
+            reason=None,
+            completed_at=None,
+        )
 
     async def _withdrawn(self, request: DepartmentRequest) -> None:
         """The application was withdrawn: tell the department, then close.
@@ -170,7 +193,7 @@ class DepartmentTask:
                     reason="申请人撤回申请",
                 ),
                 activity_id=f"{d.code}.withdraw",
-                **self._activity_options(),
+                **self._activity_options(outages_unbounded=False),
             )
         except ActivityError as err:
             workflow.logger.warning("department %s could not be told of the withdrawal: %s", d.code, err)
@@ -325,10 +348,17 @@ class DepartmentTask:
 
     # -- helpers ----------------------------------------------------------------------------------
 
-    def _activity_options(self) -> dict:
+    def _activity_options(self, *, outages_unbounded: bool = True) -> dict:
+        """Timeouts and retry policy of a department activity. Dispatch and inquiry retry an outage without
+        limit (``outages_unbounded``, behind a patch): the activity itself gives up on a failure that is no
+        outage after the bounded attempts (``activities.departments``), and never retries a business
+        refusal or a changed portal. Telling a department of a withdrawal keeps the bounded attempts."""
         inp = self._inp
         t = inp.timing
         robot = inp.department.channel is Channel.ROBOT
+        attempts = t.robot_max_attempts if robot else t.api_max_attempts
+        if outages_unbounded and workflow.patched(UNBOUNDED_TRANSIENT_RETRIES):
+            attempts = t.transient_max_attempts
         return {
             "task_queue": inp.activity_task_queue,
             "start_to_close_timeout": timedelta(seconds=t.robot_task_timeout_s if robot else t.api_task_timeout_s),
@@ -337,7 +367,7 @@ class DepartmentTask:
                 initial_interval=timedelta(seconds=t.retry_initial_s),
                 backoff_coefficient=2.0,
                 maximum_interval=timedelta(seconds=t.retry_max_interval_s),
-                maximum_attempts=t.robot_max_attempts if robot else t.api_max_attempts,
+                maximum_attempts=attempts,
                 non_retryable_error_types=NON_RETRYABLE_TYPES,
             ),
         }

@@ -112,6 +112,14 @@ class ManualCompletion(BaseModel):
     note: str | None = None
 
 
+class DepartmentRetry(BaseModel):
+    """A ``manual`` task sent back to its channel once its cause is fixed (update ``retry_department``)."""
+
+    department: str
+    requested_by: str
+    note: str | None = None
+
+
 class ManualResult(BaseModel):
     """What a clerk recorded for a ``manual`` department task: its result."""
 

@@ -5,7 +5,9 @@ A department keeps the store of the channel it always had (amr, psb_seal, hrss, 
 tax, nhsa, bank: the API's); the other channel files into that same store, judged by the same rules,
 with the result the same issuer gives. One filing per application whichever channel files it: a live
 filing of the application, filed either way, is the same filing (by application id / 外部业务编号).
-``/_admin`` is the department's: the native channel's admin, plus the portal's behaviour switches.
+``/_admin`` is the department's: the native channel's admin, plus the portal's behaviour switches;
+``maintenance``, ``error_rate`` (``error_seed``) and ``slow_s`` are the whole department's (a department
+down is down on both channels), the portal's other switches (captcha, sessions, version) its portal's.
 """
 
 from __future__ import annotations
@@ -72,12 +74,15 @@ def create_department_app(
             body_model=BODIES[code][0],
             process_delay_s=process_delay_s,
             rejection_rules=portal.rejection_rules,
+            behaviour=portal.behaviour,  # one department: its API is down when its portal is
+            rng=portal.rng,
         )
         department.filings = PortalBackedApi(portal)
         mount_api(app, department)
         return app
     if code not in API_DEPARTMENTS:
         raise ValueError(f"no simulated department {code!r}; known: {', '.join(DEPARTMENT_CODES)}")
+    switches = build_behaviour(behaviour, process_delay_s, step_delay_s, knobs)
     app = create_department_api_app(
         code,
         db_path=db_path,
@@ -85,16 +90,18 @@ def create_department_app(
         callback_secret=callback_secret,
         process_delay_s=process_delay_s,
         reject_application_ids=reject_application_ids,
+        behaviour=switches,  # the portal's: its /_admin/behaviour switches the whole department
     )
     department = app.state.department_api
     portal = Portal(
         spec=API_PORTAL_SPECS[code],
-        behaviour=build_behaviour(behaviour, process_delay_s, step_delay_s, knobs),
+        behaviour=switches,
         db_path=department.db_path,
         username=username,
         password=password,
         rejection_rules=department.rejection_rules,
         filings=ApiBackedPortal(department),
     )
+    department.rng = portal.rng
     mount_portal(app, portal, store_admin=False)
     return app

@@ -7,6 +7,7 @@ statuses, callbacks, admin endpoints) is described in ``simulators/README.md``.
 from __future__ import annotations
 
 from simulators.department_api.app import DEPARTMENTS, create_department_api_app
+from simulators.department_api.behaviour import ApiBehaviour
 from simulators.department_api.models import BODY_MODELS
 from simulators.department_api.results import tax_authority_for
 from simulators.department_api.store import count_live_submissions, count_submissions, init_db, list_submissions
@@ -14,6 +15,7 @@ from simulators.department_api.store import count_live_submissions, count_submis
 __all__ = [
     "BODY_MODELS",
     "DEPARTMENTS",
+    "ApiBehaviour",
     "count_live_submissions",
     "count_submissions",
     "create_department_api_app",

@@ -1,4 +1,5 @@
-"""``/_admin/...`` (no auth; tests and the demo): submissions, the department's send-back, rejection rules.
+"""``/_admin/...`` (no auth; tests and the demo): submissions, the department's send-back, rejection rules;
+the behaviour switches (``behaviour_router``: maintenance, error_rate, slow_s), as the portals have them.
 
 The portal simulator has admin endpoints of the same names: two foreign systems, each with its own
 answers (keys, error bodies), so each keeps its own.
@@ -7,6 +8,7 @@ answers (keys, error bodies), so each keeps its own.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import time
 
@@ -14,10 +16,12 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from simulators.department_api import store
+from simulators.department_api.behaviour import ApiBehaviour, change
 from simulators.department_api.callbacks import schedule_callback
 from simulators.department_api.state import DEFAULT_REJECTION_REASON, DepartmentDep, error
 
 router = APIRouter(prefix="/_admin")
+behaviour_router = APIRouter(prefix="/_admin")  # only where the API owns its switches
 
 
 @router.get("/submissions")
@@ -73,3 +77,25 @@ async def admin_add_rejection_rule(request: Request, department: DepartmentDep) 
 async def admin_remove_rejection_rule(application_id: str, department: DepartmentDep) -> JSONResponse:
     removed = department.rejection_rules.pop(application_id, None) is not None
     return JSONResponse({"application_id": application_id, "removed": removed})
+
+
+@behaviour_router.get("/behaviour")
+async def admin_behaviour(department: DepartmentDep) -> JSONResponse:
+    assert isinstance(department.behaviour, ApiBehaviour)
+    return JSONResponse(dataclasses.asdict(department.behaviour))
+
+
+@behaviour_router.put("/behaviour")
+async def admin_set_behaviour(request: Request, department: DepartmentDep) -> JSONResponse:
+    """Change some of the API's behaviours now (a JSON object of their fields); answers all of them."""
+    try:
+        body = json.loads(await request.body() or b"{}")
+    except (ValueError, UnicodeDecodeError):
+        body = None
+    if not isinstance(body, dict):
+        return error(422, "validation_failed", "a JSON object of behaviour fields is expected")
+    assert isinstance(department.behaviour, ApiBehaviour)
+    problems = change(department.behaviour, department.rng, body)
+    if problems:
+        return error(422, "validation_failed", "; ".join(problems))
+    return JSONResponse(dataclasses.asdict(department.behaviour))

@@ -4,6 +4,7 @@ what its routes share: the error body, the bearer-token check."""
 from __future__ import annotations
 
 import asyncio
+import random
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,6 +14,7 @@ from fastapi import Depends, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
 
+from simulators.department_api.behaviour import ApiBehaviour, Switches
 from simulators.department_api.filings import ApiStore, Filings
 from simulators.department_api.models import Submission
 
@@ -30,10 +32,15 @@ class Department:
     rejection_rules: dict[str, str] = field(default_factory=dict)
     pending: set[asyncio.Task] = field(default_factory=set)  # callbacks not yet sent
     filings: Filings = None  # type: ignore[assignment]  # default: the API's own store
+    # how /api/ misbehaves: its own switches, or (a department serving both channels) its portal's
+    behaviour: Switches = field(default_factory=ApiBehaviour)
+    rng: random.Random = field(default_factory=random.Random)  # draws the injected 503s
 
     def __post_init__(self) -> None:
         if self.filings is None:
             self.filings = ApiStore(self.db_path, self.code)
+        if isinstance(self.behaviour, ApiBehaviour):
+            self.rng.seed(self.behaviour.error_seed)
 
 
 def get_department(request: Request) -> Department:

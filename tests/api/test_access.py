@@ -115,6 +115,8 @@ def request_for(endpoint: str, sample: dict) -> tuple[str, str, dict]:
         kwargs["json"] = sample
     elif path.endswith("/manual-completion"):
         kwargs["json"] = {"result": {"hpf_unit_account": "HPF-2026-0001"}}
+    elif path.endswith("/retry"):
+        kwargs["json"] = {"note": "部门系统已恢复"}
     elif path.endswith("/withdrawal"):
         kwargs["json"] = {"reason": "申请人撤回"}
     elif path.endswith("/deadline-extensions"):
