@@ -11,7 +11,7 @@ from typing import Annotated
 
 import structlog
 from fastapi import APIRouter, Body, Header, Request, status
-from temporalio.client import WorkflowQueryFailedError
+from temporalio.client import Client, WorkflowQueryFailedError
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
@@ -36,6 +36,7 @@ from domain.calendar import SHANGHAI
 from domain.deadlines import plan_application, planning_basis
 from domain.form import Application
 from domain.samples import generate_application
+from runtime.settings import Settings
 from store import ApplicationRecord
 from workflows.application import ApplicationWorkflow
 from workflows.models import (
@@ -91,6 +92,40 @@ def key_reused(held: ApplicationRecord) -> Refusal:
         f"该幂等键已用于另一份申请（{held.application_id}），两次提交的内容不同；"
         "重复提交请保持申请内容不变，新的申请请使用新的幂等键",
     )
+
+
+def workflow_input(
+    app_id: str, application: Application, submitted_at: datetime, settings: Settings
+) -> ApplicationInput:
+    """The workflow's input: the form, its deadline and planning basis from ``submitted_at``, the catalog."""
+    calendar = settings.working_calendar()
+    return ApplicationInput(
+        application_id=app_id,
+        application=application,
+        submitted_at=submitted_at,
+        deadline=plan_application(submitted_at, calendar, settings.sla_policy),
+        planning=planning_basis(submitted_at, calendar, settings.sla_policy),
+        departments=list(settings.catalog().departments),
+        timing=settings.timing(),
+        task_queue=settings.task_queue,
+        robot_task_queue=settings.robot_task_queue,
+    )
+
+
+async def start_once(client: Client, inp: ApplicationInput, settings: Settings, *, first: bool) -> None:
+    """Start the application's workflow unless it runs or ran already (a repeat of a keyed submission)."""
+    try:
+        await client.start_workflow(
+            ApplicationWorkflow.run,
+            inp,
+            id=inp.application_id,
+            task_queue=settings.task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,  # running: that one
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,  # finished: never a second run
+        )
+    except WorkflowAlreadyStartedError:
+        if first:
+            raise
 
 
 @router.post(
@@ -150,31 +185,8 @@ async def submit_application(
         if held.body_sha256 is not None and held.body_sha256 != digest:
             raise key_reused(held)
         app_id, submitted_at = held.application_id, held.submitted_at.astimezone(SHANGHAI)
-    calendar = settings.working_calendar()
-    deadline = plan_application(submitted_at, calendar, settings.sla_policy)
-    inp = ApplicationInput(
-        application_id=app_id,
-        application=application,
-        submitted_at=submitted_at,
-        deadline=deadline,
-        planning=planning_basis(submitted_at, calendar, settings.sla_policy),
-        departments=list(settings.catalog().departments),
-        timing=settings.timing(),
-        task_queue=settings.task_queue,
-        robot_task_queue=settings.robot_task_queue,
-    )
-    try:
-        await client.start_workflow(
-            ApplicationWorkflow.run,
-            inp,
-            id=app_id,
-            task_queue=settings.task_queue,
-            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,  # running: that one
-            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,  # finished: never a second run
-        )
-    except WorkflowAlreadyStartedError:
-        if first:
-            raise
+    inp = workflow_input(app_id, application, submitted_at, settings)
+    await start_once(client, inp, settings, first=first)
     if not idempotency_key:
         await asyncio.to_thread(
             store.record,
@@ -191,11 +203,12 @@ async def submit_application(
         application_id=app_id,
         window_id=window_id,
     )
-    due = deadline.due_at.strftime("%Y-%m-%d %H:%M")
+    assert inp.deadline is not None
+    due = inp.deadline.due_at.strftime("%Y-%m-%d %H:%M")
     return SubmissionAccepted(
         application_id=app_id,
         status="processing",
-        due_at=deadline.due_at,
+        due_at=inp.deadline.due_at,
         message=f"申请已受理，正在同步至各部门办理，承诺于 {due} 前办结",
         links={"self": f"/api/v1/applications/{app_id}"},
     )
