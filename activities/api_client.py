@@ -8,6 +8,8 @@ exceptions below into retryable / non-retryable failures.
 - ``DepartmentRejected``: non-retryable business outcome (4xx validation); ``.reason``
   holds the department's words.
 - ``DepartmentAuthError``: non-retryable (401/403).
+- ``WithdrawalRefused``: non-retryable business outcome of a withdrawal: the department has
+  completed (approved) the submission and will not withdraw it (409); ``.reason`` says why.
 
 ``submit`` files a task, ``inquire`` asks what became of it, ``withdraw`` withdraws it (撤回).
 
@@ -36,6 +38,7 @@ __all__ = [
     "DepartmentProtocolError",
     "DepartmentRejected",
     "DepartmentUnavailable",
+    "WithdrawalRefused",
     "build_payload",
 ]
 
@@ -78,6 +81,10 @@ class DepartmentRejected(DepartmentError):
 
 class DepartmentAuthError(DepartmentError):
     """Non-retryable: the department refused our credentials (401/403)."""
+
+
+class WithdrawalRefused(DepartmentError):
+    """Non-retryable: the department will not withdraw a submission it has completed (approved); ``.reason``."""
 
 
 # ---------------------------------------------------------------------------
@@ -269,7 +276,8 @@ class DepartmentApiClient:
 
     async def withdraw(self, receipt_no: str, reason: str) -> None:
         """Withdraw (撤回) the submission ``receipt_no`` with ``reason``. Idempotent: a submission already
-        withdrawn, or one the department does not know (404: nothing to withdraw), is success."""
+        withdrawn, or one the department does not know (404: nothing to withdraw), is success; one the
+        department has completed (409: approved) is :class:`WithdrawalRefused`."""
         if not reason or not reason.strip():
             raise ValueError("a withdrawal needs a reason (撤回原因)")
         dept = self.department
@@ -279,6 +287,13 @@ class DepartmentApiClient:
         except DepartmentRejected as exc:
             if exc.status_code == 404:
                 return
+            if exc.status_code == 409:
+                raise WithdrawalRefused(
+                    f"{self._label(dept)}: {receipt_no} not withdrawn: {exc.reason}",
+                    department=dept,
+                    reason=exc.reason,
+                    status_code=409,
+                ) from exc
             raise
         data = self._json(response, dept)
         if data.get("status") != "withdrawn":

@@ -32,6 +32,7 @@ from activities.models import (
     BUSINESS_REJECTION,
     INVALID_REQUEST,
     PORTAL_CHANGED,
+    WITHDRAWAL_REFUSED,
     ActivityName,
     DepartmentEndpoint,
     DispatchInput,
@@ -92,7 +93,8 @@ class DepartmentActivities:
 
     @activity.defn(name=ActivityName.WITHDRAW)
     async def withdraw(self, inp: WithdrawInput) -> None:
-        """Tell a department that already received the application that it is withdrawn (idempotent)."""
+        """Tell a department that already received the application that it is withdrawn (idempotent);
+        ``WithdrawalRefused`` (never retried) when the department has completed (approved) it."""
         with _log_context(inp.application_id, inp.endpoint):
             try:
                 await self._channel(inp.endpoint).withdraw(inp)
@@ -328,6 +330,8 @@ def is_outage(exc: Exception) -> bool:
 
 
 def _classify(exc: Exception, *, max_delay_s: float | None = None) -> ApplicationError:
+    if isinstance(exc, (bot_errors.WithdrawalRefused, api_client.WithdrawalRefused)):
+        return ApplicationError(exc.reason, type=WITHDRAWAL_REFUSED, non_retryable=True)
     if isinstance(exc, (bot_errors.BusinessRejection, api_client.DepartmentRejected)):
         reason = getattr(exc, "reason", None) or str(exc)
         return ApplicationError(reason, type=BUSINESS_REJECTION, non_retryable=True)

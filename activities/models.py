@@ -52,7 +52,9 @@ BUSINESS_REJECTION = "BusinessRejection"
 PORTAL_CHANGED = "PortalChanged"
 AUTH_ERROR = "DepartmentAuthError"
 INVALID_REQUEST = "InvalidDepartmentRequest"
-NON_RETRYABLE_TYPES = [BUSINESS_REJECTION, PORTAL_CHANGED, AUTH_ERROR, INVALID_REQUEST]
+#: a department will not withdraw a case it has completed (approved): the withdrawal is refused, the task goes on
+WITHDRAWAL_REFUSED = "WithdrawalRefused"
+NON_RETRYABLE_TYPES = [BUSINESS_REJECTION, PORTAL_CHANGED, AUTH_ERROR, INVALID_REQUEST, WITHDRAWAL_REFUSED]
 
 
 class Notification(BaseModel):

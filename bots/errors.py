@@ -22,6 +22,7 @@ __all__ = [
     "PortalUnavailable",
     "SessionExpired",
     "SubmissionNotFound",
+    "WithdrawalRefused",
     "from_playwright",
     "playwright_errors",
     "portal_errors",
@@ -99,6 +100,18 @@ class SubmissionNotFound(PortalError):
     blindly: the task must be dispatched (again) first."""
 
     retryable = False
+
+
+class WithdrawalRefused(PortalError):
+    """The portal will not withdraw the case: the department has completed it (已办结, e.g. the business
+    licence is approved), so withdrawing is a separate legal procedure. A business outcome: do not retry;
+    the application is not withdrawn. ``reason`` holds the words the clerk is shown."""
+
+    retryable = False
+
+    def __init__(self, reason: str, *, department: str | None = None, step: str | None = None) -> None:
+        super().__init__(reason, department=department, step=step)
+        self.reason = reason
 
 
 _UNAVAILABLE_MARKERS = (

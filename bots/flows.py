@@ -19,7 +19,7 @@ from playwright.async_api import Page
 from pydantic import ValidationError
 
 from bots import evidence
-from bots.errors import PortalChanged, SessionExpired, SubmissionNotFound, portal_errors
+from bots.errors import PortalChanged, SessionExpired, SubmissionNotFound, WithdrawalRefused, portal_errors
 from bots.mappings import CLOSED, FLOWS, STATUSES, FlowStep, PortalFlow, require_uscc
 from bots.pages import ConfirmPage, LoginPage, ProgressPage, WizardStepPage, parse_time
 from bots.portal_page import FieldValue
@@ -334,6 +334,8 @@ async def withdraw(
 
     Found by ``application_id`` (by ``receipt_no`` when no id is given). Idempotent: when
     nothing is live there (already withdrawn, sent back, or never filed) it returns quietly.
+    A case the department has completed (已办结: approved) is not withdrawn, by the robot or by the
+    portal: :class:`bots.errors.WithdrawalRefused` with the reason, nothing withdrawn.
     """
     _flow(department)
     if not reason or not reason.strip():
@@ -359,6 +361,11 @@ async def withdraw(
             unknown = [r["status"] for r in records if r["status"] not in STATUSES]
             if unknown:
                 raise PortalChanged(f"unknown case status {unknown[0]!r}")
+            approved = [r for r in records if STATUSES[r["status"]] == "completed"]
+            if approved:  # approved at the department: withdrawing it is a separate legal procedure
+                receipt = approved[0]["receipt_no"]
+                blog.info("robot.withdraw.refused_approved", receipt_no=receipt)
+                raise WithdrawalRefused(f"部门已办结该件（受理号 {receipt}），不能撤回：撤销已核准的事项须另行依法申请")
             live = [r for r in _live(records) if r["receipt_no"] not in withdrawn]
             if not live:
                 break

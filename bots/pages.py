@@ -16,10 +16,12 @@ from urllib.parse import urljoin
 from playwright.async_api import Page
 
 from bots.errors import (
+    BusinessRejection,
     LoginRejected,
     PortalChanged,
     PortalUnavailable,
     SessionExpired,
+    WithdrawalRefused,
     playwright_errors,
 )
 from bots.portal_page import PAGE_RETRY_PAUSES_S, FieldValue, PortalPage
@@ -220,7 +222,10 @@ class ProgressPage(_MenuPage):
             if await reason_box.count() != 1 or await button.count() != 1:
                 raise PortalChanged(f"case {receipt_no} offers no withdrawal ({self.WITHDRAW_REASON}, {self.WITHDRAW})")
             await reason_box.fill(reason)
-        snap = await self._post(button, "withdrawing", logged_out="before the withdrawal")
+        try:
+            snap = await self._post(button, "withdrawing", logged_out="before the withdrawal")
+        except BusinessRejection as exc:  # e.g. the department completed (approved) the case meanwhile
+            raise WithdrawalRefused(exc.reason) from exc
         return WithdrawalPage(self.page, snap).expect()
 
 

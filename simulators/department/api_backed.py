@@ -110,7 +110,8 @@ class ApiBackedPortal:
         rows = api_store.select(self.db_path, "WHERE department = ? AND ticket = ?", (self.code, receipt_no))
         if not rows:
             return None
-        if api_store.status(rows[0], time.time()) in ("rejected", "withdrawn"):  # a closed case stays as it is
+        # a closed case stays as it is; a completed (approved) one too: the portal refuses its withdrawal
+        if api_store.status(rows[0], time.time()) in ("rejected", "withdrawn", "completed"):
             return as_record(rows[0])
         row = api_store.withdraw(self.db_path, self.code, receipt_no, reason)
         return None if row is None else as_record(row)

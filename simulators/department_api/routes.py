@@ -15,6 +15,10 @@ from simulators.department_api.state import Department, DepartmentDep, error, re
 
 router = APIRouter(prefix="/api/v1/submissions", dependencies=[Depends(require_token)])
 
+#: the error code and reason of a withdrawal refused because the department has completed (approved) the case
+ALREADY_COMPLETED = "already_completed"
+APPROVED_REFUSAL = "该件已办结（已核准），不能撤回：撤销已核准的事项须另行依法申请"
+
 
 async def parse_submission(request: Request, department: Department) -> BaseModel | JSONResponse:
     """The request's body as this department's model, or the 422 that refuses it."""
@@ -91,4 +95,6 @@ async def withdraw(request: Request, department: DepartmentDep, ticket: str) -> 
     submission = await asyncio.to_thread(department.filings.withdraw, ticket, reason.strip()[:500])
     if submission is None:
         return error(404, "not_found", f"unknown ticket {ticket!r}")
+    if submission["status"] == "completed":  # approved: withdrawing it is a separate legal procedure
+        return error(409, ALREADY_COMPLETED, APPROVED_REFUSAL)
     return JSONResponse(submission)

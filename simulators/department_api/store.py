@@ -201,11 +201,14 @@ def decide_rejection(db_path: str | Path, code: str, application_id: str, reason
 
 
 def withdraw(db_path: str | Path, code: str, ticket: str, reason: str) -> sqlite3.Row | None:
-    """Mark a submission withdrawn (idempotent: the first withdrawal's time and reason stay)."""
+    """Mark a submission withdrawn (idempotent: the first withdrawal's time and reason stay). A completed
+    one (the department has approved it) is never withdrawn: the row comes back as it is, still completed."""
+    now = time.time()
     with connect(db_path) as conn, immediate(conn):
         conn.execute(
             "UPDATE submissions SET withdrawn_ts = ?, withdrawal_reason = ?"
-            " WHERE ticket = ? AND department = ? AND withdrawn_ts IS NULL",
-            (time.time(), reason, ticket, code),
+            " WHERE ticket = ? AND department = ? AND withdrawn_ts IS NULL"
+            " AND NOT (rejected_reason IS NULL AND decision_reason IS NULL AND ready_ts <= ?)",
+            (now, reason, ticket, code, now),
         )
         return conn.execute("SELECT * FROM submissions WHERE ticket = ? AND department = ?", (ticket, code)).fetchone()

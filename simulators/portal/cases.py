@@ -13,6 +13,9 @@ from simulators.portal.state import Portal, PortalDep
 
 router = APIRouter()
 
+#: what the portal says when asked to withdraw a case it has already completed (已办结, e.g. a licence approved)
+APPROVED_REFUSAL = "该办件已办结（已核准），不能撤回：撤销已核准的事项须另行依法申请"
+
 
 def render_progress(
     portal: Portal,
@@ -21,6 +24,8 @@ def render_progress(
     receipt_no: str,
     searched: bool,
     errors: dict[str, str],
+    *,
+    status: int = 200,
 ) -> HTMLResponse:
     records: list[dict[str, Any]] = []
     if searched:
@@ -28,11 +33,12 @@ def render_progress(
     return portal.render(
         "progress.html",
         session,
+        status=status,
         page_title="办理进度查询",
         values={"external_ref": external_ref, "receipt_no": receipt_no},
         searched=searched,
         records=[dict(r, result_rows=portal.spec.result_rows(r["result"]) if r["result"] else []) for r in records],
-        live_statuses=(store.IN_REVIEW, store.COMPLETED),
+        withdrawable=(store.IN_REVIEW,),  # a completed case (已办结) is approved: no longer the applicant's to withdraw
         errors=errors,
     )
 
@@ -59,7 +65,9 @@ async def withdraw_case(request: Request, portal: PortalDep, receipt_no: str) ->
     if not reason:
         return render_progress(portal, session, "", receipt_no, True, {"withdraw_reason": "请填写撤回原因"})
     await portal.slow_step()
-    portal.filings.withdraw(receipt_no, reason[:200])
+    record = portal.filings.withdraw(receipt_no, reason[:200])
+    if record is not None and record["status"] == store.COMPLETED:  # approved meanwhile, or never offered
+        return render_progress(portal, session, "", receipt_no, True, {"withdrawal": APPROVED_REFUSAL}, status=409)
     return RedirectResponse(f"/cases/{quote(receipt_no)}/withdrawal", status_code=303)
 
 

@@ -203,12 +203,13 @@ def decide_rejection(db_path: str | Path, portal: str, application_id: str, reas
 def withdraw(
     db_path: str | Path, receipt_no: str, reason: str, withdrawn_at: str, *, rejected_too: bool = False
 ) -> dict[str, Any] | None:
-    """The applicant withdraws a case (撤回). A live case (in review or completed) becomes withdrawn;
-    a withdrawn one is left as it is, a rejected one too unless ``rejected_too`` (the JSON API's way).
-    Returns the case as it now stands, or None."""
+    """The applicant withdraws a case (撤回). A case in review becomes withdrawn; a withdrawn one is left
+    as it is, a rejected one too unless ``rejected_too`` (the JSON API's way); a completed one (已办结: the
+    department has approved it, e.g. the business licence) is never withdrawn: that is a separate legal
+    procedure. Returns the case as it now stands (the caller reads a refusal from its status), or None."""
     with connect(db_path) as conn, immediate(conn):
         row = conn.execute("SELECT * FROM submissions WHERE receipt_no = ?", (receipt_no,)).fetchone()
-        closed = (WITHDRAWN,) if rejected_too else CLOSED
+        closed = (WITHDRAWN, COMPLETED) if rejected_too else (*CLOSED, COMPLETED)
         if row is not None and _status(row, time.time())[0] not in closed:
             conn.execute(
                 "UPDATE submissions SET status = ?, withdrawn_at = ?, withdrawal_reason = ? WHERE id = ?",

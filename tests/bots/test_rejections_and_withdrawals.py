@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from bots.errors import WithdrawalRefused
 from bots.flows import dispatch, inquire, withdraw
 from simulators.portal import AMR_NAME_TAKEN
 
@@ -85,11 +86,14 @@ async def test_withdraw_through_the_robot_is_idempotent(portals, page, make_requ
         await withdraw(page, portal.access, "psb_seal", request.application_id, None, "  ")
 
 
-async def test_a_completed_case_can_be_withdrawn(portals, page, make_request):
+async def test_a_completed_case_is_not_withdrawn_the_robot_reports_the_refusal(portals, page, make_request):
     portal = portals["hrss"]
     request = make_request("hrss")
     receipt = await dispatch(page, portal.access, request)
     await portal.admin("complete", receipt.receipt_no)
-    await withdraw(page, portal.access, "hrss", request.application_id, receipt.receipt_no, "企业开办申请已撤回")
-    assert portal.live(request.application_id) == 0
-    assert portal.stored(request.application_id)[0]["status"] == "withdrawn"
+    with pytest.raises(WithdrawalRefused) as refused:
+        await withdraw(page, portal.access, "hrss", request.application_id, receipt.receipt_no, "企业开办申请已撤回")
+    assert "已办结" in refused.value.reason and receipt.receipt_no in refused.value.reason
+    assert not refused.value.retryable
+    assert portal.live(request.application_id) == 1
+    assert portal.stored(request.application_id)[0]["status"] == "completed"

@@ -231,7 +231,7 @@ async def test_amr_api_rejects_a_taken_name_like_its_portal(tmp_path):
 
 async def test_withdrawal_through_one_channel_is_seen_on_the_other(tmp_path):
     for code in ("hpf", "bank"):
-        app, db = make(code, tmp_path)
+        app, db = make(code, tmp_path, process_delay_s=3600)  # in review: the applicant's to withdraw
         aid = app_id()
         async with client_for(app) as c:
             ticket = (await post(c, json_body(code, aid))).json()["ticket"]
@@ -244,6 +244,25 @@ async def test_withdrawal_through_one_channel_is_seen_on_the_other(tmp_path):
             fresh = await post(c, json_body(code, aid))
             assert fresh.status_code == 202 and fresh.json()["ticket"] != ticket
         assert count(code, db, aid) == 2
+
+
+async def test_a_completed_case_is_not_withdrawn_through_either_channel(tmp_path):
+    """Approved (已办结) at the department: withdrawing it is a separate legal procedure, whichever channel asks."""
+    for code in ("amr", "hpf", "bank"):  # a portal department's API, and an API department's portal
+        app, db = make(code, tmp_path / code)
+        aid = app_id()
+        async with client_for(app) as c:
+            ticket = (await post(c, json_body(code, aid))).json()["ticket"]
+            assert (await c.get(f"/api/v1/submissions/{ticket}", headers=AUTH)).json()["status"] == "completed"
+            r = await c.post(f"/api/v1/submissions/{ticket}/withdrawal", json={"reason": "申请人撤回"}, headers=AUTH)
+            assert (r.status_code, r.json()["error"]) == (409, "already_completed"), code
+            assert "已办结" in r.json()["reason"]
+            await log_in(c)
+            page = await c.post(f"/cases/{ticket}/withdrawal", data={"reason": "申请人撤回"})
+            assert page.status_code == 409 and "已办结" in page.text, code
+            answer = (await c.get(f"/api/v1/submissions/{ticket}", headers=AUTH)).json()
+            assert answer["status"] == "completed" and answer["withdrawn_at"] is None, code
+        assert count(code, db, aid) == 1
 
 
 async def test_the_other_channel_calls_back_signed(tmp_path):

@@ -19,6 +19,7 @@ from simulators.department_api import (
     list_submissions,
     tax_authority_for,
 )
+from simulators.department_api.routes import APPROVED_REFUSAL
 from tests.support.servers import serve_app
 
 TOKEN = "sim-token-123"
@@ -453,7 +454,7 @@ async def test_withdrawal_is_idempotent(tmp_path):
     assert count_submissions(db, aid) == 2 and count_live_submissions(db, aid) == 1
 
 
-async def test_a_completed_submission_can_be_withdrawn(tmp_path):
+async def test_a_completed_submission_is_not_withdrawn(tmp_path):
     db = tmp_path / "nhsa.db"
     app = create_department_api_app("nhsa", db_path=db, token=TOKEN)
     aid = app_id()
@@ -464,8 +465,11 @@ async def test_a_completed_submission_can_be_withdrawn(tmp_path):
         r = await c.post(
             f"/api/v1/submissions/{ticket}/withdrawal", json={"reason": "企业开办申请已撤回"}, headers=AUTH
         )
-        assert r.json()["status"] == "withdrawn" and r.json()["result"] is None
-    assert count_live_submissions(db, aid) == 0
+        # approved: withdrawing it is a separate legal procedure; the submission stays completed
+        assert r.status_code == 409 and r.json() == {"error": "already_completed", "reason": APPROVED_REFUSAL}
+        after = (await c.get(f"/api/v1/submissions/{ticket}", headers=AUTH)).json()
+        assert after["status"] == "completed" and after["result"] and after["withdrawn_at"] is None
+    assert count_live_submissions(db, aid) == 1
 
 
 async def test_an_older_database_gets_the_new_columns_and_live_index(tmp_path):

@@ -22,6 +22,7 @@ from simulators.portal import (
     issue_uscc,
     list_submissions,
 )
+from simulators.portal.cases import APPROVED_REFUSAL
 from simulators.portal.issuers import org_code_check
 
 USER, PASSWORD = "clerk-robot", "pw-Ω-秘密"
@@ -554,22 +555,26 @@ async def test_withdrawal_from_the_progress_page(tmp_path):
         assert records(page)[0]["status"] == "已撤回" and "撤回原因</label>" not in page
         assert count_live_submissions(db, "APP-WD-0001") == 0
 
-        # a case sent back stays sent back; a completed one can be withdrawn
+        # a case sent back stays sent back; a completed one (已办结: approved) is not withdrawn: refused
         sent_back = await submit_all(c, form_steps("psb_seal", "APP-WD-0002"))
         await c.post(f"/_admin/submissions/{sent_back}/reject", json={"reason": "印章类型需补正"})
         r = await c.post(f"/cases/{sent_back}/withdrawal", data={"reason": "申请人撤回申请"})
         assert fields((await c.get(r.headers["location"])).text)["status"] == "已退回"
         done = await submit_all(c, form_steps("psb_seal", "APP-WD-0003"))
         await c.post(f"/_admin/submissions/{done}/complete")
+        page = (await c.get("/progress", params={"receipt_no": done})).text
+        assert records(page)[0]["status"] == "已办结" and "撤回原因</label>" not in page  # not offered
         r = await c.post(f"/cases/{done}/withdrawal", data={"reason": "申请人撤回申请"})
-        assert fields((await c.get(r.headers["location"])).text)["status"] == "已撤回"
+        assert r.status_code == 409 and alerts(r.text) == [APPROVED_REFUSAL]
+        assert records(r.text)[0]["status"] == "已办结"
+        assert count_live_submissions(db, "APP-WD-0003") == 1
         assert (await c.post("/cases/NOPE/withdrawal", data={"reason": "x"})).status_code == 404
 
         # a new submission after the withdrawal is a new live case
         again = await submit_all(c, form_steps("psb_seal", "APP-WD-0001"))
         assert again != receipt
     assert count_submissions(db, "APP-WD-0001") == 2 and count_live_submissions(db, "APP-WD-0001") == 1
-    assert [s["status"] for s in list_submissions(db)] == ["withdrawn", "rejected", "withdrawn", "in_review"]
+    assert [s["status"] for s in list_submissions(db)] == ["withdrawn", "rejected", "completed", "in_review"]
 
 
 def test_an_older_store_file_gains_the_new_columns(tmp_path):
