@@ -21,7 +21,7 @@ from temporalio.common import SearchAttributeUpdate
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.models import ActivityName, PlanningBasisInput
+    from activities.models import WITHDRAWAL_REFUSED, ActivityName, PlanningBasisInput
     from domain.calendar import WorkingCalendar
     from domain.catalog import applies, changed_fields
     from domain.deadlines import (
@@ -36,7 +36,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.results import validate_result
     from domain.status import ApplicationStatus, Channel, TaskStatus
     from workflows import visibility
-    from workflows.department import DepartmentTask
+    from workflows.department import WITHDRAWAL_REFUSABLE, DepartmentTask
     from workflows.ladder import Ladder
     from workflows.models import (
         ApplicationInput,
@@ -65,6 +65,30 @@ EXACT_EXTENSION = "task-extension-exact-instant"
 DAILY_DIGEST = "re-escalation-daily-digest"
 #: Patch id: a department is not asked for its result outside working hours (it does not work then)
 INQUIRIES_IN_WORKING_HOURS = "inquiries-in-working-hours"
+# Patch id WITHDRAWAL_REFUSABLE (``workflows.department``): a withdrawal asks the licence department first,
+# after its robot has stopped, and is refused when it has approved meanwhile (the application goes on)
+
+#: the department whose approval (the business licence) ends the applicant's right to withdraw
+LICENCE = "amr"
+LICENCE_APPROVED = "营业执照已核准，不能撤回申请：撤销或注销登记须另行依法办理"
+#: what the clerk's updates do, in the words of their refusals
+_ACTIONS = {"withdraw": "撤回", "correct": "补正", "extend_deadline": "延期", "complete_manually": "人工办结"}
+
+
+def refusal_when_closed(update: str, status: ApplicationStatus | None) -> str:
+    """Why the clerk's ``update`` is refused by an application that has finished: ``status`` its final
+    status (None: its workflow did not finish by itself, e.g. terminated). The validators' words, and the
+    API's once the workflow is closed (a closed workflow takes no update)."""
+    action = _ACTIONS.get(update, "办理此操作")
+    if status is ApplicationStatus.WITHDRAWN:
+        return "该申请已撤回" if update == "withdraw" else f"该申请已撤回，已终止办理，不能{action}"
+    if status is ApplicationStatus.COMPLETED:
+        if update == "withdraw":
+            return f"该申请已办结：{LICENCE_APPROVED}"
+        if update in ("extend_deadline", "complete_manually"):
+            return f"该申请已办结，无需{action}"
+        return f"该申请已办结，不能{action}"
+    return f"该申请已终止办理，不能{action}"
 
 
 @workflow.defn(name="Application")
@@ -79,6 +103,7 @@ class ApplicationWorkflow:
         self._deadline_changes: list[DeadlineChange] = []
         self._application = inp.application  # replaced by a correction (补正)
         self._withdrawal: Withdrawal | None = None
+        self._withdrawal_pending: Withdrawal | None = None  # asked of the licence department, not yet answered
         self._running: dict[str, asyncio.Future] = {}
         self._tasks: dict[str, DepartmentTask] = {}
         self._visible: tuple | None = None  # the search attributes last written (written only on change)
@@ -210,7 +235,7 @@ class ApplicationWorkflow:
     @correct.validator
     def _validate_correction(self, correction: Correction) -> None:
         if self._withdrawal is not None or self._finished:
-            raise ValueError("该申请已结束，不能补正")
+            raise ValueError(refusal_when_closed("correct", self._overall_status()))
         if not any(s.status is TaskStatus.REJECTED for s in self._states.values()):
             raise ValueError("当前没有需要补正的部门事项")
         for d in self._inp.departments:
@@ -235,6 +260,8 @@ class ApplicationWorkflow:
 
     @complete_manually.validator
     def _validate_manual(self, manual: ManualCompletion) -> None:
+        if self._withdrawal is not None or self._finished:
+            raise ValueError(refusal_when_closed("complete_manually", self._overall_status()))
         state = self._states.get(manual.department)
         if state is None:
             raise ValueError(f"该申请不涉及部门 {manual.department}")
@@ -273,25 +300,74 @@ class ApplicationWorkflow:
 
     @workflow.update(name="withdraw")
     async def withdraw(self, withdrawal: Withdrawal) -> ApplicationView:
-        """Withdraw before the licence is approved: every open task is cancelled, departments are told."""
-        self._withdrawal = withdrawal.model_copy(update={"withdrawn_at": workflow.now()})
-        self._note(None, "withdrawn", f"{withdrawal.requested_by}：{withdrawal.reason}")
-        for task in self._running.values():
-            task.cancel()
+        """Withdraw before the licence is approved: every open task is cancelled, departments are told.
+
+        The licence department is asked first (once its robot, if one is filing, has stopped): when it
+        has approved the application meanwhile (kaiban had not learnt it yet), it refuses, the withdrawal
+        is refused with its reason (``WithdrawalRefused``: 409 for the clerk), nothing else is touched
+        and the application goes on to the licence and beyond."""
+        stamped = withdrawal.model_copy(update={"withdrawn_at": workflow.now()})
+        if not workflow.patched(WITHDRAWAL_REFUSABLE):  # histories from before: every task cancelled at once
+            self._withdrawal = stamped
+            self._note(None, "withdrawn", f"{withdrawal.requested_by}：{withdrawal.reason}")
+            for running in self._running.values():
+                running.cancel()
+            await workflow.wait_condition(lambda: self._finished)
+            return self.status()
+        licence = self._running.get(LICENCE)
+        task = self._tasks.get(LICENCE)
+        if licence is None or licence.done() or task is None:
+            self._accept_withdrawal(stamped)
+        else:
+            self._withdrawal_pending = stamped
+            self._note(None, "withdrawal_requested", f"{withdrawal.requested_by}：{withdrawal.reason}")
+            task.request_withdrawal()
+            licence.cancel()
+            # accepted: the licence task is cancelled (``_department_changed`` accepts the withdrawal then)
+            await workflow.wait_condition(
+                lambda: self._withdrawal_pending is None or task.withdrawal_refusal is not None
+            )
+            if self._withdrawal is None:
+                refusal = task.withdrawal_refusal or "部门已办结"
+                self._withdrawal_pending = None
+                self._note(LICENCE, "withdrawal_refused", refusal)
+                workflow.logger.info("withdrawal refused by the licence department: %s", refusal)
+                raise ApplicationError(
+                    f"{LICENCE_APPROVED}（{self._states[LICENCE].name}：{refusal}）",
+                    type=WITHDRAWAL_REFUSED,
+                    non_retryable=True,
+                )
         await workflow.wait_condition(lambda: self._finished)
         return self.status()
+
+    def _accept_withdrawal(self, withdrawal: Withdrawal) -> None:
+        """The application is withdrawn: every other task still running is withdrawn (cancelled); those
+        waiting are cancelled by ``_carry_to_departments``. Synchronous: called from the licence task's
+        last change, before its coroutine ends and wakes the loop that cancels the waiting ones."""
+        self._withdrawal, self._withdrawal_pending = withdrawal, None
+        self._note(None, "withdrawn", f"{withdrawal.requested_by}：{withdrawal.reason}")
+        for code, running in self._running.items():
+            task = self._tasks.get(code)
+            if running.done() or (code == LICENCE and task is not None and task.state.status.ended):
+                continue
+            if task is not None:
+                task.request_withdrawal()
+            running.cancel()
 
     @withdraw.validator
     def _validate_withdrawal(self, withdrawal: Withdrawal) -> None:
         if not withdrawal.reason.strip() or not withdrawal.requested_by.strip():
             raise ValueError("撤回申请须填写理由和经办人")
-        if self._withdrawal is not None:
-            raise ValueError("该申请已撤回")
-        if self._finished:
-            raise ValueError("该申请已办结，不能撤回")
-        licence = next((s for c, s in self._states.items() if c == "amr"), None)
+        if self._withdrawal is not None or self._finished:
+            raise ValueError(refusal_when_closed("withdraw", self._overall_status()))
+        if self._withdrawal_pending is not None:
+            raise ValueError("该申请的撤回正在办理中（等待登记机关答复），请稍后查询")
+        licence = self._states.get(LICENCE)
         if licence is not None and licence.status is TaskStatus.COMPLETED:
-            raise ValueError("营业执照已核准，不能撤回申请：撤销或注销登记须另行依法办理")
+            raise ValueError(LICENCE_APPROVED)
+        task = self._tasks.get(LICENCE)
+        if task is not None and task.withdrawal_refusal is not None:  # approved: kaiban is reading the result
+            raise ValueError(f"{LICENCE_APPROVED}（{task.withdrawal_refusal}）")
 
     # -- deadline -------------------------------------------------------------------------------
 
@@ -387,8 +463,8 @@ class ApplicationWorkflow:
             raise ValueError("延期必须填写理由")
         if not ext.requested_by.strip():
             raise ValueError("延期必须注明申请人")
-        if self._finished:
-            raise ValueError("该申请已办结，无需延期")
+        if self._withdrawal is not None or self._finished:
+            raise ValueError(refusal_when_closed("extend_deadline", self._overall_status()))
         if ext.new_due_at.tzinfo is None:
             raise ValueError("新的办结时限须带时区")
         if ext.department is not None:
@@ -466,6 +542,9 @@ class ApplicationWorkflow:
             detail = state.reason or (f"受理编号 {state.receipt_no}" if state.receipt_no else None)
             self._note(state.code, state.status.value, detail)
         self._states[state.code] = state
+        pending = self._withdrawal_pending
+        if pending is not None and state.code == LICENCE and state.status is TaskStatus.CANCELLED:
+            self._accept_withdrawal(pending)  # the licence department took the withdrawal
         self._visibility_changed()
 
     # -- department APIs reporting back ---------------------------------------------------------

@@ -27,11 +27,13 @@ from typing import Any
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.workflow import ActivityCancellationType
 
 with workflow.unsafe.imports_passed_through():
     from activities.models import (
         BUSINESS_REJECTION,
         NON_RETRYABLE_TYPES,
+        WITHDRAWAL_REFUSED,
         ActivityName,
         DepartmentEndpoint,
         DispatchInput,
@@ -51,6 +53,11 @@ with workflow.unsafe.imports_passed_through():
         ManualResult,
     )
     from workflows.notification import start_notification
+
+#: Patch id: a withdrawal stops the task's activity in flight and waits until it has stopped (a robot
+#: mid-form) before the department is told; a department that refuses (it has approved the case) is
+#: followed on to its result instead of the task being cancelled (histories from before: cancelled)
+WITHDRAWAL_REFUSABLE = "withdrawal-refusable-by-department"
 
 #: Patch id: a department's outages are retried without an attempt limit (``Timing.transient_max_attempts``);
 #: histories from before keep the bounded attempts after which the task went to a person
@@ -89,6 +96,9 @@ class DepartmentTask:
         self._send_back = False
         self._callback: DepartmentCallback | None = None
         self._inquiries = 0
+        self._withdrawing = False  # the application asked this task to withdraw (``request_withdrawal``)
+        #: why the department refused the withdrawal (it had approved the case); None: never refused
+        self.withdrawal_refusal: str | None = None
 
     # -- what the application asks of the task ----------------------------------------------------
 
@@ -126,13 +136,24 @@ class DepartmentTask:
         """A department API reports its result; the task's next wait for it ends at once."""
         self._callback = callback
 
+    def request_withdrawal(self) -> None:
+        """The application is being withdrawn: the caller cancels ``run()`` next. An activity in flight is
+        cancelled and waited for (a robot stops at its next step, its heartbeat), whatever it returns;
+        then the department is told, and either the task is cancelled or, when the department refuses
+        (``withdrawal_refusal``: it has approved the case), followed on to the department's result."""
+        self._withdrawing = True
+        self.withdrawal_refusal = None
+
     # -- the task ------------------------------------------------------------------------------------
 
-    async def run(self) -> DepartmentState:
-        request = self._inp.request
+    async def run(self, request: DepartmentRequest | None = None) -> DepartmentState:
+        """The task to its end; ``request``: the one to file (the latest, when followed on after a refused
+        withdrawal), by default the input's."""
+        request = request or self._inp.request
         try:
             while True:
-                await self._start_round()
+                if self._ladder_stopped:  # not after a refused withdrawal: the round goes on
+                    await self._start_round()
                 status = await self._dispatch_and_follow(request)
                 if status is TaskStatus.COMPLETED:
                     break
@@ -157,9 +178,19 @@ class DepartmentTask:
                 )
                 break
         except asyncio.CancelledError:
-            await self._stop_ladder()
-            await self._withdrawn(request)
-            return self.state
+            if not self._withdrawing:  # histories from before WITHDRAWAL_REFUSABLE
+                await self._stop_ladder()
+                await self._withdrawn(request)
+                return self.state
+            refusal = await self._withdrawn(request)
+            if refusal is None:
+                return self.state
+            # The department has approved the case meanwhile: not withdrawn. Follow it on: the channels
+            # are idempotent by application id, so filing again finds the approved case and its result.
+            self._withdrawing, self.withdrawal_refusal = False, refusal
+            workflow.logger.info("department %s refused the withdrawal: %s", self._inp.department.code, refusal)
+            self._update()  # the application learns it at once
+            return await self.run(request)
         # (no await in a `finally`: an evicted workflow's coroutine is closed and must not await)
         await self._stop_ladder()
         return self.state
@@ -176,8 +207,9 @@ class DepartmentTask:
             completed_at=None,
         )
 
-    async def _withdrawn(self, request: DepartmentRequest) -> None:
-        """The application was withdrawn: tell the department, then close.
+    async def _withdrawn(self, request: DepartmentRequest) -> str | None:
+        """The application was withdrawn: tell the department, then close; or, when the department refuses
+        (it has approved the case; only after ``request_withdrawal``), return its reason and stay open.
 
         Always asked, even without a receipt: a filing cut short between submit and receipt may be at
         the department already; the withdrawal looks the application up and is quiet if it is not there.
@@ -196,8 +228,14 @@ class DepartmentTask:
                 **self._activity_options(outages_unbounded=False),
             )
         except ActivityError as err:
+            cause = err.cause
+            if self._withdrawing and isinstance(cause, ApplicationError) and cause.type == WITHDRAWAL_REFUSED:
+                return cause.message or "部门已办结该件，不能撤回"
             workflow.logger.warning("department %s could not be told of the withdrawal: %s", d.code, err)
+        if self._withdrawing:
+            await self._stop_ladder()
         self._finish(TaskStatus.CANCELLED, reason="申请人撤回申请，已终止办理")
+        return None
 
     def _endpoint(self) -> DepartmentEndpoint:
         d = self._inp.department
@@ -243,10 +281,16 @@ class DepartmentTask:
                 DispatchInput(endpoint=endpoint, request=request),
                 result_type=Receipt,
                 activity_id=f"{d.code}.dispatch.r{rnd}",
+                # a withdrawal waits until a robot mid-form has stopped before the department is told
+                cancellation_type=ActivityCancellationType.WAIT_CANCELLATION_COMPLETED
+                if workflow.patched(WITHDRAWAL_REFUSABLE)
+                else ActivityCancellationType.TRY_CANCEL,
                 **options,
             )
         except ActivityError as err:
+            self._stop_if_withdrawing()
             return self._failed(err)
+        self._stop_if_withdrawing()
         self._update(
             status=TaskStatus.DISPATCHED,
             receipt_no=receipt.receipt_no,
@@ -269,7 +313,9 @@ class DepartmentTask:
                         **options,
                     )
                 except ActivityError as err:
+                    self._stop_if_withdrawing()
                     return self._failed(err)
+                self._stop_if_withdrawing()
             if inquiry.status == "completed":
                 try:
                     result = validate_result(d.code, inquiry.result or {})
@@ -371,6 +417,12 @@ class DepartmentTask:
                 non_retryable_error_types=NON_RETRYABLE_TYPES,
             ),
         }
+
+    def _stop_if_withdrawing(self) -> None:
+        """After an activity that was in flight when the application was withdrawn: whatever it returned
+        (a receipt, an error, its cancellation), the withdrawal goes on, as after a cancelled timer."""
+        if self._withdrawing:
+            raise asyncio.CancelledError()
 
     def _failed(self, err: ActivityError) -> TaskStatus:
         cause = err.cause

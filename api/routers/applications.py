@@ -239,7 +239,7 @@ async def get_application(
 @router.post(
     "/{application_id}/deadline-extensions",
     response_model=DeadlineChangeRecord,
-    responses=responses(*READS, *POSTS, 409, s409="不能延期（理由、时限或状态不符）"),
+    responses=responses(*READS, *POSTS, 409, s409="不能延期（理由、时限或状态不符，或申请已办结、已撤回）"),
     summary="督办人员延长整件申请或某部门事项的办结时限（留痕）",
 )
 async def extend_deadline(
@@ -259,6 +259,7 @@ async def extend_deadline(
         DeadlineExtension(
             department=body.department, new_due_at=body.new_due_at, reason=body.reason, requested_by=identity.subject
         ),
+        closed_refusal=True,
     )
     log.info(
         "deadline_extended",
@@ -273,7 +274,7 @@ async def extend_deadline(
 @router.post(
     "/{application_id}/corrections",
     response_model=ApplicationDetail,
-    responses=responses(*READS, *POSTS, 409, s409="改动了已办结部门所用的内容，或申请不在补正中"),
+    responses=responses(*READS, *POSTS, 409, s409="改动了已办结部门所用的内容，或申请不在补正中（含已办结、已撤回）"),
     summary="补正：提交更正后的申请表，仅重新报送被退回的部门",
 )
 async def correct_application(
@@ -285,6 +286,7 @@ async def correct_application(
         application_id,
         ApplicationWorkflow.correct,
         Correction(application=application, corrected_at=datetime.now(SHANGHAI), requested_by=identity.subject),
+        closed_refusal=True,
     )
     log.info("application_corrected", application_id=application_id)
     return await client.get_workflow_handle(application_id).query(ApplicationWorkflow.status)
@@ -293,7 +295,9 @@ async def correct_application(
 @router.post(
     "/{application_id}/departments/{code}/manual-completion",
     response_model=ApplicationDetail,
-    responses=responses(*READS, *POSTS, 409, s409="该部门事项不在人工处理中，或结果不符合部门结果格式"),
+    responses=responses(
+        *READS, *POSTS, 409, s409="该部门事项不在人工处理中（含申请已办结、已撤回），或结果不符合部门结果格式"
+    ),
     summary="人工办结：机器人无法完成时，窗口人员录入部门办理结果",
 )
 async def complete_manually(
@@ -310,6 +314,7 @@ async def complete_manually(
         application_id,
         ApplicationWorkflow.complete_manually,
         ManualCompletion(department=code, result=body.result, completed_by=identity.subject, note=body.note),
+        closed_refusal=True,
     )
     log.info("task_completed_manually", application_id=application_id, department=code, completed_by=identity.subject)
     return await client.get_workflow_handle(application_id).query(ApplicationWorkflow.status)
@@ -318,7 +323,9 @@ async def complete_manually(
 @router.post(
     "/{application_id}/withdrawal",
     response_model=ApplicationDetail,
-    responses=responses(*READS, *POSTS, 409, s409="营业执照已核准等，不能撤回"),
+    responses=responses(
+        *READS, *POSTS, 409, s409="营业执照已核准（含登记机关答复已核准、申请已办结）或已撤回，不能撤回"
+    ),
     summary="撤回申请（营业执照核准前）",
 )
 async def withdraw_application(
@@ -330,6 +337,7 @@ async def withdraw_application(
         application_id,
         ApplicationWorkflow.withdraw,
         Withdrawal(reason=body.reason, requested_by=identity.subject),
+        closed_refusal=True,
     )
     log.info("application_withdrawn", application_id=application_id, requested_by=identity.subject)
     return view
