@@ -11,6 +11,7 @@ import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
@@ -52,22 +53,26 @@ class ApplicationStore:
         body_sha256: str | None = None,
     ) -> bool:
         """Store the application unless its id is already there (the first record wins). True when new."""
-        statement = (
-            self.db.insert(ApplicationRow)
-            .values(
-                application_id=application_id,
-                window_id=window_id,
-                submitted_by=submitted_by,
-                company_name=company_name,
-                submitted_at=submitted_at,
-                idempotency_key=idempotency_key,
-                body_sha256=body_sha256,
-            )
-            .on_conflict_do_nothing(index_elements=["application_id"])
-            .returning(ApplicationRow.application_id)
+        statement = self._insert(
+            application_id=application_id,
+            window_id=window_id,
+            submitted_by=submitted_by,
+            company_name=company_name,
+            submitted_at=submitted_at,
+            idempotency_key=idempotency_key,
+            body_sha256=body_sha256,
         )
         with self.db.writing() as session:
             return session.execute(statement).first() is not None  # no row back: the id was there
+
+    def _insert(self, **values: Any) -> Any:
+        """Insert one application unless its id is there; returns the id when it was inserted."""
+        return (
+            self.db.insert(ApplicationRow)
+            .values(**values)
+            .on_conflict_do_nothing(index_elements=["application_id"])
+            .returning(ApplicationRow.application_id)
+        )
 
     def record_unless_key_held(
         self,
@@ -104,8 +109,7 @@ class ApplicationStore:
                 body_sha256=body_sha256,
             )
             inserted = session.execute(
-                self.db.insert(ApplicationRow)
-                .values(
+                self._insert(
                     application_id=application_id,
                     window_id=window_id,
                     submitted_by=submitted_by,
@@ -114,8 +118,6 @@ class ApplicationStore:
                     idempotency_key=idempotency_key,
                     body_sha256=body_sha256,
                 )
-                .on_conflict_do_nothing(index_elements=["application_id"])
-                .returning(ApplicationRow.application_id)
             ).first()
             if inserted is None:  # the id was taken (by the same submission): that one holds it
                 existing = session.get(ApplicationRow, application_id)
