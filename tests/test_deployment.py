@@ -52,6 +52,9 @@ def test_kaiban_services_are_configured_for_production():
         assert re.fullmatch(r"\$\{KAIBAN_PAYLOAD_KEY:\?.+\}", env["KAIBAN_PAYLOAD_KEY"])
         assert SERVICES[name]["depends_on"]["temporal"]["condition"] == "service_healthy"
         assert env["KAIBAN_INQUIRE_IN_WORKING_HOURS_ONLY"] == "true"
+        # production signs people in through the province's OIDC provider: required, never defaulted
+        assert re.fullmatch(r"\$\{KAIBAN_OIDC_ISSUER:\?.+\}", env["KAIBAN_OIDC_ISSUER"])
+        assert re.fullmatch(r"\$\{KAIBAN_OIDC_JWKS_URL:\?.+\}", env["KAIBAN_OIDC_JWKS_URL"])
     assert "8000:8000" in SERVICES["api"]["ports"]
     assert SERVICES["simulators"]["profiles"] == ["simulators"]
 
