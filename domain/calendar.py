@@ -1,7 +1,8 @@
 """Working time on the Chinese statutory calendar (DOMAIN.md "Deadlines (SLA) and escalation").
 
-Working days from overrides, then chinese-calendar, then Monday–Friday for an unknown year; snapshots
-carry the calendar into workflows. Pure: no wall clock, no files. Conventions: docs/calendar.md.
+Working days from overrides, then a year's loaded official arrangement (``domain.arrangements``), then
+chinese-calendar, then Monday–Friday for a year without official data; snapshots carry the calendar into
+workflows. Pure: no wall clock, no files. Conventions: docs/calendar.md.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ import chinese_calendar
 import structlog
 import yaml
 from pydantic import BaseModel, ConfigDict
+
+from domain.arrangements import YearArrangement, packaged_year
 
 TIME_ZONE_NAME = "Asia/Shanghai"
 SHANGHAI = ZoneInfo(TIME_ZONE_NAME)  # the one Asia/Shanghai of kaiban
@@ -84,6 +87,7 @@ class WorkingCalendar:
         day_end: time = DEFAULT_DAY_END,
         tz: str | tzinfo = DEFAULT_TIME_ZONE,
         overrides: Mapping[date, bool] | None = None,
+        arrangements: Mapping[int, YearArrangement] | None = None,
     ) -> None:
         if day_start.tzinfo is not None or day_end.tzinfo is not None:
             raise ValueError("day_start and day_end are local wall-clock times: give them without tzinfo")
@@ -93,12 +97,14 @@ class WorkingCalendar:
         self.day_end = day_end
         self.tz: tzinfo = ZoneInfo(tz) if isinstance(tz, str) else tz
         self.overrides: dict[date, bool] = parse_overrides(overrides or {})
+        self.arrangements: dict[int, YearArrangement] = dict(arrangements or {})
+        self._arranged: dict[int, dict[date, bool]] = {y: a.days() for y, a in self.arrangements.items()}
         self._snapshots: dict[tuple[date, int], CalendarSnapshot] = {}
 
     def __repr__(self) -> str:
         return (
             f"WorkingCalendar(day_start={self.day_start.isoformat()}, day_end={self.day_end.isoformat()}, "
-            f"tz={self.tz}, overrides={len(self.overrides)})"
+            f"tz={self.tz}, overrides={len(self.overrides)}, arrangements={sorted(self.arrangements)})"
         )
 
     # ---- snapshots --------------------------------------------------------------
@@ -138,16 +144,31 @@ class WorkingCalendar:
     # ---- days -------------------------------------------------------------------
 
     def is_working_day(self, d: date) -> bool:
-        """Overrides first, then chinese_calendar; Monday–Friday for a year it does not know."""
+        """Overrides first, then a loaded arrangement of the year, then chinese_calendar; Monday–Friday for a
+        year without official data."""
         d = _as_date(d)
         override = self.overrides.get(d)
         if override is not None:
             return override
+        arranged = self._arranged.get(d.year)
+        if arranged is not None:
+            return arranged.get(d, d.weekday() < 5)
         try:
             return bool(chinese_calendar.is_workday(d))
         except NotImplementedError:
             _warn_unknown_year_once(d.year)
             return d.weekday() < 5
+
+    def has_official_data(self, year: int) -> bool:
+        """Whether ``year``'s holidays are known (loaded, or carried by chinese-calendar), not guessed."""
+        return year in self.arrangements or packaged_year(year)
+
+    def years_without_official_data(self, *instants: datetime) -> list[int]:
+        """The years from the earliest to the latest of ``instants`` (local) planned on Monday–Friday only."""
+        if not instants:
+            return []
+        years = [self.to_local(t).year for t in instants]
+        return [y for y in range(min(years), max(years) + 1) if not self.has_official_data(y)]
 
     def next_working_day(self, d: date) -> date:
         """The first working day strictly after ``d``."""
@@ -245,6 +266,20 @@ class WorkingCalendar:
     def _require_working_day(self, d: date) -> None:
         if not self.is_working_day(d):
             raise ValueError(f"{_as_date(d).isoformat()} is not a working day")
+
+
+def merge_snapshots(old: CalendarSnapshot, new: CalendarSnapshot) -> CalendarSnapshot:
+    """``new`` inside its window, ``old`` outside it: a running application's calendar after a year's
+    arrangement was loaded (its days before the new window are kept as it planned them). Pure."""
+    kept = {d: v for d, v in old.deviations.items() if not new.first <= d <= new.last}
+    return CalendarSnapshot(
+        first=min(old.first, new.first),
+        last=max(old.last, new.last),
+        day_start=new.day_start,
+        day_end=new.day_end,
+        tz=new.tz,
+        deviations=dict(sorted({**kept, **new.deviations}.items())),
+    )
 
 
 class _SnapshotCalendar(WorkingCalendar):

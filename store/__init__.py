@@ -3,7 +3,8 @@
 ``Store.open(url)`` migrates the schema to the newest revision and opens it; ``store.notices`` holds the
 escalation notices and their deliveries, ``store.applications`` the submitted applications (window,
 clerk, idempotency key), ``store.audit`` the append-only audit trail and ``store.callbacks`` the
-department callback signatures seen (replays refused). Imports only ``runtime``, ``domain`` and third-party libraries.
+department callback signatures seen (replays refused), ``store.calendars`` the official holiday
+arrangements admins loaded. Imports only ``runtime``, ``domain`` and third-party libraries.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from sqlalchemy.engine import URL
 
 from store.applications import ApplicationRecord, ApplicationStore
 from store.audit import ANONYMOUS, AuditEntry, AuditStore, Outcome
+from store.calendars import CalendarStore, LoadedYear
 from store.callbacks import CallbackReplayGuard
 from store.db import Database, safe_url, upgrade
 from store.notices import Notice, NoticeStore
@@ -26,6 +28,7 @@ class Store:
         self.applications = ApplicationStore(self.db)
         self.audit = AuditStore(self.db)
         self.callbacks = CallbackReplayGuard(self.db)
+        self.calendars = CalendarStore(self.db)
 
     @classmethod
     def open(cls, url: str | URL) -> Store:
@@ -46,8 +49,10 @@ __all__ = [
     "ApplicationStore",
     "AuditEntry",
     "AuditStore",
+    "CalendarStore",
     "CallbackReplayGuard",
     "Database",
+    "LoadedYear",
     "Notice",
     "NoticeStore",
     "Outcome",

@@ -168,3 +168,17 @@ class CallbackSignatureRow(Base):
 
 
 Index("ix_callback_signatures_seen", CallbackSignatureRow.seen_at)
+
+
+class CalendarYearRow(Base):
+    """A year's official holiday arrangement (the State Council's notice) as an admin loaded it: the days
+    off and the make-up working days (调休上班日). Loading a year again replaces it (the audit keeps each load)."""
+
+    __tablename__ = "calendar_years"
+
+    year: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    holidays: Mapped[list[str]] = mapped_column(JSON)  # "YYYY-MM-DD", sorted
+    workdays: Mapped[list[str]] = mapped_column(JSON)
+    source: Mapped[str] = mapped_column(Text)
+    loaded_by: Mapped[str]
+    loaded_at: Mapped[datetime]
