@@ -15,17 +15,7 @@ from api.deps import ClientHolder, TemporalUnavailable
 from api.errors import install_error_handlers
 from api.limits import BodyLimitMiddleware
 from api.pages import install_pages
-from api.routers import (
-    applications,
-    audit,
-    deadlines,
-    departments,
-    evidence,
-    health,
-    materials,
-    retry,
-    supervision,
-)
+from api.routers import applications, audit, deadlines, departments, evidence, health, retry, supervision
 from runtime.logging import configure_logging
 from runtime.settings import Settings, get_settings
 from store import Store
@@ -68,14 +58,8 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
     app.include_router(evidence.router)
     app.include_router(supervision.router)
     app.include_router(audit.router)
-    app.include_router(materials.router)
     install_pages(app, settings)  # the pages for people: /login, /applications/…, /board
-    app.add_middleware(
-        BodyLimitMiddleware,
-        max_body_bytes=settings.max_body_bytes,
-        # a material's file and the multipart around it
-        path_limits={"/api/v1/materials": settings.material_max_bytes + 64 * 1024},
-    )
+    app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(AuditMiddleware)  # outermost: it records the body limit's refusals too
 
     install_error_handlers(app)
