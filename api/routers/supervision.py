@@ -157,6 +157,11 @@ class Board(BaseModel):
     items: list[BoardItem]
 
 
+def board_now() -> datetime:
+    """The instant the board computes remaining time and SLA states at (tests put their own clock here)."""
+    return datetime.now(UTC)
+
+
 @router.get(
     "/supervision/board",
     response_model=Board,
@@ -176,7 +181,7 @@ async def supervision_board(
     calendar; most urgent first."""
     query = "WorkflowType = 'Application' AND ExecutionStatus = 'Running'"
     calendar = settings.working_calendar()
-    now = datetime.now(UTC)
+    now = board_now()
     items: list[BoardItem] = []
     async for wf in client.list_workflows(query, limit=2000):
         attrs = wf.typed_search_attributes
