@@ -45,6 +45,7 @@ class ActivityName:
     WITHDRAW = "withdraw_from_department"
     NOTIFY = "notify"
     PLANNING_BASIS = "planning_basis"
+    ROLL_OUT_CALENDAR = "roll_out_calendar"
 
 
 # ApplicationError types raised by the activities; the workflows branch on them.

@@ -11,11 +11,22 @@ from temporalio.client import Client
 
 from api.audit import AuditMiddleware
 from api.auth import Authenticator
+from api.calendars import CalendarBook
 from api.deps import ClientHolder, TemporalUnavailable
 from api.errors import install_error_handlers
 from api.limits import BodyLimitMiddleware
 from api.pages import install_pages
-from api.routers import applications, audit, deadlines, departments, evidence, health, retry, supervision
+from api.routers import (
+    admin_calendar,
+    applications,
+    audit,
+    deadlines,
+    departments,
+    evidence,
+    health,
+    retry,
+    supervision,
+)
 from runtime.logging import configure_logging
 from runtime.settings import Settings, get_settings
 from store import Store
@@ -34,6 +45,7 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
         app.state.settings = settings
         app.state.store = await asyncio.to_thread(Store.open, settings.database_url)  # migrates first
         app.state.temporal = ClientHolder(settings, client)
+        app.state.calendars = CalendarBook(settings, app.state.store.calendars)
         app.state.authenticator = Authenticator(settings)
         try:
             await app.state.temporal.get()
@@ -58,6 +70,7 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
     app.include_router(evidence.router)
     app.include_router(supervision.router)
     app.include_router(audit.router)
+    app.include_router(admin_calendar.router)
     install_pages(app, settings)  # the pages for people: /login, /applications/…, /board
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(AuditMiddleware)  # outermost: it records the body limit's refusals too

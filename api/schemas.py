@@ -59,6 +59,10 @@ class DeadlineAnswer(BaseModel):
     budget_minutes: int | None = Field(None, description="该部门事项的时限（工作分钟）")
     dispatched_at: datetime | None = None
     task_due_at: datetime | None = Field(None, description="该部门事项的办结时限")
+    years_without_official_data: list[int] = Field(
+        default_factory=list, description="涉及的年份中尚无官方节假日安排的（这些年份按周一至周五计算）"
+    )
+    calendar_notice: str | None = Field(None, description="时限涉及无官方安排的年份时的提示")
 
 
 class FieldError(BaseModel):

@@ -19,6 +19,7 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
+from activities.calendar import roll_out_calendar
 from activities.deadlines import DeadlineActivities
 from activities.departments import DepartmentActivities
 from activities.notifications import NotifierActivities
@@ -26,8 +27,9 @@ from bots.browser import BrowserPool
 from runtime.logging import configure_logging
 from runtime.settings import Settings, get_settings
 from runtime.temporal import connect
-from store import upgrade
+from store import CalendarStore, Database, upgrade
 from workflows.application import ApplicationWorkflow
+from workflows.calendar_rollout import CalendarRolloutWorkflow
 from workflows.notification import NotificationWorkflow
 
 log = structlog.get_logger(__name__)
@@ -60,7 +62,8 @@ async def running_workers(client: Client, settings: Settings, role: str = "all")
         await pool.start()
     acts = DepartmentActivities(settings, pool)
     notifier = NotifierActivities(settings)
-    deadlines = DeadlineActivities(settings)
+    calendar_db = Database(settings.database_url)  # the arrangements admins loaded (kaiban's store)
+    deadlines = DeadlineActivities(settings, CalendarStore(calendar_db))
     workers: list[Worker] = []
     if role in ("all", "orchestration"):
         try:
@@ -71,7 +74,7 @@ async def running_workers(client: Client, settings: Settings, role: str = "all")
             Worker(
                 client,
                 task_queue=settings.task_queue,
-                workflows=[ApplicationWorkflow, NotificationWorkflow],
+                workflows=[ApplicationWorkflow, NotificationWorkflow, CalendarRolloutWorkflow],
                 workflow_runner=WORKFLOW_RUNNER,
                 activities=[
                     acts.dispatch,
@@ -79,6 +82,7 @@ async def running_workers(client: Client, settings: Settings, role: str = "all")
                     acts.withdraw,
                     notifier.notify,
                     deadlines.planning_basis,
+                    roll_out_calendar,
                 ],
                 graceful_shutdown_timeout=timedelta(seconds=10),
             )
@@ -104,6 +108,7 @@ async def running_workers(client: Client, settings: Settings, role: str = "all")
                 await t
         await acts.aclose()
         await notifier.aclose()
+        calendar_db.close()
         if pool is not None:
             await pool.stop()
 

@@ -9,10 +9,11 @@ workdays are working days, every other day of the year is Monday–Friday.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 
 import chinese_calendar
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 MIN_YEAR, MAX_YEAR = 2004, 2100
 
@@ -67,3 +68,32 @@ def packaged_year(year: int) -> bool:
     except NotImplementedError:
         return False
     return True
+
+
+#: from this month on, a missing arrangement for next year is a warning on the board
+WARN_FROM_MONTH = 11
+
+
+def missing_year_notice(year: int) -> str:
+    """What people are told of a date in ``year`` while its arrangement is not known."""
+    return (
+        f"{year} 年的法定节假日安排尚未载入：涉及 {year} 年的时限暂按周一至周五计算，"
+        f"请管理员在国务院办公厅通知发布后载入（PUT /api/v1/admin/calendar/{year}）"
+    )
+
+
+def next_year_warning(today: date, official: Callable[[int], bool]) -> str | None:
+    """From 1 November, the warning that next year's arrangement is still missing (None: nothing to warn of)."""
+    if today.month < WARN_FROM_MONTH or official(today.year + 1):
+        return None
+    return missing_year_notice(today.year + 1)
+
+
+def arrangement_problems(exc: ValidationError) -> str:
+    """What is wrong with an arrangement, in people's words, one reason after another."""
+    reasons = []
+    for e in exc.errors():
+        where = ".".join(map(str, e["loc"]))
+        message = str(e["msg"]).removeprefix("Value error, ")
+        reasons.append(f"{where}：{message}" if where else message)
+    return "；".join(reasons)

@@ -5,17 +5,19 @@ application's deadline at intake (to tell the applicant the promised completion 
 承诺办结时间) and hands the workflow a :class:`PlanningBasis` — the calendar as a snapshot
 and the policy — on which the workflow plans each department task at dispatch. The basis is
 in the workflow's history, so a later calendar update can never change the history of a
-running workflow. Pure: no I/O, no wall clock.
+running workflow; a year's official arrangement loaded later reaches it as a :class:`Recalendar`
+(also in its history), and it plans from then on on the new calendar. Pure: no I/O, no wall clock.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
-from domain.calendar import CalendarSnapshot, WorkingCalendar
+from domain.calendar import SNAPSHOT_DAYS, CalendarSnapshot, WorkingCalendar
 from domain.sla import LadderStep, SlaPolicy, application_due, application_ladder, task_ladder
 
 RE_ESCALATION_BATCH = 24  # re-escalations planned at a time; more are planned when a task outlives them
@@ -39,6 +41,31 @@ class PlanningBasis(BaseModel):
 
     calendar: CalendarSnapshot
     policy: SlaPolicy
+
+
+class Recalendar(BaseModel):
+    """A new planning calendar for the running applications (a year's official arrangement was loaded)."""
+
+    calendar: CalendarSnapshot
+    version: str = Field(description="the calendar's fingerprint (``calendar_version``)")
+    source: str = Field(description="where the arrangement comes from, for each application's history")
+
+
+RECALENDAR_DAYS_BACK = 400  # a new calendar reaches this far back (an application open that long keeps its own)
+
+
+def recalendar(today: date, calendar: WorkingCalendar, source: str) -> Recalendar:
+    """The calendar for every running application, from ``RECALENDAR_DAYS_BACK`` days before ``today`` to a
+    snapshot's length after it."""
+    first = today - timedelta(days=RECALENDAR_DAYS_BACK)
+    snap = calendar.snapshot(first, days=RECALENDAR_DAYS_BACK + SNAPSHOT_DAYS)
+    return Recalendar(calendar=snap, version=calendar_version(snap), source=source)
+
+
+def calendar_version(snap: CalendarSnapshot) -> str:
+    """A short fingerprint of a snapshot's working days and hours (the same calendar: the same version)."""
+    digest = hashlib.sha256(snap.model_dump_json().encode()).hexdigest()
+    return digest[:16]
 
 
 def planning_basis(submitted_at: datetime, calendar: WorkingCalendar, policy: SlaPolicy) -> PlanningBasis:

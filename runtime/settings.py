@@ -9,15 +9,19 @@ credentials come from ``KAIBAN_CRED_<REF>_USERNAME`` / ``_PASSWORD`` or from fil
 from __future__ import annotations
 
 import base64
+import json
 import os
+from collections.abc import Mapping
 from datetime import date
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, ValidationInfo, field_validator, model_validator
+import yaml
+from pydantic import BaseModel, Field, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from domain.arrangements import YearArrangement, arrangement_problems
 from domain.calendar import WorkingCalendar, parse_overrides_text
 from domain.catalog import Catalog, load_catalog
 from domain.sla import SlaPolicy
@@ -151,6 +155,9 @@ class Settings(BaseSettings, Timing, AccessSettings, PeopleSettings):
 
     # Deadlines: the statutory working calendar (with a province's overrides) and the SLA policy
     calendar_overrides_path: Path | None = ROOT / "config" / "calendar_overrides.yaml"
+    # the official arrangements of years chinese-calendar does not carry yet, one file a year (<year>.yaml|json,
+    # the body of PUT /api/v1/admin/calendar/{year}); what an admin loads into the store wins over a file
+    calendar_years_dir: Path | None = ROOT / "config" / "calendar"
     sla_policy: SlaPolicy = Field(default_factory=SlaPolicy)  # KAIBAN_SLA_POLICY='{"same_day_cutoff": "14:00"}'
 
     log_format: Literal["auto", "console", "json"] = "auto"
@@ -206,9 +213,15 @@ class Settings(BaseSettings, Timing, AccessSettings, PeopleSettings):
     def evidence_path(self) -> Path:
         return self.evidence_dir or self.data_dir / "evidence"
 
-    def working_calendar(self) -> WorkingCalendar:
-        """The working calendar: chinese-calendar, with the override file's days winning."""
-        return _read_calendar(self.calendar_overrides_path)
+    def working_calendar(self, loaded: Mapping[int, YearArrangement] | None = None) -> WorkingCalendar:
+        """The working calendar: chinese-calendar; the years' arrangements from ``calendar_years_dir``, then
+        ``loaded`` (the store's: an admin's load wins over a file); the override file's days winning over all."""
+        years = {**_read_year_files(self.calendar_years_dir), **(loaded or {})}
+        return _read_calendar(self.calendar_overrides_path, tuple(sorted(years.items())))
+
+    def calendar_year_files(self) -> dict[int, YearArrangement]:
+        """The arrangements in ``calendar_years_dir`` (a fresh install's years), by year."""
+        return dict(_read_year_files(self.calendar_years_dir))
 
     def credentials(self, ref: str) -> Credentials:
         """A department account by its catalog reference: environment, then secret files, then dev default."""
@@ -315,10 +328,33 @@ def load_overrides(path: str | Path) -> dict[date, bool]:
     return parse_overrides_text(text, source=str(path), is_json=path.suffix.lower() == ".json")
 
 
+def load_arrangement(path: str | Path) -> YearArrangement:
+    """Read one year's arrangement file (JSON for ``.json``, YAML otherwise); its name is its year."""
+    path = Path(path)
+    text = path.read_text(encoding="utf-8")
+    data = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: expected a mapping with holidays, workdays and source")
+    try:
+        return YearArrangement.model_validate({"year": int(path.stem), **data})
+    except ValidationError as exc:
+        raise ValueError(f"{path}: {arrangement_problems(exc)}") from None
+
+
 @lru_cache(maxsize=8)
-def _read_calendar(overrides_path: Path | None) -> WorkingCalendar:
+def _read_year_files(directory: Path | None) -> dict[int, YearArrangement]:
+    if directory is None or not directory.is_dir():
+        return {}
+    files = sorted(
+        p for p in directory.iterdir() if p.stem.isdigit() and p.suffix.lower() in (".yaml", ".yml", ".json")
+    )
+    return {a.year: a for a in map(load_arrangement, files)}
+
+
+@lru_cache(maxsize=8)
+def _read_calendar(overrides_path: Path | None, years: tuple[tuple[int, YearArrangement], ...] = ()) -> WorkingCalendar:
     overrides = load_overrides(overrides_path) if overrides_path is not None and overrides_path.is_file() else {}
-    return WorkingCalendar(overrides=overrides)
+    return WorkingCalendar(overrides=overrides, arrangements=dict(years))
 
 
 @lru_cache

@@ -22,16 +22,8 @@ from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.models import WITHDRAWAL_REFUSED, ActivityName, PlanningBasisInput
-    from domain.calendar import WorkingCalendar
     from domain.catalog import applies, changed_fields
-    from domain.deadlines import (
-        RE_ESCALATION_BATCH,
-        DeadlinePlan,
-        PlannedStep,
-        PlanningBasis,
-        plan_application,
-        plan_task,
-    )
+    from domain.deadlines import DeadlinePlan, PlannedStep, PlanningBasis
     from domain.requests import DepartmentRequest
     from domain.results import validate_result
     from domain.status import ApplicationStatus, Channel, TaskStatus
@@ -52,17 +44,17 @@ with workflow.unsafe.imports_passed_through():
         HistoryEntry,
         ManualCompletion,
         ManualResult,
+        Recalendar,
         Withdrawal,
     )
     from workflows.notification import start_notification
+    from workflows.planning import Planner
 
 
 #: Patch id: the tasks memo carries each task's receipt number (histories from before it replay unchanged)
 RECEIPT_IN_MEMO = "tasks-memo-receipt-no"
-#: Patch id: a department task's extended deadline is the instant set, not rounded to working minutes
-EXACT_EXTENSION = "task-extension-exact-instant"
-#: Patch id: re-escalations become one daily digest after SlaPolicy.re_escalations_before_digest
-DAILY_DIGEST = "re-escalation-daily-digest"
+# Patch ids EXACT_EXTENSION and DAILY_DIGEST (``workflows.planning``): an extension holds at the instant set;
+# re-escalations become one daily digest
 #: Patch id: a department is not asked for its result outside working hours (it does not work then)
 INQUIRIES_IN_WORKING_HOURS = "inquiries-in-working-hours"
 # Patch id WITHDRAWAL_REFUSABLE (``workflows.department``): a withdrawal asks the licence department first,
@@ -108,8 +100,8 @@ class ApplicationWorkflow:
         self._tasks: dict[str, DepartmentTask] = {}
         self._visible: tuple | None = None  # the search attributes last written (written only on change)
         self._board_rows: dict = {}  # the ``tasks`` memo last written (written only on change)
-        self._calendar: WorkingCalendar | None = None  # from the planning basis, at the start
-        self._basis: PlanningBasis | None = None
+        self._planner: Planner | None = None  # from the planning basis, at the start
+        self._recalendar: Recalendar | None = None  # a new calendar that came before the start
         self._history: list[HistoryEntry] = []
         self._states: dict[str, DepartmentState] = {}
         for d in inp.departments:
@@ -126,14 +118,16 @@ class ApplicationWorkflow:
     async def run(self, inp: ApplicationInput) -> ApplicationView:
         # The one local activity, before anything else runs (concurrent local activities do not replay
         # reliably: temporalio/sdk-python#1578); the API gives the basis, so usually there is none.
-        self._basis = inp.planning or await workflow.execute_local_activity(
+        basis = inp.planning or await workflow.execute_local_activity(
             ActivityName.PLANNING_BASIS,
             PlanningBasisInput(submitted_at=inp.submitted_at),
             result_type=PlanningBasis,
             start_to_close_timeout=timedelta(seconds=10),
         )
-        self._calendar = WorkingCalendar.from_snapshot(self._basis.calendar)
-        plan = inp.deadline or plan_application(inp.submitted_at, self._calendar, self._basis.policy)
+        self._planner = Planner(basis, inp.submitted_at)
+        plan = inp.deadline or self._planner.application()
+        if self._recalendar is not None and self._planner.recalendar(self._recalendar.calendar):
+            plan = self._planner.application()
         self._ladder = Ladder(plan)
         self._write_visibility()
         ladder = asyncio.ensure_future(
@@ -196,8 +190,8 @@ class ApplicationWorkflow:
             self._states[code],
             on_change=self._department_changed,
             on_escalation=self._record_escalation,
-            plan=self._plan_task,
-            next_inquiry=self._next_inquiry
+            plan=self._planned.task,
+            next_inquiry=self._planned.next_inquiry
             if inp.timing.inquire_in_working_hours_only and workflow.patched(INQUIRIES_IN_WORKING_HOURS)
             else None,
         )
@@ -371,40 +365,28 @@ class ApplicationWorkflow:
 
     # -- deadline -------------------------------------------------------------------------------
 
-    async def _replan(self, due_at: datetime) -> DeadlinePlan:
-        assert self._calendar is not None and self._basis is not None
-        return plan_application(self._inp.submitted_at, self._calendar, self._basis.policy, due_at=due_at)
+    @property
+    def _planned(self) -> Planner:
+        assert self._planner is not None
+        return self._planner
 
-    def _plan_task(
-        self,
-        dispatched_at: datetime,
-        budget_minutes: float,
-        *,
-        due_at: datetime | None = None,
-        re_escalations: int = RE_ESCALATION_BATCH,
-    ) -> DeadlinePlan:
-        """A department task's plan on the basis fixed at submission (pure: the same on every replay)."""
-        assert self._calendar is not None and self._basis is not None
-        return plan_task(
-            dispatched_at,
-            budget_minutes,
-            self._calendar,
-            self._basis.policy,
-            due_at=due_at,
-            re_escalations=re_escalations,
-            # an extension holds at the instant the supervisor set (histories from before keep their rounding)
-            exact_due=due_at is None or workflow.patched(EXACT_EXTENSION),
-            # a task waiting for a person is told once a working day after a few re-escalations
-            digest=workflow.patched(DAILY_DIGEST),
-        )
+    async def _replan(self, due_at: datetime | None) -> DeadlinePlan:
+        return self._planned.application(due_at)
 
-    def _next_inquiry(self, now: datetime, delay_s: float) -> float:
-        """Seconds until the next inquiry: ``delay_s``, or until work starts again when that falls outside
-        working hours (on the planning basis: the same on every replay)."""
-        assert self._calendar is not None
-        at = now + timedelta(seconds=delay_s)
-        start = self._calendar.next_working_start(at)
-        return max(delay_s, (start - now).total_seconds())
+    @workflow.signal(name="recalendar")
+    def recalendar(self, change: Recalendar) -> None:
+        """A year's official arrangement was loaded: plan from now on on the new calendar. The application's
+        and each running task's deadline planned from working time moves; one an extension set stays."""
+        if self._planner is None:  # before the start: taken there
+            self._recalendar = change
+            return
+        if self._finished or not self._planner.recalendar(change.calendar):
+            return
+        self._note(None, "calendar_updated", f"工作日历已更新：{change.source}")
+        if self._ladder is not None:
+            self._ladder.request_recalendar()
+        for task in self._tasks.values():
+            task.recalendar()
 
     async def _escalate(self, step: PlannedStep) -> None:
         assert self._ladder is not None

@@ -109,6 +109,11 @@ class DepartmentTask:
         self._ladder.request_extension(new_due_at)
         return True
 
+    def recalendar(self) -> None:
+        """The application's planning calendar changed: the running round's ladder plans anew on it."""
+        if self._ladder is not None and not self._ladder_stopped:
+            self._ladder.request_recalendar()
+
     def redispatch(self, request: DepartmentRequest) -> None:
         """File again with this (corrected) request: only a rejected task listens."""
         if self.state.status is TaskStatus.REJECTED:
@@ -345,11 +350,15 @@ class DepartmentTask:
 
     # -- deadline -------------------------------------------------------------------------------
 
-    async def _replan(self, new_due_at: datetime) -> DeadlinePlan:
+    async def _replan(self, new_due_at: datetime | None) -> DeadlinePlan:
+        """The deadline an extension set, or (None) the budget from dispatch on the current calendar."""
         assert self.state.dispatched_at is not None
         plan = self._plan(self.state.dispatched_at, self._inp.department.budget_minutes, due_at=new_due_at)
         workflow.logger.info(
-            "department %s deadline extended to %s", self._inp.department.code, plan.due_at.isoformat()
+            "department %s deadline %s %s",
+            self._inp.department.code,
+            "extended to" if new_due_at is not None else "re-planned to",
+            plan.due_at.isoformat(),
         )
         return plan
 
@@ -360,7 +369,7 @@ class DepartmentTask:
         return self._plan(
             ladder.plan.started_at,
             self._inp.department.budget_minutes,
-            due_at=ladder.due_at if ladder.version else None,
+            due_at=ladder.due_at if ladder.fixed_due is not None else None,
             re_escalations=n,
         )
 

@@ -5,7 +5,8 @@ instants (workflow time), in order, until the owner is done; a step that fired i
 workflow's history, so a worker restart neither loses nor repeats one. An extension
 plans the ladder anew for the new deadline: its steps already in the past are not sent,
 the ones still ahead are waited for (so a reminder may come again, now for the new
-deadline); each step's key carries the deadline's version.
+deadline); each step's key carries the deadline's version. A new calendar (a year's official arrangement
+loaded) plans it anew the same way: the deadline an extension set stays, one planned from working time moves.
 """
 
 from __future__ import annotations
@@ -27,6 +28,9 @@ class Ladder:
         self.sla_state = "on_track"
         self._next = 0
         self._requested_due: datetime | None = None
+        self._recalendar = False
+        #: the deadline an extension set (holds whatever the calendar); None: planned from working time
+        self.fixed_due: datetime | None = None
 
     @property
     def due_at(self) -> datetime:
@@ -35,26 +39,33 @@ class Ladder:
     def request_extension(self, new_due_at: datetime) -> None:
         self._requested_due = new_due_at
 
+    def request_recalendar(self) -> None:
+        """The planning calendar changed: plan the ladder anew on it (``replan(fixed_due)``)."""
+        self._recalendar = True
+
     async def run(
         self,
         *,
         done: Callable[[], bool],
         fire: Callable[[PlannedStep], Awaitable[None]],
-        replan: Callable[[datetime], Awaitable[DeadlinePlan]],
+        replan: Callable[[datetime | None], Awaitable[DeadlinePlan]],
         plan_more: Callable[[int], Awaitable[DeadlinePlan]] | None = None,
         extended: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
-        """Fire steps until ``done()``. ``replan(due)`` plans an extended deadline, after which
-        ``extended()`` is told (``due_at`` and ``sla_state`` are then the new ones);
+        """Fire steps until ``done()``. ``replan(due)`` plans an extended deadline (``replan(None)``: the
+        deadline from working time, after a calendar change), after which ``extended()`` is told (``due_at``
+        and ``sla_state`` are then the new ones);
         ``plan_more(n)`` plans at least ``n`` steps when the ladder runs out (re-escalations)."""
 
         def interrupted() -> bool:
-            return done() or self._requested_due is not None
+            return done() or self._requested_due is not None or self._recalendar
 
         while not done():
-            if self._requested_due is not None:
-                due, self._requested_due = self._requested_due, None
-                self.plan = await replan(due)
+            if self._requested_due is not None or self._recalendar:
+                if self._requested_due is not None:
+                    self.fixed_due, self._requested_due = self._requested_due, None
+                self._recalendar = False
+                self.plan = await replan(self.fixed_due)
                 self.version += 1
                 now = workflow.now()
                 self._next = next((i for i, s in enumerate(self.plan.steps) if s.at > now), len(self.plan.steps))

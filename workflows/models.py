@@ -8,6 +8,7 @@ from pydantic import BaseModel, Field
 
 from domain.catalog import Department
 from domain.deadlines import DeadlinePlan, PlanningBasis
+from domain.deadlines import Recalendar as Recalendar  # re-exported: the recalendar signal's argument
 from domain.form import Application, judged_as_of
 from domain.requests import DepartmentRequest
 from domain.status import ApplicationStatus, Channel, TaskStatus

@@ -32,7 +32,7 @@ from api.schemas import (
 )
 from api.updates import run_update
 from domain.access import Identity, Role
-from domain.calendar import SHANGHAI
+from domain.calendar import SHANGHAI, WorkingCalendar
 from domain.deadlines import plan_application, planning_basis
 from domain.form import Application
 from domain.samples import generate_application
@@ -95,10 +95,15 @@ def key_reused(held: ApplicationRecord) -> Refusal:
 
 
 def workflow_input(
-    app_id: str, application: Application, submitted_at: datetime, settings: Settings
+    app_id: str,
+    application: Application,
+    submitted_at: datetime,
+    settings: Settings,
+    calendar: WorkingCalendar | None = None,
 ) -> ApplicationInput:
-    """The workflow's input: the form, its deadline and planning basis from ``submitted_at``, the catalog."""
-    calendar = settings.working_calendar()
+    """The workflow's input: the form, its deadline and planning basis from ``submitted_at`` on ``calendar``
+    (the API's: with the arrangements admins loaded), the catalog."""
+    calendar = calendar or settings.working_calendar()
     return ApplicationInput(
         application_id=app_id,
         application=application,
@@ -185,7 +190,7 @@ async def submit_application(
         if held.body_sha256 is not None and held.body_sha256 != digest:
             raise key_reused(held)
         app_id, submitted_at = held.application_id, held.submitted_at.astimezone(SHANGHAI)
-    inp = workflow_input(app_id, application, submitted_at, settings)
+    inp = workflow_input(app_id, application, submitted_at, settings, await request.app.state.calendars.current())
     await start_once(client, inp, settings, first=first)
     if not idempotency_key:
         await asyncio.to_thread(

@@ -8,12 +8,14 @@ from fastapi import APIRouter, Query
 
 from api.access import require
 from api.auth import Refusal
+from api.calendars import CalendarDep
 from api.clean import CheckedRoute
 from api.deps import SettingsDep
 from api.params import DepartmentQuery
 from api.problems import COMMON, responses
 from api.schemas import DeadlineAnswer, IsoDateTime
 from domain.access import Identity, Role
+from domain.arrangements import missing_year_notice
 from domain.deadlines import plan_application
 from domain.sla import task_due
 
@@ -28,6 +30,7 @@ router = APIRouter(prefix="/api/v1/deadlines", tags=["deadlines"], route_class=C
 )
 async def deadlines(
     settings: SettingsDep,
+    calendar: CalendarDep,
     identity: Annotated[Identity, require(Role.CLERK, Role.SUPERVISOR, Role.ADMIN)],
     submitted_at: Annotated[IsoDateTime, Query(description="提交时间（ISO 8601，须带时区）")],
     department: DepartmentQuery = None,
@@ -35,7 +38,6 @@ async def deadlines(
         IsoDateTime | None, Query(description="派发给该部门的时间（须带时区），默认等于提交时间")
     ] = None,
 ) -> DeadlineAnswer:
-    calendar = settings.working_calendar()
     answer = DeadlineAnswer(
         submitted_at=submitted_at,
         application_due_at=plan_application(submitted_at, calendar, settings.sla_policy).due_at,
@@ -50,4 +52,8 @@ async def deadlines(
         answer.budget_minutes = dept.budget_minutes
         answer.dispatched_at = start
         answer.task_due_at = task_due(start, dept.budget_minutes, calendar)
+    instants = [t for t in (submitted_at, answer.application_due_at, answer.dispatched_at, answer.task_due_at) if t]
+    answer.years_without_official_data = calendar.years_without_official_data(*instants)
+    if answer.years_without_official_data:
+        answer.calendar_notice = "；".join(missing_year_notice(y) for y in answer.years_without_official_data)
     return answer

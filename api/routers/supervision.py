@@ -15,11 +15,13 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field, field_validator
 
 from api.access import require
+from api.calendars import CalendarDep
 from api.clean import CheckedRoute
 from api.deps import ClientDep, NoticesDep, SettingsDep
 from api.params import ApplicationIdQuery, DepartmentQuery
 from api.problems import COMMON, responses
 from domain.access import Identity, Role
+from domain.arrangements import next_year_warning
 from domain.calendar import SHANGHAI
 from domain.sla import remaining_working_minutes
 from domain.sla import sla_state as compute_sla_state
@@ -149,12 +151,16 @@ class BoardItem(BaseModel):
     due_at: datetime = Field(description="办结时限")
     remaining_working_minutes: float = Field(description="剩余工作分钟（已超时为负）")
     sla_state: Literal["on_track", "at_risk", "breached"]
+    calendar_estimated: bool = Field(
+        False, description="办结时限落在尚无官方节假日安排的年份（按周一至周五计算，载入安排后会变）"
+    )
 
 
 class Board(BaseModel):
     generated_at: datetime
     count: int
     items: list[BoardItem]
+    calendar_warning: str | None = Field(None, description="自 11 月 1 日起，次年节假日安排仍未载入时的提醒")
 
 
 def board_now() -> datetime:
@@ -171,6 +177,7 @@ def board_now() -> datetime:
 async def supervision_board(
     client: ClientDep,
     settings: SettingsDep,
+    calendar: CalendarDep,
     identity: Overseer,
     department: DepartmentQuery = None,
     sla_state: Annotated[Literal["on_track", "at_risk", "breached"] | None, Query(description="时限状态")] = None,
@@ -180,7 +187,6 @@ async def supervision_board(
     memo, no personal data), with the remaining working minutes and SLA state computed now on the working
     calendar; most urgent first."""
     query = "WorkflowType = 'Application' AND ExecutionStatus = 'Running'"
-    calendar = settings.working_calendar()
     now = board_now()
     items: list[BoardItem] = []
     async for wf in client.list_workflows(query, limit=2000):
@@ -212,7 +218,14 @@ async def supervision_board(
                     due_at=calendar.to_local(due),
                     remaining_working_minutes=round(remaining_working_minutes(now, due, calendar), 1),
                     sla_state=state,
+                    calendar_estimated=not calendar.has_official_data(calendar.to_local(due).year),
                 )
             )
     items.sort(key=lambda i: (i.remaining_working_minutes, i.due_at))
-    return Board(generated_at=calendar.to_local(now), count=len(items[:limit]), items=items[:limit])
+    local_now = calendar.to_local(now)
+    return Board(
+        generated_at=local_now,
+        count=len(items[:limit]),
+        items=items[:limit],
+        calendar_warning=next_year_warning(local_now.date(), calendar.has_official_data),
+    )

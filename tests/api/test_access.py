@@ -110,8 +110,12 @@ def request_for(endpoint: str, sample: dict) -> tuple[str, str, dict]:
     method, path = endpoint.split(" ", 1)
     path = path.replace("{id}", APP_ID).replace("{code}", "hpf")
     path = path.replace("{path}", f"2026-11-30/amr-{APP_ID}-receipt-attempt1.png")
+    # a year chinese-calendar carries to read, a year it does not to load
+    path = path.replace("{year}", "2027" if method == "PUT" else "2026")
     kwargs: dict = {}
-    if path.endswith("/applications") or path.endswith("/corrections"):
+    if "/admin/calendar/" in path and method == "PUT":
+        kwargs["json"] = {"holidays": ["2027-01-01"], "workdays": [], "source": "test arrangement"}
+    elif path.endswith("/applications") or path.endswith("/corrections"):
         kwargs["json"] = sample
     elif path.endswith("/manual-completion"):
         kwargs["json"] = {"result": {"hpf_unit_account": "HPF-2026-0001"}}

@@ -7,7 +7,7 @@ from datetime import date, datetime, time
 import pytest
 from pydantic import ValidationError
 
-from domain.arrangements import YearArrangement, packaged_year
+from domain.arrangements import YearArrangement, next_year_warning, packaged_year
 from domain.calendar import SHANGHAI, WorkingCalendar, merge_snapshots
 
 # A made-up arrangement for a year chinese-calendar 1.11 does not carry (the shape of a real notice:
@@ -81,3 +81,12 @@ def test_merged_snapshot_takes_the_new_window_and_keeps_the_old_days_before_it()
     cal = WorkingCalendar.from_snapshot(merged)
     assert not cal.is_working_day(date(2027, 1, 4)) and cal.is_working_day(date(2027, 1, 9))
     assert cal.day_start == time(9, 0)
+
+
+def test_the_board_warns_from_november_while_next_year_is_missing() -> None:
+    known = {2026}.__contains__
+    assert next_year_warning(date(2026, 10, 31), known) is None
+    warning = next_year_warning(date(2026, 11, 1), known)
+    assert warning is not None and "2027 年的法定节假日安排尚未载入" in warning and "/admin/calendar/2027" in warning
+    assert next_year_warning(date(2026, 12, 31), {2026, 2027}.__contains__) is None  # loaded: nothing to warn of
+    assert next_year_warning(date(2027, 1, 2), known) is None  # from November on only
