@@ -20,7 +20,7 @@ class Behaviour:
 
     process_delay_s: float = 0.0
     step_delay_s: float = 0.0
-    captcha: Literal[None, "arithmetic", "characters"] = None
+    captcha: Literal[None, "arithmetic", "characters", "image", "image_hard"] = None
     session_idle_timeout_s: float | None = None
     session_lifetime_s: float | None = None
     error_rate: float = 0.0
@@ -57,8 +57,8 @@ def behaviour_problems(values: Mapping[str, Any]) -> list[str]:
             out.append(f"{k} must be true or false")
         elif k == "maintenance_retry_after_s" and not (isinstance(v, int) and not isinstance(v, bool) and v >= 0):
             out.append(f"{k} must be an integer >= 0")
-        elif k == "captcha" and v not in (None, "arithmetic", "characters"):
-            out.append(f"{k} must be null, 'arithmetic' or 'characters'")
+        elif k == "captcha" and v not in (None, "arithmetic", "characters", "image", "image_hard"):
+            out.append(f"{k} must be null, 'arithmetic', 'characters', 'image' or 'image_hard'")
         elif k == "version" and (isinstance(v, bool) or v not in (1, 2)):
             out.append(f"{k} must be 1 or 2")
     return out

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import secrets
-import string
 import time
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from simulators.portal import captchas
 from simulators.portal.state import SESSION_COOKIE, Portal, PortalDep
 
 router = APIRouter()
@@ -22,25 +22,22 @@ def safe_next(target: str | None) -> str:
 
 
 def new_captcha(portal: Portal) -> dict[str, str] | None:
-    """A captcha for the login page as the behaviour asks ("3 + 4 = ?" or "请输入验证码：K7QP"), or None."""
-    if portal.behaviour.captcha is None:
+    """A captcha for the login page as the behaviour asks, or None: ``{"id", "question"}``, with ``"image"``
+    (its address) for the image kinds, whose picture ``GET /captcha/{id}.png`` serves."""
+    kind = portal.behaviour.captcha
+    if kind is None:
         return None
-    if portal.behaviour.captcha == "arithmetic":
-        a, b = secrets.randbelow(9) + 1, secrets.randbelow(9) + 1
-        op = ("+", "-", "×")[secrets.randbelow(3)]
-        if op == "-" and b > a:
-            a, b = b, a
-        answer = a + b if op == "+" else a - b if op == "-" else a * b
-        question, expected = f"{a} {op} {b} = ?", str(answer)
-    else:
-        alphabet = "".join(c for c in string.ascii_uppercase + string.digits if c not in "0O1IL")
-        expected = "".join(secrets.choice(alphabet) for _ in range(4))
-        question = f"请输入验证码：{expected}"
+    captcha = captchas.new_captcha(kind)
     captcha_id = secrets.token_urlsafe(12)
     if len(portal.captchas) > 10_000:  # never-answered captchas must not grow without end
         portal.captchas.clear()
-    portal.captchas[captcha_id] = expected
-    return {"id": captcha_id, "question": question}
+        portal.captcha_images.clear()
+    portal.captchas[captcha_id] = captcha.answer
+    out = {"id": captcha_id, "question": captcha.question}
+    if captcha.png is not None:
+        portal.captcha_images[captcha_id] = captcha.png
+        out["image"] = f"/captcha/{captcha_id}.png"
+    return out
 
 
 def login_errors(portal: Portal, form: Any, values: dict[str, str]) -> dict[str, str]:
@@ -53,7 +50,9 @@ def login_errors(portal: Portal, form: Any, values: dict[str, str]) -> dict[str,
     ):
         errors["_form"] = "用户名或密码错误"
     if portal.behaviour.captcha is not None:
-        expected = portal.captchas.pop(str(form.get("captcha_id") or ""), None)
+        captcha_id = str(form.get("captcha_id") or "")
+        expected = portal.captchas.pop(captcha_id, None)
+        portal.captcha_images.pop(captcha_id, None)
         answer = str(form.get("captcha") or "").strip()
         if not answer:
             errors["captcha"] = "请输入验证码"
@@ -110,6 +109,15 @@ async def login(request: Request, portal: PortalDep) -> Response:
             notice="",
         )
     return open_session(portal, request, values["username"], target)
+
+
+@router.get("/captcha/{captcha_id}.png")
+async def captcha_image(captcha_id: str, portal: PortalDep) -> Response:
+    """The picture of an image captcha still to be answered (404 once it was used)."""
+    png = portal.captcha_images.get(captcha_id)
+    if png is None:
+        return Response(status_code=404)
+    return Response(png, media_type="image/png", headers={"Cache-Control": "no-store"})
 
 
 @router.get("/logout")

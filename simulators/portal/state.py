@@ -73,6 +73,7 @@ class Portal:
     password: str
     sessions: dict[str, dict[str, Any]] = field(default_factory=dict)
     captchas: dict[str, str] = field(default_factory=dict)  # captcha id -> expected answer (one use each)
+    captcha_images: dict[str, bytes] = field(default_factory=dict)  # captcha id -> its picture (image kinds)
     rejection_rules: dict[str, str] = field(default_factory=dict)
     counters: dict[str, int] = field(default_factory=lambda: dict.fromkeys(COUNTERS, 0))
     expired_tokens: set[str] = field(default_factory=set)  # a login from one of them is a re-login
