@@ -25,3 +25,12 @@ NAME_FORMS: dict[str, tuple[str, ...]] = {
     "limited_liability_company": ("有限责任公司", "有限公司"),
     "joint_stock_company": ("股份有限公司",),
 }
+#: The banks a basic deposit account may be opened with (the bank department's codes).
+BANK_LABELS = {
+    "ICBC": "中国工商银行",
+    "ABC": "中国农业银行",
+    "BOC": "中国银行",
+    "CCB": "中国建设银行",
+    "BOCOM": "交通银行",
+    "SXBANK": "晋商银行",
+}

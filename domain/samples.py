@@ -17,6 +17,7 @@ from stdnum.cn import ric, uscc
 
 from domain.form import latest_contribution_deadline
 from domain.identifiers import region_in_use, region_table, today_in_shanghai
+from domain.labels import BANK_LABELS
 
 RARE_CHARS = ("𬱖", "䶮")
 
@@ -40,21 +41,14 @@ _INDUSTRIES = {
 }
 _NAME_PREFIXES = ("", "山西", "太原", "太原市", "山西省")
 _WINDOWS = ("TY-XD-01", "TY-XD-02", "TY-QX-01", "DT-PC-01", "JZ-YC-01", "CZ-LZ-01")
-_BANKS = {
-    "ICBC": "中国工商银行",
-    "ABC": "中国农业银行",
-    "BOC": "中国银行",
-    "CCB": "中国建设银行",
-    "BOCOM": "交通银行",
-    "SXBANK": "晋商银行",
-}
+_BANKS = BANK_LABELS
 _CAPITALS = ("10", "30", "50", "100", "100", "200", "300", "500", "1000", "12.5", "66.6", "88.88")
 _ROADS = ("文源路", "迎泽大街", "长风街", "体育路", "并州路", "平阳路", "学府街", "南内环街")
 _USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 
 
 @lru_cache(maxsize=1)
-def _shanxi_counties() -> tuple[tuple[str, str], ...]:
+def shanxi_counties() -> tuple[tuple[str, str], ...]:
     """(code, name) of Shanxi county-level divisions (no 市辖区, no city-level codes), sorted."""
     out = []
     for code, entries in sorted(region_table().items()):
@@ -92,7 +86,7 @@ class _People:
         name = rng.choice(_SURNAMES) + given
         while True:
             birth = self.today - timedelta(days=rng.randint(20 * 366, 60 * 365))
-            in_use = [code for code, _ in _shanxi_counties() if region_in_use(code, birth.year)]
+            in_use = [code for code, _ in shanxi_counties() if region_in_use(code, birth.year)]
             region = rng.choice(in_use)
             seq = rng.randrange(1, 999, 2) if male else rng.randrange(2, 999, 2)
             body = f"{region}{birth:%Y%m%d}{seq:03d}"
@@ -195,7 +189,7 @@ def generate_application(
     if rare_chars:
         trade = trade[:1] + rng.choice(RARE_CHARS) + trade[1:]
     company_name = f"{rng.choice(_NAME_PREFIXES)}{trade}{industry}有限公司"
-    county_code, county_name = rng.choice([c for c in _shanxi_counties() if region_in_use(c[0], today.year)])
+    county_code, county_name = rng.choice([c for c in shanxi_counties() if region_in_use(c[0], today.year)])
     capital = Decimal(rng.choice(_CAPITALS))
 
     shareholders = _shareholders(rng, people, legal_rep, capital, today)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from api.pages import login
+from api.pages import actions, application, board, form, login, notice
 from api.pages.render import STATIC_DIR
 from api.pages.session import Sessions
 from runtime.settings import Settings
@@ -23,6 +23,6 @@ def install_pages(app: FastAPI, settings: Settings) -> None:
         if problems:
             raise RuntimeError("refusing to start in production: " + "; ".join(problems))
     app.state.page_sessions = Sessions(settings)
-    for module in (login,):
+    for module in (login, form, notice, actions, application, board):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
