@@ -17,6 +17,7 @@ import time
 from dataclasses import dataclass, field
 
 from runtime.access import DEV_TOKENS
+from runtime.people import DEV_PASSWORD, DEV_USERS
 from runtime.settings import ROOT, Settings, get_settings
 from runtime.temporal import temporal_cli_path
 from store.db import safe_url, upgrade
@@ -144,11 +145,20 @@ def dev_tokens_text(settings: Settings) -> str:
     return "\n".join(lines) + "\n"
 
 
+def dev_users_text(settings: Settings) -> str:
+    """The development users of the pages (password kaiban-dev, refused in production); none when configured."""
+    if settings.environment != "development" or settings.users_file:
+        return ""
+    users = "  ".join(DEV_USERS)
+    return f"  sign in (pages) as one of, password {DEV_PASSWORD}:\n    {users}\n"
+
+
 def print_banner(settings: Settings, services: list[Service]) -> None:
     data = settings.data_dir
     api = f"http://{settings.api_host}:{settings.api_port}"
     print(
         "\n[kaiban] the stack is up:\n"
+        f"  pages            {api}/login  (the one form, applications, the board, inboxes)\n"
         f"  API              {api}        (POST /api/v1/applications)\n"
         f"  API docs         {api}/docs\n"
         f"  health           {api}/healthz\n"
@@ -159,6 +169,7 @@ def print_banner(settings: Settings, services: list[Service]) -> None:
         "                   :8201 tax, :8202 nhsa, :8203 bank (each: portal at /, API at /api/v1)\n"
         f"  worker pid       {services[2].pid}  (kill it any time: it is started again)\n"
         f"{dev_tokens_text(settings)}"
+        f"{dev_users_text(settings)}"
         "\n  in another terminal: make demo     Ctrl-C here stops everything\n",
         flush=True,
     )
