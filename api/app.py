@@ -24,6 +24,7 @@ from api.routers import (
     departments,
     evidence,
     health,
+    materials,
     retry,
     supervision,
 )
@@ -70,9 +71,15 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
     app.include_router(evidence.router)
     app.include_router(supervision.router)
     app.include_router(audit.router)
+    app.include_router(materials.router)
     app.include_router(admin_calendar.router)
     install_pages(app, settings)  # the pages for people: /login, /applications/…, /board
-    app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodyLimitMiddleware,
+        max_body_bytes=settings.max_body_bytes,
+        # a material's file and the multipart around it
+        path_limits={"/api/v1/materials": settings.material_max_bytes + 64 * 1024},
+    )
     app.add_middleware(AuditMiddleware)  # outermost: it records the body limit's refusals too
 
     install_error_handlers(app)

@@ -69,6 +69,7 @@ class AuditMiddleware:
             outcome="allowed" if status < 400 else "denied",
             status_code=status,
             reason=state.get("refusal") if status >= 400 else None,
+            detail=state.get("audit_detail") if status < 400 else None,  # small facts a route noted
         )
         try:
             store: Store = scope["app"].state.store

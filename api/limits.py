@@ -20,21 +20,25 @@ def _mib(n: int) -> str:
 
 
 class BodyLimitMiddleware:
-    def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
+    """``path_limits``: a larger limit for the paths that take files (exact paths, e.g. the materials upload)."""
+
+    def __init__(self, app: ASGIApp, max_body_bytes: int, path_limits: dict[str, int] | None = None) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.path_limits = dict(path_limits or {})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self.path_limits.get(scope["path"].rstrip("/"), self.max_body_bytes)
         length = _content_length(scope)
         if length == "invalid":
             await _refuse(scope, send, 400, "bad_content_length", "请求头 Content-Length 无效")
             return
         if isinstance(length, int):
-            if length > self.max_body_bytes:
-                await self._too_large(scope, send)
+            if length > limit:
+                await self._too_large(scope, send, limit)
                 return
             await self.app(scope, receive, send)  # the server delivers no more than Content-Length
             return
@@ -47,9 +51,9 @@ class BodyLimitMiddleware:
                 return
             chunk = message.get("body", b"")
             size += len(chunk)
-            if size > self.max_body_bytes:
+            if size > limit:
                 chunks.clear()
-                await self._too_large(scope, send)
+                await self._too_large(scope, send, limit)
                 return
             if chunk:
                 chunks.append(chunk)
@@ -57,9 +61,8 @@ class BodyLimitMiddleware:
                 break
         await self.app(scope, _replay(b"".join(chunks), receive), send)
 
-    async def _too_large(self, scope: Scope, send: Send) -> None:
-        limit = _mib(self.max_body_bytes)
-        await _refuse(scope, send, 413, BODY_TOO_LARGE, f"请求内容过大：最多 {limit}")
+    async def _too_large(self, scope: Scope, send: Send, limit: int) -> None:
+        await _refuse(scope, send, 413, BODY_TOO_LARGE, f"请求内容过大：最多 {_mib(limit)}")
 
 
 def _content_length(scope: Scope) -> int | str | None:

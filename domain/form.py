@@ -379,10 +379,17 @@ class BankAccount(_Model):
     account_type: Literal["basic"] = "basic"
 
 
+#: whom a material concerns: a person of the form, a shareholder (by index), or the company
+MATERIAL_CONCERNS_PATTERN = (
+    r"^(legal_representative|supervisor|financial_officer|tax_officer|liaison|company|shareholders\.\d{1,2})$"
+)
+
+
 class Material(_Model):
     kind: str = Field(min_length=1, max_length=64)
     filename: str = Field(min_length=1, max_length=255)
-    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")  # of a file uploaded to POST /api/v1/materials
+    concerns: str | None = Field(default=None, pattern=MATERIAL_CONCERNS_PATTERN)
 
 
 class Application(_Model):

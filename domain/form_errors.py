@@ -22,7 +22,7 @@ from typing import Any, get_args
 
 from pydantic import ValidationError
 
-from domain.form import ERROR_MESSAGES, LegalPersonShareholder, NaturalPersonShareholder
+from domain.form import ERROR_MESSAGES, MATERIAL_CONCERNS_PATTERN, LegalPersonShareholder, NaturalPersonShareholder
 
 # Discriminator values of the tagged unions in the form: pydantic puts them into ``loc``
 # (``shareholders.0.natural_person.id_number``); the clerk's field path has no such segment.
@@ -36,6 +36,8 @@ UNION_TAGS: frozenset[str] = frozenset(
 _PATTERN_HINTS: dict[str, str] = {
     r"^\d{6}$": "应为 6 位数字的行政区划代码",
     r"^[0-9a-f]{64}$": "应为 64 位小写十六进制的 SHA-256 摘要",
+    MATERIAL_CONCERNS_PATTERN: "应注明材料所属：legal_representative、supervisor、financial_officer、tax_officer、"
+    "liaison、company 或 shareholders.<序号>（从 0 起）",
 }
 
 

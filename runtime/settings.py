@@ -34,6 +34,7 @@ from runtime.access import (
     dev_callback_secret,
     read_token_file,
 )
+from runtime.materials import MaterialSettings
 from runtime.people import PeopleSettings
 from runtime.timing import Timing
 
@@ -78,7 +79,7 @@ class WebhookTarget(BaseModel):
         return url
 
 
-class Settings(BaseSettings, Timing, AccessSettings, PeopleSettings):
+class Settings(BaseSettings, Timing, AccessSettings, PeopleSettings, MaterialSettings):
     model_config = SettingsConfigDict(env_prefix="KAIBAN_", env_file=".env", extra="ignore", hide_input_in_errors=True)
 
     environment: Literal["development", "production"] = "development"
@@ -147,6 +148,8 @@ class Settings(BaseSettings, Timing, AccessSettings, PeopleSettings):
     robot_max_sessions: int = 3
     robot_reuse_sessions: bool = True  # a portal account's logged-in session serves its next robot tasks
     robot_recycle_after_tasks: int = Field(default=200, ge=0)  # a new Chromium after that many pages; 0: never
+    # answers to a login's image captcha, each on a new picture, before the attempt fails (retried later)
+    robot_captcha_attempts: int = Field(default=5, ge=1, le=20)
     # Retries and polling: the fields of runtime.timing.Timing (KAIBAN_ROBOT_TASK_TIMEOUT_S, KAIBAN_POLL_MAX_S, …)
 
     # Simulated departments (``make run``): how long a department takes to "process"

@@ -16,12 +16,14 @@ from sqlalchemy import (
     CheckConstraint,
     DateTime,
     Dialect,
+    Float,
     ForeignKey,
     Index,
     Integer,
     MetaData,
     String,
     Text,
+    UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -182,3 +184,64 @@ class CalendarYearRow(Base):
     source: Mapped[str] = mapped_column(Text)
     loaded_by: Mapped[str]
     loaded_at: Mapped[datetime]
+
+
+class MaterialRow(Base):
+    """A file a window uploaded (its bytes in the object storage, by SHA-256), of one kind, and what was read
+    from it. The same content of the same kind uploaded again by the window is the same material."""
+
+    __tablename__ = "materials"
+
+    material_id: Mapped[str] = mapped_column(primary_key=True)
+    sha256: Mapped[str]
+    kind: Mapped[str]
+    content_type: Mapped[str]
+    size_bytes: Mapped[int]
+    filename: Mapped[str | None] = mapped_column(Text)
+    window_id: Mapped[str]
+    uploaded_by: Mapped[str]
+    uploaded_at: Mapped[datetime]
+    status: Mapped[str]  # stored | read | unreadable
+    fields: Mapped[dict[str, Any] | None]  # {"id_number": {"value", "confidence", "problem"}, …}
+    read_at: Mapped[datetime | None]
+    read_error: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (CheckConstraint("status IN ('stored', 'read', 'unreadable')", name="status"),)
+
+
+# a window's materials by content (the intake's check of an application's materials[].sha256)
+Index("ix_materials_window_sha256", MaterialRow.window_id, MaterialRow.sha256)
+
+
+class MaterialFindingRow(Base):
+    """One pre-review finding of a submitted application (a material against the form) and the clerk's
+    decision on it. The decisions are also in the audit trail, which is append-only."""
+
+    __tablename__ = "material_findings"
+
+    seq: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    application_id: Mapped[str]
+    material_id: Mapped[str | None]
+    material_sha256: Mapped[str]
+    kind: Mapped[str]
+    concerns: Mapped[str | None]
+    field: Mapped[str]
+    read_field: Mapped[str]
+    form_value: Mapped[str] = mapped_column(Text)
+    read_value: Mapped[str | None] = mapped_column(Text)
+    confidence: Mapped[float] = mapped_column(Float)
+    message: Mapped[str] = mapped_column(Text)
+    recorded_at: Mapped[datetime]
+    decision: Mapped[str | None]  # None (open) | form_correct | form_corrected
+    corrected_value: Mapped[str | None] = mapped_column(Text)
+    note: Mapped[str | None] = mapped_column(Text)
+    decided_by: Mapped[str | None]
+    decided_at: Mapped[datetime | None]
+
+    __table_args__ = (
+        CheckConstraint("decision IS NULL OR decision IN ('form_correct', 'form_corrected')", name="decision"),
+        UniqueConstraint("application_id", "material_sha256", "field", name="uq_material_findings_one"),
+    )
+
+
+Index("ix_material_findings_material", MaterialFindingRow.material_id)

@@ -22,6 +22,7 @@ from api.clean import CheckedRoute
 from api.deps import ClientDep, SettingsDep
 from api.params import ApplicationId, DepartmentCode
 from api.problems import COMMON, POSTS, READS, responses
+from api.routers.materials import check_materials
 from api.schemas import (
     ApplicationDetail,
     DeadlineChangeRecord,
@@ -79,9 +80,11 @@ def new_application_id(submitted_at: datetime, window_id: str, idempotency_key: 
 def body_sha256(application: Application) -> str:
     """SHA-256 of the application as canonical JSON (sorted keys, no spaces, UTF-8): what "the same body"
     of a repeated submission means."""
-    canonical = json.dumps(
-        application.model_dump(mode="json"), sort_keys=True, separators=(",", ":"), ensure_ascii=False
-    )
+    data = application.model_dump(mode="json")
+    for material in data.get("materials", []):  # added later: a material of no one keeps the digest it had
+        if material.get("concerns") is None:
+            material.pop("concerns", None)
+    canonical = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
@@ -169,6 +172,7 @@ async def submit_application(
     application = application.model_copy(
         update={"window": application.window.model_copy(update={"clerk_id": identity.subject})}
     )
+    await check_materials(request, application, window_id, settings)
     digest = body_sha256(application)
     store = request.app.state.store.applications
     submitted_at = now()
@@ -283,9 +287,15 @@ async def extend_deadline(
     summary="补正：提交更正后的申请表，仅重新报送被退回的部门",
 )
 async def correct_application(
-    application_id: ApplicationId, application: FormBody, request: Request, client: ClientDep, identity: IdentityDep
+    application_id: ApplicationId,
+    application: FormBody,
+    request: Request,
+    client: ClientDep,
+    settings: SettingsDep,
+    identity: IdentityDep,
 ) -> ApplicationDetail:
-    await handled_window(request, client, identity, application_id)
+    window = await handled_window(request, client, identity, application_id)
+    await check_materials(request, application, window, settings)
     await run_update(
         client,
         application_id,

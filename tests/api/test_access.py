@@ -12,10 +12,13 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from domain.status import ApplicationStatus
 from runtime.settings import Settings
+from store.db import Database
+from store.materials import MaterialStore, material_id_of
 from tests.support.applications import APP_ID, store_with_application
 from workflows.models import ApplicationView, DeadlineChange
 
 ROOT = Path(__file__).resolve().parents[2]
+MATERIAL_ID = material_id_of("TY-XD-01", "a" * 64, "id_card")
 
 TOKENS = {
     "no identity": None,
@@ -27,7 +30,14 @@ TOKENS = {
     "admin": "admin-dev-token",
 }
 # what kaiban itself answers past access control: a route that ran says so with one of these
-REFUSAL_CODES = {"unauthenticated", "invalid_token", "forbidden", "application_not_found", "evidence_not_found"}
+REFUSAL_CODES = {
+    "unauthenticated",
+    "invalid_token",
+    "forbidden",
+    "application_not_found",
+    "evidence_not_found",
+    "material_not_found",
+}
 
 
 def role_table() -> tuple[list[str], list[tuple[str, list[str]]]]:
@@ -100,20 +110,46 @@ def api(tmp_path_factory):
     evidence = tmp / "evidence" / "2026-11-30"
     evidence.mkdir(parents=True)
     (evidence / f"amr-{APP_ID}-receipt-attempt1.png").write_bytes(b"\x89PNG\r\n\x1a\n")
-    settings = Settings(database_url=url, evidence_dir=tmp / "evidence")
+    material_of_the_window(url)
+    settings = Settings(database_url=url, evidence_dir=tmp / "evidence", objects_url=str(tmp / "objects"))
     fake = FakeTemporal()
     with TestClient(create_app(settings, client=fake)) as http:
         yield http, fake
 
 
+def material_of_the_window(url: str) -> None:
+    """A material of window TY-XD-01 (``MATERIAL_ID``) with one pre-review finding in application APP_ID."""
+    db = Database(url)
+    try:
+        materials = MaterialStore(db)
+        record, _ = materials.record(sha256="a" * 64, kind="id_card", content_type="image/png", size_bytes=8,
+                                     filename="身份证.png", window_id="TY-XD-01", uploaded_by="clerk-0007",
+                                     uploaded_at=datetime(2026, 11, 30, 2, 0, tzinfo=UTC))  # fmt: skip
+        assert record.material_id == MATERIAL_ID
+        finding = {"material_id": MATERIAL_ID, "material_sha256": "a" * 64, "kind": "id_card",
+                   "concerns": "legal_representative", "field": "legal_representative.name", "read_field": "name",
+                   "form_value": "王晓明", "read_value": "王晓朋", "confidence": 0.9, "message": "姓名与申请表不一致"}  # fmt: skip
+        materials.record_findings(APP_ID, [finding], datetime(2026, 11, 30, 2, 1, tzinfo=UTC))
+    finally:
+        db.close()
+
+
 def request_for(endpoint: str, sample: dict) -> tuple[str, str, dict]:
     method, path = endpoint.split(" ", 1)
-    path = path.replace("{id}", APP_ID).replace("{code}", "hpf")
+    path = path.replace("{id}", APP_ID).replace("{code}", "hpf").replace("{material_id}", MATERIAL_ID)
     path = path.replace("{path}", f"2026-11-30/amr-{APP_ID}-receipt-attempt1.png")
     # a year chinese-calendar carries to read, a year it does not to load
     path = path.replace("{year}", "2027" if method == "PUT" else "2026")
     kwargs: dict = {}
-    if "/admin/calendar/" in path and method == "PUT":
+    if path.endswith("/materials"):
+        kwargs["files"] = {"file": ("说明.png", b"\x89PNG\r\n\x1a\n" + b"\0" * 32)}
+        kwargs["data"] = {"kind": "other"}
+    elif path.endswith("/review"):
+        kwargs["json"] = {
+            "application_id": APP_ID,
+            "decisions": [{"field": "legal_representative.name", "decision": "form_correct"}],
+        }
+    elif "/admin/calendar/" in path and method == "PUT":
         kwargs["json"] = {"holidays": ["2027-01-01"], "workdays": [], "source": "test arrangement"}
     elif path.endswith("/applications") or path.endswith("/corrections"):
         kwargs["json"] = sample

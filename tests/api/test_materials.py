@@ -1,0 +1,145 @@
+"""Materials through the HTTP API: stored once per content, refused by type and size, checked at intake."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from fastapi.testclient import TestClient
+from PIL import Image
+
+from api.app import create_app
+from runtime.access import DEV_CLERKS
+from runtime.settings import Settings
+
+CLERK = {"Authorization": f"Bearer {DEV_CLERKS['TY-XD-01']}"}  # the sample's window
+OTHER_CLERK = {"Authorization": f"Bearer {DEV_CLERKS['TY-XD-02']}"}
+
+
+class RecordingClient:
+    """Stands in for the Temporal client: records the workflows the API starts."""
+
+    def __init__(self) -> None:
+        self.started: list = []
+
+    async def start_workflow(self, _run, inp, **kwargs):
+        self.started.append((inp, kwargs))
+
+
+def png(seed: int) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (64, 48), (seed % 256, 80, 160)).save(out, format="PNG")
+    return out.getvalue()
+
+
+@pytest.fixture
+def app_dir(tmp_path):
+    settings = Settings(
+        data_dir=tmp_path,
+        database_url=f"sqlite:///{tmp_path / 'kaiban.sqlite3'}",
+        materials_must_be_stored=True,
+        material_max_bytes=64 * 1024,
+    )
+    client = RecordingClient()
+    with TestClient(create_app(settings, client=client), headers=CLERK) as http:
+        yield http, client, tmp_path
+
+
+def upload(http, data: bytes, kind: str = "premises_proof", name: str = "租赁合同.png", headers=None):
+    return http.post("/api/v1/materials", files={"file": (name, data)}, data={"kind": kind}, headers=headers)
+
+
+def test_the_same_file_twice_is_one_object_and_one_material(app_dir):
+    http, _, root = app_dir
+    data = png(1)
+    first = upload(http, data)
+    assert first.status_code == 201, first.text
+    again = upload(http, data, name="另一个名字.png")
+    assert again.status_code == 201
+    a, b = first.json(), again.json()
+    assert a["material_id"] == b["material_id"]
+    assert a["sha256"] == b["sha256"]
+    assert a["content_type"] == "image/png" and a["kind"] == "premises_proof" and a["size_bytes"] == len(data)
+    objects = [p for p in (root / "objects").rglob("*") if p.is_file()]
+    assert [p.name for p in objects] == [a["sha256"]]
+    assert objects[0].read_bytes() == data
+    got = http.get(f"/api/v1/materials/{a['material_id']}")
+    assert got.status_code == 200 and got.json()["sha256"] == a["sha256"]
+
+
+def test_another_window_does_not_see_the_material(app_dir):
+    http, _, _ = app_dir
+    material_id = upload(http, png(2)).json()["material_id"]
+    r = http.get(f"/api/v1/materials/{material_id}", headers=OTHER_CLERK)
+    assert r.status_code == 404
+    assert "未找到材料" in r.json()["detail"]
+
+
+def test_a_file_that_is_no_pdf_jpeg_or_png_is_refused_whatever_its_name(app_dir):
+    http, _, root = app_dir
+    r = upload(http, b"<html>not a picture</html>" * 10, name="身份证.png")
+    assert r.status_code == 415
+    assert r.json()["code"] == "material_type_refused"
+    assert "PDF、JPEG 或 PNG" in r.json()["detail"] and "按文件内容判断" in r.json()["detail"]
+    assert not (root / "objects").exists() or not any(p.is_file() for p in (root / "objects").rglob("*"))
+
+
+def test_an_oversized_file_is_refused_with_the_limit(app_dir):
+    http, _, _ = app_dir
+    big = b"%PDF-1.7\n" + b"0" * (64 * 1024)
+    r = upload(http, big, name="章程.pdf")
+    assert r.status_code == 413
+    assert r.json()["code"] == "material_too_large"
+    assert "最多 0.0625 MiB" in r.json()["detail"]
+
+
+def test_an_unknown_kind_is_422(app_dir):
+    http, _, _ = app_dir
+    r = upload(http, png(3), kind="passport")
+    assert r.status_code == 422
+    assert r.json()["errors"][0]["field"] == "kind"
+
+
+def test_a_department_or_supervisor_cannot_upload(app_dir):
+    http, _, _ = app_dir
+    r = upload(http, png(4), headers={"Authorization": "Bearer supervisor-dev-token"})
+    assert r.status_code == 403
+
+
+def test_materials_of_an_application_must_be_uploaded_files(app_dir, sample_json):
+    http, client, _ = app_dir
+    r = http.post("/api/v1/applications", json=sample_json)
+    assert r.status_code == 422, r.text
+    errors = {e["field"]: e for e in r.json()["errors"]}
+    assert set(errors) == {"materials.0.sha256", "materials.1.sha256"}
+    assert errors["materials.0.sha256"]["type"] == "material_not_stored"
+    assert "尚未上传" in errors["materials.0.sha256"]["message"]
+    assert not client.started
+    for i, material in enumerate(sample_json["materials"]):
+        material["sha256"] = upload(http, png(10 + i), kind=material["kind"]).json()["sha256"]
+    r = http.post("/api/v1/applications", json=sample_json)
+    assert r.status_code == 202, r.text
+    assert len(client.started) == 1
+
+
+def test_another_windows_upload_does_not_count(app_dir, sample_json):
+    http, _, _ = app_dir
+    other = upload(http, png(20), headers={"Authorization": f"Bearer {DEV_CLERKS['TY-XD-02']}"}).json()
+    sample_json["materials"] = [{"kind": "premises_proof", "filename": "租赁合同.png", "sha256": other["sha256"]}]
+    r = http.post("/api/v1/applications", json=sample_json)
+    assert r.status_code == 422
+    assert [e["field"] for e in r.json()["errors"]] == ["materials.0.sha256"]
+
+
+def test_an_id_card_must_say_whose_it_is(app_dir, sample_json):
+    http, _, _ = app_dir
+    sha = upload(http, png(30), kind="id_card").json()["sha256"]
+    sample_json["materials"] = [{"kind": "id_card", "filename": "身份证.png", "sha256": sha}]
+    r = http.post("/api/v1/applications", json=sample_json)
+    assert r.status_code == 422
+    assert [e["field"] for e in r.json()["errors"]] == ["materials.0.concerns"]
+    sample_json["materials"][0]["concerns"] = "shareholders.9"
+    r = http.post("/api/v1/applications", json=sample_json)
+    assert "没有第 10 位股东" in r.json()["errors"][0]["message"]
+    sample_json["materials"][0]["concerns"] = "legal_representative"
+    assert http.post("/api/v1/applications", json=sample_json).status_code == 202
