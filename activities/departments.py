@@ -166,7 +166,12 @@ class DepartmentActivities:
 
     def _access(self, endpoint: DepartmentEndpoint) -> flows.PortalAccess:
         creds = self._settings.credentials(endpoint.credentials_ref or endpoint.code)
-        return flows.PortalAccess(base_url=endpoint.base_url, username=creds.username, password=creds.password)
+        return flows.PortalAccess(
+            base_url=endpoint.base_url,
+            username=creds.username,
+            password=creds.password,
+            captcha_attempts=self._settings.robot_captcha_attempts,
+        )
 
     def _api(self, endpoint: DepartmentEndpoint) -> api_client.DepartmentApiClient:
         key = (endpoint.code, endpoint.base_url)

@@ -16,6 +16,7 @@ from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 
 __all__ = [
     "BusinessRejection",
+    "CaptchaUnsolved",
     "LoginRejected",
     "PortalChanged",
     "PortalError",
@@ -87,6 +88,17 @@ class PortalChanged(PortalError):
     and the robot needs maintenance. Do not retry."""
 
     retryable = False
+
+
+class CaptchaUnsolved(PortalError):
+    """The portal refused every answer the robot read from its image captchas (验证码) in one login, each
+    on a new picture. Retry later: a new attempt reads new pictures; nothing a person must do."""
+
+    retryable = True
+
+    def __init__(self, message: str, *, attempts: int, department: str | None = None, step: str | None = None) -> None:
+        super().__init__(message, department=department, step=step)
+        self.attempts = attempts
 
 
 class LoginRejected(PortalError):

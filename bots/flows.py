@@ -46,6 +46,7 @@ class PortalAccess:
     base_url: str
     username: str
     password: str
+    captcha_attempts: int = LoginPage.CAPTCHA_ATTEMPTS  # answers to a captcha per login (KAIBAN_ROBOT_CAPTCHA_ATTEMPTS)
 
     def __repr__(self) -> str:  # never show the password
         return f"PortalAccess(base_url={self.base_url!r}, username={self.username!r}, password='***')"
@@ -88,10 +89,11 @@ class _Steps:
 PROGRESS_PATH = "/progress"  # the progress page's address (a bookmark): logging in leads straight there
 
 
-async def _log_in_and_open_progress(page: Page, access: PortalAccess) -> tuple[ProgressPage, bool]:
+async def _log_in_and_open_progress(page: Page, access: PortalAccess, flow: PortalFlow) -> tuple[ProgressPage, bool]:
     """The progress page, logged in; and whether the session was already logged in (a reused one)."""
     evidence.register_secret(page, access.password)  # kept out of any trace of this session
-    login = await LoginPage(page, access.base_url).open(landing=PROGRESS_PATH)
+    login = LoginPage(page, access.base_url, captcha_attempts=access.captcha_attempts, captcha_rules=flow.captcha)
+    await login.open(landing=PROGRESS_PATH)
     reused = login.already_logged_in
     landing = await login.log_in(access.username, access.password)  # returns at once when reused
     log.debug("robot.session_reused" if reused else "robot.logged_in", portal=access.base_url)
@@ -151,7 +153,7 @@ async def dispatch(
     steps = _Steps(on_step)
     with portal_errors(flow.department, steps.where, blog):
         await steps("login")
-        progress, reused = await _log_in_and_open_progress(page, access)
+        progress, reused = await _log_in_and_open_progress(page, access, flow)
         # a form can only be left on the portal in a session that outlived the previous attempt
         resume = step_rank(flow.department, resume_from) >= 0
         if resume and not reused:
@@ -187,7 +189,7 @@ async def dispatch(
                     raise
                 blog.info("robot.dispatch.session_expired", step=steps.current, relogin=relogins)
                 await steps("relogin")
-                progress, _ = await _log_in_and_open_progress(page, access)
+                progress, _ = await _log_in_and_open_progress(page, access, flow)
 
 
 MAX_RELOGINS = 5  # per dispatch: a portal that logs us out more often is treated as unavailable (retried)
@@ -284,7 +286,7 @@ async def inquire(
     steps = _Steps(on_step)
     with portal_errors(department, steps.where, blog):
         await steps("login")
-        progress, _ = await _log_in_and_open_progress(page, access)
+        progress, _ = await _log_in_and_open_progress(page, access, flow)
 
         await steps("search")
         records = [
@@ -337,7 +339,7 @@ async def withdraw(
     A case the department has completed (已办结: approved) is not withdrawn, by the robot or by the
     portal: :class:`bots.errors.WithdrawalRefused` with the reason, nothing withdrawn.
     """
-    _flow(department)
+    flow = _flow(department)
     if not reason or not reason.strip():
         raise ValueError("a withdrawal needs a reason (撤回原因)")
     if not application_id and not receipt_no:
@@ -352,7 +354,7 @@ async def withdraw(
 
     with portal_errors(department, steps.where, blog):
         await steps("login")
-        progress, _ = await _log_in_and_open_progress(page, access)
+        progress, _ = await _log_in_and_open_progress(page, access, flow)
         withdrawn: list[str] = []
         while True:
             await steps("search")

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from bots.captcha import DEFAULT_RULES, CaptchaRules
 from bots.errors import PortalChanged
 from bots.portal_page import FieldValue
 from domain.labels import ENTITY_LABELS, INVOICE_LABELS, LEGAL_REP_ROLE_LABELS, SEAL_LABELS
@@ -50,6 +51,7 @@ class PortalFlow:
     read_result: Callable[[dict[str, Any]], dict[str, Any]]
     needs_uscc: bool = True  # every department but amr files under the USCC amr issued
     reference_label: str = "外部业务编号"  # the first step's field holding our application id
+    captcha: CaptchaRules = DEFAULT_RULES  # what its login captcha can be, when it shows a picture
 
 
 def _plain(amount: Decimal) -> str:

@@ -7,16 +7,20 @@ the portal sent us back to its login). The base class is :mod:`bots.portal_page`
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Self
 from urllib.parse import urljoin
 
+import structlog
 from playwright.async_api import Page
 
+from bots.captcha import DEFAULT_RULES, CaptchaLog, CaptchaRules, captcha_reader
 from bots.errors import (
     BusinessRejection,
+    CaptchaUnsolved,
     LoginRejected,
     PortalChanged,
     PortalUnavailable,
@@ -25,7 +29,7 @@ from bots.errors import (
     playwright_errors,
 )
 from bots.portal_page import PAGE_RETRY_PAUSES_S, FieldValue, PortalPage
-from bots.snapshot import LOGIN_HEADING, Snapshot
+from bots.snapshot import CAPTCHA_PICTURE_JS, LOGIN_HEADING, Snapshot, picture_bytes
 from domain.results import Receipt
 
 __all__ = [
@@ -41,22 +45,44 @@ __all__ = [
 ]
 
 
+def _log() -> structlog.typing.FilteringBoundLogger:
+    # Looked up at call time, so a logging configuration made later (or capture_logs) is honoured.
+    return structlog.get_logger(__name__)
+
+
 class LoginPage(PortalPage):
+    """The login page: user name, password and, when the portal asks, a captcha (验证码): a question in
+    text, answered exactly, or a picture, read by :mod:`bots.captcha` within the portal's
+    :class:`~bots.captcha.CaptchaRules`. A refused answer is followed by a new picture, read and answered
+    again (never with an answer refused before) up to ``captcha_attempts`` times; then
+    :class:`~bots.errors.CaptchaUnsolved` (retried later by Temporal)."""
+
     HEADING = LOGIN_HEADING
     USERNAME = "用户名"
     PASSWORD = "密码"
     SUBMIT = "登录"
     CAPTCHA = "验证码"
-    CAPTCHA_ATTEMPTS = 3
+    CAPTCHA_ATTEMPTS = 5
 
-    def __init__(self, page: Page, base_url: str) -> None:
+    def __init__(
+        self,
+        page: Page,
+        base_url: str,
+        *,
+        captcha_attempts: int = CAPTCHA_ATTEMPTS,
+        captcha_rules: CaptchaRules = DEFAULT_RULES,
+    ) -> None:
         super().__init__(page)
         self.base_url = base_url.rstrip("/")
         self.username = page.get_by_label(self.USERNAME, exact=True)
         self.password = page.get_by_label(self.PASSWORD, exact=True)
         self.submit_button = page.get_by_role("button", name=self.SUBMIT, exact=True)
         self.captcha = page.get_by_label(self.CAPTCHA, exact=True)
-        self.main = page.locator("main")  # where the captcha question is written
+        self.main = page.locator("main")  # where the captcha question or picture is
+        self.captcha_attempts = max(1, captcha_attempts)
+        self.captcha_rules = captcha_rules
+        self.captcha_log = CaptchaLog()
+        self._landing = "/"
         self._already_in: HomePage | ProgressPage | None = None
 
     @property
@@ -67,6 +93,7 @@ class LoginPage(PortalPage):
     async def open(self, landing: str = "/") -> LoginPage:
         """Open a page of the portal (``landing``, a path); without a session the portal shows its
         login page first and, after logging in, leads to that page."""
+        self._landing = landing
         snap = await self._goto(self.base_url + landing, "opening the portal")
         self._already_in = None
         if not snap.is_login:
@@ -77,37 +104,89 @@ class LoginPage(PortalPage):
             if HomePage.HEADING in snap.main_heading:
                 self._already_in = HomePage(self.page, snap).expect()
                 return self
-        self.expect_landmarks(labels=(self.USERNAME, self.PASSWORD), buttons=(self.SUBMIT,))
+        self._expect_form()
         return self
 
-    async def _answer_captcha(self) -> None:
-        """When the login page asks for a captcha (验证码), read the question and answer it."""
+    def _expect_form(self) -> None:
+        self.expect_landmarks(labels=(self.USERNAME, self.PASSWORD), buttons=(self.SUBMIT,))
+
+    async def _answer_captcha(self) -> str | None:
+        """Answer the captcha the login page asks (验证码), if any: the answer entered; ``""`` for a picture
+        with no reading left to try (unreadable, or every candidate refused before); None without a captcha."""
         if self.snap is None or self.CAPTCHA not in self.snap.labels:
-            return
+            return None
+        with playwright_errors("reading the captcha"):
+            picture = await self.main.evaluate(CAPTCHA_PICTURE_JS)
+        if picture is None:  # a question in text
+            self.captcha_log.kind = "text"
+            with playwright_errors("answering the captcha"):
+                answer = solve_captcha(await self.main.inner_text())
+                await self.captcha.fill(answer)
+            return answer
+        self.captcha_log.kind = "image"
+        png = picture_bytes(picture)
+        if png is None:
+            _log().info("robot.captcha_unreadable", detail=str(picture.get("error")))
+            return ""
+        reading = await asyncio.to_thread(captcha_reader().read, png, self.captcha_rules)
+        untried = reading.best_untried(self.captcha_log.refused)
+        self.captcha_log.read(reading.ms)
+        _log().info(
+            "robot.captcha_read",
+            attempt=self.captcha_log.attempts + 1,
+            ocr_ms=round(reading.ms, 1),
+            candidates=len(reading.candidates),
+            answered=untried is not None,
+        )
+        if untried is None:
+            return ""
         with playwright_errors("answering the captcha"):
-            await self.captcha.fill(solve_captcha(await self.main.inner_text()))
+            await self.captcha.fill(untried)
+        return untried
 
     async def log_in(self, username: str, password: str) -> HomePage | ProgressPage:
-        """Log in (answering the captcha if one is asked, again with the new one if an answer is
-        refused); returns the page the portal leads to (the progress page when asked for, else home)."""
+        """Log in (answering the captcha if one is asked, again with a new one if an answer is refused);
+        returns the page the portal leads to (the progress page when asked for, else home)."""
         if self._already_in is not None:
             return self._already_in
-        for attempt in range(1, self.CAPTCHA_ATTEMPTS + 1):
+        log = self.captcha_log
+        for attempt in range(1, self.captcha_attempts + 1):
             with playwright_errors("entering credentials"):
                 await self.username.fill(username)
                 await self.password.fill(password)
-            await self._answer_captcha()
+            answer = await self._answer_captcha()
+            if answer == "":  # nothing to send for this picture: ask for a new one (the page again)
+                log.attempts += 1
+                await self.open(self._landing)
+                if self._already_in is not None:
+                    return self._already_in
+                continue
             snap = await self._navigate(self.submit_button.click, "logging in")
+            if answer is not None:
+                log.attempts += 1
             if not snap.is_login:
                 break
             captcha_refused = any(self.CAPTCHA in a for a in snap.alerts)
-            if captcha_refused and attempt < self.CAPTCHA_ATTEMPTS:
-                self.expect_landmarks(labels=(self.USERNAME, self.PASSWORD), buttons=(self.SUBMIT,))
+            if captcha_refused and answer:
+                log.refused.add(answer)
+            if captcha_refused and attempt < self.captcha_attempts:
+                self._expect_form()
                 continue
             reason = "; ".join(snap.alerts) or "login page shown again"
+            if captcha_refused and log.kind == "image":
+                log.counted(solved=False)
+                raise CaptchaUnsolved(f"the portal refused every captcha answer read: {reason}", attempts=log.attempts)
             if captcha_refused:
                 raise PortalChanged(f"the portal refused every captcha answer: {reason}")
             raise LoginRejected(f"the portal refused the robot's credentials: {reason}")
+        else:  # every attempt found nothing to send
+            log.counted(solved=False)
+            raise CaptchaUnsolved(f"no captcha picture could be read in {log.attempts} attempts", attempts=log.attempts)
+        if log.kind == "image":
+            log.counted(solved=True)
+            _log().info(
+                "robot.captcha_solved", captcha_attempts=log.attempts, ocr_ms=round(log.ocr_ms, 1), reads=log.reads
+            )
         if ProgressPage.HEADING in snap.main_heading:
             return ProgressPage(self.page, snap).expect()
         return HomePage(self.page, snap).expect()

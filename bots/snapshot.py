@@ -6,11 +6,12 @@ page objects check their landmarks on it at no waiting cost (a missing field fai
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["LOGIN_HEADING", "SNAPSHOT_JS", "Control", "Snapshot"]
+__all__ = ["CAPTCHA_PICTURE_JS", "LOGIN_HEADING", "SNAPSHOT_JS", "Control", "Snapshot", "picture_bytes"]
 
 LOGIN_HEADING = "用户登录"  # every portal's login page; a page showing it and a password field is the login
 
@@ -48,6 +49,35 @@ SNAPSHOT_JS = r"""
   };
 }
 """
+
+# The captcha picture (an <img> whose alt text names 验证码) inside an element, as the browser decoded it:
+# drawn on a canvas and read back as PNG, so nothing is fetched a second time (a portal serves each
+# picture once). ``null`` when the element shows no such picture (a captcha in text).
+CAPTCHA_PICTURE_JS = r"""
+async (root) => {
+  const img = Array.from(root.querySelectorAll('img')).find((i) => (i.alt || i.title || '').includes('验证码'));
+  if (!img) return null;
+  try { await img.decode(); } catch (e) { return { error: 'the picture did not load: ' + e }; }
+  if (!img.naturalWidth) return { error: 'the picture is empty' };
+  const canvas = document.createElement('canvas');
+  canvas.width = img.naturalWidth;
+  canvas.height = img.naturalHeight;
+  canvas.getContext('2d').drawImage(img, 0, 0);
+  return { png: canvas.toDataURL('image/png') };
+}
+"""
+
+
+def picture_bytes(picture: Mapping[str, Any]) -> bytes | None:
+    """The PNG bytes :data:`CAPTCHA_PICTURE_JS` read, or None when it could not read the picture."""
+    url = picture.get("png")
+    prefix = "data:image/png;base64,"
+    if not isinstance(url, str) or not url.startswith(prefix):
+        return None
+    try:
+        return base64.b64decode(url[len(prefix) :], validate=True)
+    except ValueError:
+        return None
 
 
 def _group(triples: list[list[Any]]) -> dict[str, Any]:
