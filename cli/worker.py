@@ -1,7 +1,8 @@
-"""The worker process: workflows and API-channel activities on one task queue, robots on another.
+"""The worker process: workflows and API-channel activities on one task queue, robots on another, OCR on a third.
 
-``python -m cli.worker`` runs both; ``--role robots`` or ``--role orchestration``
-runs one, so robot workers (which need a browser) can be scaled apart from the rest.
+``python -m cli.worker`` runs all three; ``--role robots``, ``--role orchestration`` or ``--role ai``
+runs one, so robot workers (which need a browser) and OCR workers (which need CPU and ~0.5 GB for the
+model, loaded once per process) can be scaled apart from the rest.
 One browser per worker process; SIGINT/SIGTERM stop it gracefully.
 """
 
@@ -22,6 +23,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 from activities.calendar import roll_out_calendar
 from activities.deadlines import DeadlineActivities
 from activities.departments import DepartmentActivities
+from activities.materials import MaterialActivities
 from activities.notifications import NotifierActivities
 from bots.browser import BrowserPool
 from runtime.logging import configure_logging
@@ -30,11 +32,12 @@ from runtime.temporal import connect
 from store import CalendarStore, Database, upgrade
 from workflows.application import ApplicationWorkflow
 from workflows.calendar_rollout import CalendarRolloutWorkflow
+from workflows.materials import MaterialReadingWorkflow
 from workflows.notification import NotificationWorkflow
 
 log = structlog.get_logger(__name__)
 
-ROLES = ("all", "orchestration", "robots")
+ROLES = ("all", "orchestration", "robots", "ai")
 
 # Deterministic libraries the domain code uses: shared with the sandbox, not re-imported in it
 # for every workflow run (stdnum loads its region database lazily, inside the form rules).
@@ -44,8 +47,11 @@ WORKFLOW_RUNNER = SandboxedWorkflowRunner(
 
 
 @contextlib.asynccontextmanager
-async def running_workers(client: Client, settings: Settings, role: str = "all") -> AsyncIterator[list[Worker]]:
-    """Start the workers of ``role`` on ``client``; stop them (and the browser) on exit."""
+async def running_workers(
+    client: Client, settings: Settings, role: str = "all", *, warm_up: bool = False
+) -> AsyncIterator[list[Worker]]:
+    """Start the workers of ``role`` on ``client``; stop them (and the browser) on exit. ``warm_up``: run the
+    OCR model once in the background at start (the CLI's workers), so the first upload is read in seconds."""
     if role not in ROLES:
         raise ValueError(f"role must be one of {ROLES}")
     await asyncio.to_thread(upgrade, settings.database_url)  # kaiban's store at the newest schema
@@ -74,7 +80,7 @@ async def running_workers(client: Client, settings: Settings, role: str = "all")
             Worker(
                 client,
                 task_queue=settings.task_queue,
-                workflows=[ApplicationWorkflow, NotificationWorkflow, CalendarRolloutWorkflow],
+                workflows=[ApplicationWorkflow, NotificationWorkflow, CalendarRolloutWorkflow, MaterialReadingWorkflow],
                 workflow_runner=WORKFLOW_RUNNER,
                 activities=[
                     acts.dispatch,
@@ -97,6 +103,20 @@ async def running_workers(client: Client, settings: Settings, role: str = "all")
                 graceful_shutdown_timeout=timedelta(seconds=10),
             )
         )
+    readers: MaterialActivities | None = None
+    if role in ("all", "ai"):
+        readers = MaterialActivities(settings)
+        if warm_up:
+            readers.warm_up()
+        workers.append(
+            Worker(
+                client,
+                task_queue=settings.ai_task_queue,
+                activities=[readers.read],
+                max_concurrent_activities=settings.ocr_max_concurrent,
+                graceful_shutdown_timeout=timedelta(seconds=10),
+            )
+        )
     tasks = [asyncio.create_task(w.run()) for w in workers]
     try:
         yield workers
@@ -108,6 +128,8 @@ async def running_workers(client: Client, settings: Settings, role: str = "all")
                 await t
         await acts.aclose()
         await notifier.aclose()
+        if readers is not None:
+            await readers.aclose()
         calendar_db.close()
         if pool is not None:
             await pool.stop()
@@ -155,12 +177,13 @@ async def main(role: str) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    async with running_workers(client, settings, role):
+    async with running_workers(client, settings, role, warm_up=True):
         log.info(
             "worker_started",
             role=role,
             task_queue=settings.task_queue,
             robot_task_queue=settings.robot_task_queue,
+            ai_task_queue=settings.ai_task_queue,
             temporal=settings.temporal_address,
         )
         await stop.wait()
