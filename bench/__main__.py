@@ -1,6 +1,6 @@
 """``python -m bench`` (``make bench``): kaiban side by side with the floor, in one run.
 
-Sections (see BENCHMARKS.md): orchestration, robot, mix, intake. One Temporal dev server
+Sections (see BENCHMARKS.md): orchestration, robot, mix, intake, captcha. One Temporal dev server
 serves the whole run. Prints a table and writes ``bench/results.json``.
 
     .venv/bin/python -m bench            # full
@@ -22,11 +22,27 @@ from pathlib import Path
 
 from bench.common import ROOT, dev_server, machine_info, temporal_address
 
-SECTIONS = ("orchestration", "robot", "mix", "intake")
+SECTIONS = ("orchestration", "robot", "mix", "intake", "captcha")
 FULL = dict(
-    orchestration_n=200, orchestration_concurrency=10, robot_n=20, mix_n=200, mix_in_flight=6, intake_requests=1000
+    orchestration_n=200,
+    orchestration_concurrency=10,
+    robot_n=20,
+    mix_n=200,
+    mix_in_flight=6,
+    intake_requests=1000,
+    captcha_n=300,
+    captcha_browser_logins=20,
 )
-QUICK = dict(orchestration_n=10, orchestration_concurrency=5, robot_n=3, mix_n=20, mix_in_flight=6, intake_requests=200)
+QUICK = dict(
+    orchestration_n=10,
+    orchestration_concurrency=5,
+    robot_n=3,
+    mix_n=20,
+    mix_in_flight=6,
+    intake_requests=200,
+    captcha_n=30,
+    captcha_browser_logins=3,
+)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -59,7 +75,7 @@ def _quiet() -> None:
 
 
 async def run(args: argparse.Namespace) -> dict:
-    from bench import intake, mix, orchestration, robot
+    from bench import captcha, intake, mix, orchestration, robot
 
     results: dict = {
         "mode": "quick" if args.quick else "full",
@@ -86,6 +102,8 @@ async def run(args: argparse.Namespace) -> dict:
                     out = await mix.run(
                         env.client, address, sub, args.mix_n, args.mix_in_flight, args.mix_process_delay
                     )
+                elif section == "captcha":
+                    out = await captcha.run(sub, args.captcha_n, args.captcha_browser_logins)
                 else:
                     out = await intake.run(address, sub, args.intake_requests, args.intake_clients)
                 out["section_s"] = round(time.perf_counter() - t0, 1)
@@ -158,6 +176,11 @@ def table(results: dict) -> str:
                 f"{i['requests_per_second']:.1f} req/s",
             )
         )
+    c = results.get("captcha")
+    if c:
+        from bench.captcha import rows as captcha_rows
+
+        rows += captcha_rows(c)  # p95 (not p99) of the ms per read
     head = ("measure", "p50 ms", "p99 ms", "throughput / value")
     widths = [max(len(r[k]) for r in [head, *rows]) for k in range(4)]
 
