@@ -59,7 +59,7 @@ def test_every_reading_is_of_the_portals_alphabet_and_lengths():
         reading = reader.read(captcha.png, DEFAULT_RULES)
         assert reading.candidates and reading.ms > 0
         for text, p in reading.candidates:
-            assert set(text) <= set(DEFAULT_RULES.alphabet) and len(text) in (4, 5) and 0 < p <= 1
+            assert set(text) <= set(DEFAULT_RULES.alphabet) and len(text) in (4, 5) and 0 <= p <= 1
         right += reading.best == captcha.answer
     assert right >= 17  # a sanity check; accuracy is the bench's (make bench)
 
