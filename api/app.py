@@ -72,6 +72,7 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
     app.include_router(supervision.router)
     app.include_router(audit.router)
     app.include_router(materials.router)
+    app.include_router(materials.prereview_router)
     app.include_router(admin_calendar.router)
     install_pages(app, settings)  # the pages for people: /login, /applications/…, /board
     app.add_middleware(

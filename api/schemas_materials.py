@@ -111,3 +111,9 @@ class ReviewView(_Model):
     application_id: str
     findings: list[FindingView]
     open: int = Field(description="尚未确认的预审发现数")
+
+
+class PrereviewView(_Model):
+    application_id: str
+    findings: list[FindingView]
+    open: int = Field(description="尚未确认的预审发现数")

@@ -21,6 +21,7 @@ from api.auth import Refusal, forbidden
 from api.clean import CheckedRoute
 from api.deps import ClientDep, SettingsDep
 from api.params import ApplicationId, DepartmentCode
+from api.prereview import record_prereview
 from api.problems import COMMON, POSTS, READS, responses
 from api.routers.materials import check_materials
 from api.schemas import (
@@ -207,6 +208,7 @@ async def submit_application(
             body_sha256=digest,
         )
     request.state.audit_application_id = app_id
+    await record_prereview(request, application, app_id, window_id)  # advice for the clerk, never a refusal
     log.info(
         "application_submitted" if first else "application_submitted_again",
         application_id=app_id,
@@ -219,7 +221,7 @@ async def submit_application(
         status="processing",
         due_at=inp.deadline.due_at,
         message=f"申请已受理，正在同步至各部门办理，承诺于 {due} 前办结",
-        links={"self": f"/api/v1/applications/{app_id}"},
+        links={"self": f"/api/v1/applications/{app_id}", "prereview": f"/api/v1/applications/{app_id}/prereview"},
     )
 
 
@@ -303,6 +305,7 @@ async def correct_application(
         Correction(application=application, corrected_at=datetime.now(SHANGHAI), requested_by=identity.subject),
         closed_refusal=True,
     )
+    await record_prereview(request, application, application_id, window)  # the corrected form's findings
     log.info("application_corrected", application_id=application_id)
     return await client.get_workflow_handle(application_id).query(ApplicationWorkflow.status)
 

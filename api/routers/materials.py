@@ -16,12 +16,20 @@ import structlog
 from fastapi import APIRouter, File, Form, Path, Request, UploadFile, status
 from fastapi.exceptions import RequestValidationError
 
-from api.access import IdentityDep, require
+from api.access import IdentityDep, require, visible_window
 from api.auth import Refusal, forbidden
 from api.deps import ClientDep, SettingsDep
 from api.material_reading import read_material_now
+from api.params import ApplicationId
 from api.problems import COMMON, POSTS, READS, responses
-from api.schemas_materials import FindingView, MaterialView, ReviewRequest, ReviewView, material_view
+from api.schemas_materials import (
+    FindingView,
+    MaterialView,
+    PrereviewView,
+    ReviewRequest,
+    ReviewView,
+    material_view,
+)
 from domain.access import Identity, Role
 from domain.form import Application
 from domain.materials import KIND_LABELS, MATERIAL_KINDS, concerns_problem
@@ -30,6 +38,7 @@ from store.materials import MaterialRecord, MaterialStore, UnknownFinding
 from store.objects import Objects, open_objects
 
 router = APIRouter(prefix="/api/v1/materials", tags=["materials"])
+prereview_router = APIRouter(prefix="/api/v1/applications", tags=["materials"])
 
 #: material ids are ``MT`` + 20 hex; the pattern is looser so any unknown id is a plain 404
 MaterialId = Annotated[
@@ -187,6 +196,24 @@ async def review_material(
     return ReviewView(
         material_id=material_id,
         application_id=body.application_id,
+        findings=[FindingView.of(f) for f in findings],
+        open=sum(1 for f in findings if f.decision is None),
+    )
+
+
+@prereview_router.get(
+    "/{application_id}/prereview",
+    response_model=PrereviewView,
+    responses=responses(*READS, s404="未找到申请（其他窗口的申请对本窗口人员同样不存在）"),
+    summary="一份申请的智能预审发现及窗口人员的确认",
+)
+async def get_prereview(
+    application_id: ApplicationId, request: Request, client: ClientDep, identity: IdentityDep
+) -> PrereviewView:
+    await visible_window(request, client, identity, application_id)
+    findings = await asyncio.to_thread(materials_of(request).findings, application_id=application_id)
+    return PrereviewView(
+        application_id=application_id,
         findings=[FindingView.of(f) for f in findings],
         open=sum(1 for f in findings if f.decision is None),
     )

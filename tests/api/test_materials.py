@@ -8,9 +8,11 @@ import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 
+from activities.material_models import MaterialReadingInput
 from api.app import create_app
 from runtime.access import DEV_CLERKS
 from runtime.settings import Settings
+from workflows.models import ApplicationInput
 
 CLERK = {"Authorization": f"Bearer {DEV_CLERKS['TY-XD-01']}"}  # the sample's window
 OTHER_CLERK = {"Authorization": f"Bearer {DEV_CLERKS['TY-XD-02']}"}
@@ -114,12 +116,15 @@ def test_materials_of_an_application_must_be_uploaded_files(app_dir, sample_json
     assert set(errors) == {"materials.0.sha256", "materials.1.sha256"}
     assert errors["materials.0.sha256"]["type"] == "material_not_stored"
     assert "尚未上传" in errors["materials.0.sha256"]["message"]
-    assert not client.started
+    assert not [inp for inp, _ in client.started if isinstance(inp, ApplicationInput)]
     for i, material in enumerate(sample_json["materials"]):
         material["sha256"] = upload(http, png(10 + i), kind=material["kind"]).json()["sha256"]
     r = http.post("/api/v1/applications", json=sample_json)
     assert r.status_code == 202, r.text
-    assert len(client.started) == 1
+    started = [inp for inp, _ in client.started if isinstance(inp, ApplicationInput)]
+    assert [inp.application_id for inp in started] == [r.json()["application_id"]]
+    # each upload asked for its reading (this stand-in client answers none: stored without fields)
+    assert sum(isinstance(inp, MaterialReadingInput) for inp, _ in client.started) == 2
 
 
 def test_another_windows_upload_does_not_count(app_dir, sample_json):

@@ -12,8 +12,10 @@ import httpx
 from ai.synthetic import draw_id_card
 from cli.worker import running_workers
 from domain.samples import generate_application
+from runtime.access import DEV_SUPERVISOR
 from runtime.settings import Settings
-from tests.e2e.conftest import running_api
+from tests.e2e.conftest import e2e_settings, running_api, running_departments
+from tests.e2e.test_calendar import eventually
 from tests.e2e.test_end_to_end import CLERK
 from tests.support.servers import free_port
 
@@ -72,3 +74,75 @@ async def test_an_uploaded_id_card_answers_its_number_and_name(dev_env, tmp_path
         assert again.json()["material_id"] == body["material_id"] and again.json()["fields"] == body["fields"]
         got = (await http.get(f"/api/v1/materials/{body['material_id']}", headers=CLERK)).json()
         assert got["fields"] == body["fields"]
+
+
+async def test_an_id_card_of_another_person_is_a_finding_the_clerk_confirms(dev_env, tmp_path, sample_json):
+    """Another person's card attached to the legal representative: findings naming the fields, recorded with
+    the submission; the clerk confirms them (audited) and the application goes on to the departments."""
+    other = generate_application(22, today=TODAY)["legal_representative"]
+    card = draw_id_card(other, 22)
+    rep = sample_json["legal_representative"]
+    assert other["id_number"] != rep["id_number"]
+    async with running_departments(tmp_path) as departments:
+        settings = e2e_settings(
+            departments,
+            tmp_path,
+            ai_task_queue=f"e2e-ai-{uuid.uuid4().hex[:8]}",
+            materials_must_be_stored=True,
+            material_read_wait_s=30.0,
+        )
+        async with (
+            running_workers(dev_env.client, settings),
+            running_api(settings, dev_env.client) as api,
+            httpx.AsyncClient(base_url=api, timeout=60, headers=CLERK) as http,
+        ):
+            up = await http.post(
+                "/api/v1/materials", files={"file": ("身份证.png", card.data)}, data={"kind": "id_card"}
+            )
+            assert up.status_code == 201 and up.json()["status"] == "read", up.text
+            material_id, sha256 = up.json()["material_id"], up.json()["sha256"]
+            sample_json["materials"] = [
+                {"kind": "id_card", "filename": "身份证.png", "sha256": sha256, "concerns": "legal_representative"}
+            ]
+            r = await http.post("/api/v1/applications", json=sample_json)
+            assert r.status_code == 202, r.text  # findings never refuse
+            app_id = r.json()["application_id"]
+            found = (await http.get(r.json()["links"]["prereview"])).json()
+            by_field = {f["field"]: f for f in found["findings"]}
+            assert set(by_field) == {"legal_representative.id_number", "legal_representative.name"}
+            number = by_field["legal_representative.id_number"]
+            assert (number["form_value"], number["read_value"]) == (rep["id_number"], other["id_number"])
+            assert number["confidence"] > 0.8 and number["decision"] is None and "不一致" in number["message"]
+            assert by_field["legal_representative.name"]["read_value"] == other["name"]
+            assert found["open"] == 2
+
+            decisions = [
+                {"field": f, "decision": "form_correct", "note": "已核对申请人身份证原件"} for f in sorted(by_field)
+            ]
+            reviewed = await http.post(
+                f"/api/v1/materials/{material_id}/review", json={"application_id": app_id, "decisions": decisions}
+            )
+            assert reviewed.status_code == 200, reviewed.text
+            assert reviewed.json()["open"] == 0
+            assert {f["decided_by"] for f in reviewed.json()["findings"]} == {"clerk-0007"}
+            assert (await http.get(f"/api/v1/applications/{app_id}/prereview")).json()["open"] == 0
+            wrong = await http.post(
+                f"/api/v1/materials/{material_id}/review",
+                json={"application_id": app_id, "decisions": [{"field": "company.name", "decision": "form_correct"}]},
+            )
+            assert wrong.status_code == 409
+
+            audit = (await http.get("/api/v1/audit", params={"application_id": app_id}, headers=DEV_SUPERVISOR)).json()
+            actions = {e["action"]: e for e in audit["items"] if e["outcome"] == "allowed"}
+            assert actions["submit_application"]["detail"]["prereview_findings"] == 2
+            assert actions["review_material"]["detail"] == {
+                "decisions": {f: "form_correct" for f in by_field}
+            }  # the decisions, without the values (personal data)
+
+            # the application goes on: the licence department receives it
+            async def amr_dispatched() -> bool:
+                view = (await http.get(f"/api/v1/applications/{app_id}")).json()
+                amr = next(d for d in view["departments"] if d["code"] == "amr")
+                return view["status"] == "processing" and bool(amr.get("receipt_no"))
+
+            await eventually(amr_dispatched, timeout=90)
