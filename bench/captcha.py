@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import random
 import sys
@@ -24,7 +25,7 @@ from pathlib import Path
 
 from bench.common import ROOT, machine_info, percentile, quiet_logging
 from bots import captcha as bot_captcha
-from bots.captcha import DEFAULT_RULES, captcha_reader
+from bots.captcha import DEFAULT_RULES, CaptchaRules, captcha_reader
 from simulators.portal.captchas import new_captcha
 
 KINDS = ("image", "image_hard")
@@ -32,7 +33,7 @@ TARGETS = {"image": ("first_try", 0.95), "image_hard": ("within_5", 0.95)}
 MAX_TRIES = 5
 
 
-def play_logins(kind: str, n: int, seed: int = 20261201) -> dict:
+def play_logins(kind: str, n: int, rules: CaptchaRules = DEFAULT_RULES, seed: int = 20261201) -> dict:
     """``n`` logins of up to MAX_TRIES tries each on pictures of ``kind``; figures as the module says."""
     reader = captcha_reader()
     rng = random.Random(seed)
@@ -45,7 +46,7 @@ def play_logins(kind: str, n: int, seed: int = 20261201) -> dict:
         for attempt in range(1, MAX_TRIES + 1):
             captcha = new_captcha(kind, random.Random(rng.getrandbits(64)))
             assert captcha.png is not None
-            reading = reader.read(captcha.png, DEFAULT_RULES)
+            reading = reader.read(captcha.png, rules)
             read_ms.append(reading.ms)
             answer = reading.best_untried(refused)
             if attempt == 1:
@@ -108,12 +109,18 @@ async def browser_logins(kind: str, n: int, tmp: Path) -> dict:
     }
 
 
-async def run(tmp: Path, n: int, browser_n: int) -> dict:
+async def run(tmp: Path, n: int, browser_n: int, stretches: tuple[float, ...] | None = None) -> dict:
+    """``stretches``: other preprocessing than the robot's (``CaptchaRules.stretches``), to compare."""
     t0 = time.perf_counter()
     captcha_reader()
-    out: dict = {"model_load_s": round(time.perf_counter() - t0, 2), "max_tries": MAX_TRIES}
+    rules = DEFAULT_RULES if stretches is None else dataclasses.replace(DEFAULT_RULES, stretches=stretches)
+    out: dict = {
+        "model_load_s": round(time.perf_counter() - t0, 2),
+        "max_tries": MAX_TRIES,
+        "stretches": rules.stretches,
+    }
     for kind in KINDS:
-        figures = await asyncio.to_thread(play_logins, kind, n)
+        figures = await asyncio.to_thread(play_logins, kind, n, rules)
         key, target = TARGETS[kind]
         figures["target"] = f"{key} >= {target:.0%}"
         figures["target_met"] = figures[key] >= target
@@ -130,7 +137,8 @@ def rows(result: dict) -> list[tuple[str, str, str, str]]:
         f = result[kind]
         out.append(
             (
-                f"captcha {kind} (n={f['logins']} logins, {f['pictures_read']} pictures)",
+                f"captcha {kind} (n={f['logins']} logins, {f['pictures_read']} pictures, stretched"
+                f" {'/'.join(f'{x:g}' for x in result['stretches'])})",
                 f"{f['read_ms_p50']:.0f}",
                 f"{f['read_ms_p95']:.0f}",
                 f"first {f['first_try']:.1%}, ≤3 {f['within_3']:.1%}, ≤5 {f['within_5']:.1%}"
@@ -155,15 +163,19 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench.captcha", description=__doc__.splitlines()[0])
     p.add_argument("--n", type=int, default=300, help="logins per kind (first tries: one picture each)")
     p.add_argument("--browser-logins", type=int, default=20, help="logins per kind in Chromium (0: none)")
+    p.add_argument(
+        "--stretches", default=None, help="compare other preprocessing: comma-separated stretch factors, e.g. 1"
+    )
     p.add_argument("--out", type=Path, default=ROOT / "bench" / "captcha.json")
     args = p.parse_args(argv)
+    stretches = tuple(float(x) for x in args.stretches.split(",")) if args.stretches else None
     quiet_logging()
     import tempfile
 
     with tempfile.TemporaryDirectory(prefix="kaiban-bench-captcha-") as tmp:
         print("… captcha", file=sys.stderr, flush=True)
         t0 = time.perf_counter()
-        result = asyncio.run(run(Path(tmp), args.n, args.browser_logins))
+        result = asyncio.run(run(Path(tmp), args.n, args.browser_logins, stretches))
         result["section_s"] = round(time.perf_counter() - t0, 1)
     report = {"machine": machine_info(), "captcha": result}
     args.out.write_text(json.dumps(report, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
