@@ -128,7 +128,8 @@ class LoginPage(PortalPage):
         if png is None:
             _log().info("robot.captcha_unreadable", detail=str(picture.get("error")))
             return ""
-        reading = await asyncio.to_thread(captcha_reader().read, png, self.captcha_rules)
+        rules = self.captcha_rules  # the model loads (once per process) and reads in a thread, not in the loop
+        reading = await asyncio.to_thread(lambda: captcha_reader().read(png, rules))
         untried = reading.best_untried(self.captcha_log.refused)
         self.captcha_log.read(reading.ms)
         _log().info(
