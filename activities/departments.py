@@ -16,6 +16,7 @@ a screenshot of the receipt is kept and linked from the receipt (``Receipt.evide
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Sequence
 from datetime import timedelta
@@ -27,6 +28,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities import api_client
+from activities.material_files import attachments_for
 from activities.models import (
     AUTH_ERROR,
     BUSINESS_REJECTION,
@@ -130,8 +132,12 @@ class DepartmentActivities:
         if resume_from is not None:
             _log().info("robot.resuming", step=resume_from, attempt=info.attempt)
         progress = _Progress(code, resume_from)
+        # the materials the catalog names for this department, for the portal's attachment step
+        files = await asyncio.to_thread(attachments_for, self._settings, code, inp.request.application)
         async with self._robot_page(inp.endpoint, application_id, affinity=application_id) as (page, access):
-            receipt = await flows.dispatch(page, access, inp.request, on_step=progress, resume_from=resume_from)
+            receipt = await flows.dispatch(
+                page, access, inp.request, on_step=progress, resume_from=resume_from, attachments=files
+            )
             shot = await self._browser().save_screenshot(page, _label(code, application_id, action="receipt"))
         if shot:
             receipt = receipt.model_copy(update={"evidence": {RECEIPT_SCREENSHOT: shot}})

@@ -10,7 +10,7 @@ activity turns progress into heartbeats; personal data and passwords are never l
 from __future__ import annotations
 
 import inspect
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +19,7 @@ from playwright.async_api import Page
 from pydantic import ValidationError
 
 from bots import evidence
+from bots.attachments import Attachment, AttachmentPage, attachment_page_or, past_last_step
 from bots.errors import PortalChanged, SessionExpired, SubmissionNotFound, WithdrawalRefused, portal_errors
 from bots.mappings import CLOSED, FLOWS, STATUSES, FlowStep, PortalFlow, require_uscc
 from bots.pages import ConfirmPage, LoginPage, ProgressPage, WizardStepPage, parse_time
@@ -28,6 +29,7 @@ from domain.results import Inquiry, Receipt, validate_result
 
 __all__ = [
     "FLOWS",
+    "Attachment",
     "FlowStep",
     "PortalAccess",
     "PortalFlow",
@@ -107,7 +109,7 @@ def step_rank(department: str, step: str | None) -> int:
     ``receipt``; -1 for a step before the form (``login``, ``search_existing``, ...) or unknown."""
     if not step:
         return -1
-    order = [*(f"form:{fs.slug}" for fs in _flow(department).steps), "submit", "receipt"]
+    order = [*(f"form:{fs.slug}" for fs in _flow(department).steps), "attachments", "submit", "receipt"]
     return order.index(step) if step in order else -1
 
 
@@ -138,11 +140,13 @@ async def dispatch(
     on_step: StepCallback = None,
     *,
     resume_from: str | None = None,
+    attachments: Sequence[Attachment] = (),
 ) -> Receipt:
     """File ``request`` at its department's portal (at most once per application id); return the receipt.
 
     ``resume_from``: the last step a previous attempt of this task reached (its heartbeat); from a
     form step on, a form the portal still holds for this application is continued (bots/README.md).
+    ``attachments``: the materials for the portal's attachment step (上传申请材料), where it has one.
     """
     flow = _flow(request.department)
     if flow.needs_uscc:
@@ -180,7 +184,9 @@ async def dispatch(
                     resume = False  # once: after a re-login the draft is gone with the old session
                     await steps.once("resume_draft")
                     menu, start = await _resume_point(progress, access, flow, request, resume_from, blog)
-                return await _file(menu, flow, request, step_values, steps.once, blog, start=start)
+                return await _file(
+                    menu, flow, request, step_values, steps.once, blog, start=start, attachments=attachments
+                )
             except SessionExpired:
                 # logged out mid-form (会话已过期): the draft went with the session. Log in again,
                 # search again (the submission may have been stored), and fill the form anew.
@@ -194,7 +200,8 @@ async def dispatch(
 
 MAX_RELOGINS = 5  # per dispatch: a portal that logs us out more often is treated as unavailable (retried)
 
-_Start = tuple[int, "WizardStepPage | ConfirmPage"]  # (index of the first step to fill, the page showing it)
+# (index of the first step to fill, the page showing it)
+_Start = tuple[int, "WizardStepPage | ConfirmPage | AttachmentPage"]
 
 
 async def _resume_point(
@@ -220,8 +227,8 @@ async def _resume_point(
             reason="another_application" if holds else "empty",
         )
         return first, None
-    where = await first.continue_draft(access.base_url)
-    if isinstance(where, ConfirmPage):
+    where = attachment_page_or(await first.continue_draft(access.base_url))
+    if isinstance(where, ConfirmPage | AttachmentPage):
         index = len(flow.steps)
     else:
         assert where.snap is not None
@@ -229,7 +236,13 @@ async def _resume_point(
         index = next((i for i, t in enumerate(titles) if t in where.snap.main_heading), -1)
         if index < 0:
             raise PortalChanged(f"the draft goes on at an unknown page {where.snap.main_heading!r}")
-    at = flow.steps[index].slug if index < len(flow.steps) else "confirm"
+    at = (
+        flow.steps[index].slug
+        if index < len(flow.steps)
+        else "attachments"
+        if isinstance(where, AttachmentPage)
+        else "confirm"
+    )
     blog.info("robot.dispatch.resumed", resume_from=resume_from, at=at, steps_skipped=index)
     return first, (index, where)
 
@@ -243,6 +256,7 @@ async def _file(
     blog: Any,
     *,
     start: _Start | None = None,
+    attachments: Sequence[Attachment] = (),
 ) -> Receipt:
     """Fill the portal's wizard and submit: a new form opened from ``menu``, or the portal's draft
     from ``start`` on (the steps before it are the portal's already). Every label of a step is
@@ -258,7 +272,12 @@ async def _file(
         if i + 1 < len(step_values):
             current = await current.proceed_to_next_step()
         else:
-            confirm = await current.proceed_to_confirmation()
+            after = await past_last_step(current)
+            current, confirm = (after, None) if isinstance(after, AttachmentPage) else (current, after)
+    if isinstance(current, AttachmentPage):
+        await step("attachments")
+        confirm = await current.attach(attachments)
+        blog.info("robot.dispatch.attached", files=len(attachments))
     assert confirm is not None
 
     await step("submit")

@@ -28,6 +28,7 @@ class Department(BaseModel):
     base_url: str
     credentials_ref: str | None = None
     uses: tuple[str, ...] = ()  # dotted paths into the form this department relies on
+    materials: tuple[str, ...] = ()  # the kinds of material it receives (a portal's attachment step)
 
 
 class Catalog(BaseModel):

@@ -68,6 +68,8 @@ class PortalSpec:
         FieldSpec("username", "用户名"),
         FieldSpec("password", "密码", kind="password"),
     )
+    # after the last step the wizard asks for the application's materials (上传申请材料: files, any number)
+    attachments: bool = False
 
 
 # version 2 of the portals: the same wizard, relabelled (every other label unchanged)
@@ -207,6 +209,7 @@ _AMR = PortalSpec(
     issue_result=issuers.amr_result,
     result_rows=issuers.amr_rows,
     review=checks.amr_name_review,
+    attachments=True,
 )
 
 _PSB_SEAL = PortalSpec(

@@ -1,7 +1,9 @@
-"""The application wizard: a draft in the session, one page per step, confirmation, submission, receipt."""
+"""The application wizard: a draft in the session, one page per step, the materials (where the portal asks
+for them), confirmation, submission, receipt."""
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -11,6 +13,16 @@ from simulators.portal.forms import display, read_form, step_groups, structured,
 from simulators.portal.state import Portal, PortalDep
 
 router = APIRouter()
+
+ATTACHMENTS = "/apply/attachments"
+MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024
+#: what a material is, by its first bytes (a legacy portal checks the content, not the file name)
+ATTACHMENT_TYPES = ((b"%PDF-", "application/pdf"), (b"\xff\xd8\xff", "image/jpeg"), (b"\x89PNG\r\n\x1a\n", "image/png"))
+
+
+def attachments_pending(portal: Portal, session: dict[str, Any]) -> bool:
+    """The portal asks for materials and this draft has not been given them yet."""
+    return portal.spec.attachments and "attachments" not in session
 
 
 def render_step(
@@ -48,6 +60,8 @@ def file_submission(portal: Portal, session: dict[str, Any]) -> dict[str, Any]:
     """Store the finished draft as a submission (rejected when processing ends if a rule or review says so)."""
     spec = portal.spec
     data = structured(spec, session["draft"])
+    if spec.attachments:
+        data["attachments"] = list(session.get("attachments", []))
     decision = portal.rejection_rules.get(data["external_ref"]) or (spec.review(data) if spec.review else None)
     return portal.filings.file(
         data, username=session["user"], decision=decision, process_delay_s=portal.behaviour.process_delay_s
@@ -58,6 +72,7 @@ def file_submission(portal: Portal, session: dict[str, Any]) -> dict[str, Any]:
 async def start_application(request: Request, portal: PortalDep) -> Response:
     session = portal.session(request)
     session["draft"], session["done"] = {}, set()
+    session.pop("attachments", None)
     return RedirectResponse("/apply/step/1", status_code=303)
 
 
@@ -86,7 +101,9 @@ async def step_submit(request: Request, portal: PortalDep, n: int) -> Response:
     session["done"].add(n)
     # a changed earlier answer (e.g. the row count) invalidates the later steps
     session["done"] = {i for i in session["done"] if i <= n}
-    nxt = f"/apply/step/{n + 1}" if n < portal.n_steps else "/apply/confirm"
+    nxt = (
+        f"/apply/step/{n + 1}" if n < portal.n_steps else (ATTACHMENTS if portal.spec.attachments else "/apply/confirm")
+    )
     return RedirectResponse(nxt, status_code=303)
 
 
@@ -95,6 +112,8 @@ async def confirm(request: Request, portal: PortalDep) -> Response:
     session = portal.session(request)
     if portal.first_open_step(session) <= portal.n_steps:
         return to_open_step(portal, session)
+    if attachments_pending(portal, session):
+        return RedirectResponse(ATTACHMENTS, status_code=303)
     return portal.render("confirm.html", session, page_title="确认提交", summary=summary(portal, session["draft"]))
 
 
@@ -103,11 +122,65 @@ async def submit(request: Request, portal: PortalDep) -> Response:
     session = portal.session(request)
     if portal.first_open_step(session) <= portal.n_steps:
         return to_open_step(portal, session)
+    if attachments_pending(portal, session):
+        return RedirectResponse(ATTACHMENTS, status_code=303)
     row = file_submission(portal, session)
     session["draft"], session["done"] = {}, set()
+    session.pop("attachments", None)
     # stored first, answered late: a robot killed while waiting must find it on retry
     await portal.slow_step()
     return RedirectResponse(f"/receipt/{row['receipt_no']}", status_code=303)
+
+
+def render_attachments(portal: Portal, session: dict[str, Any], errors: dict[str, str]) -> Response:
+    return portal.render(
+        "attachments.html",
+        session,
+        page_title="上传申请材料",
+        total=portal.n_steps,
+        attached=session.get("attachments", []),
+        errors=errors,
+    )
+
+
+@router.get(ATTACHMENTS, response_class=HTMLResponse)
+async def attachments_form(request: Request, portal: PortalDep) -> Response:
+    session = portal.session(request)
+    if not portal.spec.attachments:
+        return portal.not_found(session, "您访问的页面不存在。")
+    if portal.first_open_step(session) <= portal.n_steps:
+        return to_open_step(portal, session)
+    return render_attachments(portal, session, {})
+
+
+@router.post(ATTACHMENTS, response_class=HTMLResponse)
+async def attachments_submit(request: Request, portal: PortalDep) -> Response:
+    """The materials of this draft: each file checked by its content and size; the portal keeps what it got
+    (name, SHA-256 of the bytes received, size, type) with the submission."""
+    session = portal.session(request)
+    await portal.slow_step()
+    if not portal.spec.attachments:
+        return portal.not_found(session, "您访问的页面不存在。")
+    if portal.first_open_step(session) <= portal.n_steps:
+        return to_open_step(portal, session)
+    form = await request.form()
+    received, errors = [], {}
+    for i, upload in enumerate(form.getlist("attachments")):
+        if isinstance(upload, str) or not upload.filename:
+            continue  # an empty file control
+        data = await upload.read(MAX_ATTACHMENT_BYTES + 1)
+        kind = next((t for magic, t in ATTACHMENT_TYPES if data.startswith(magic)), None)
+        if len(data) > MAX_ATTACHMENT_BYTES:
+            errors[f"attachment-{i}"] = f"材料「{upload.filename}」超过 10 MB"
+        elif kind is None:
+            errors[f"attachment-{i}"] = f"材料「{upload.filename}」不是 PDF、JPEG 或 PNG 文件"
+        else:
+            digest = hashlib.sha256(data).hexdigest()
+            received.append({"name": upload.filename, "sha256": digest, "size": len(data), "content_type": kind})
+    if errors:
+        return render_attachments(portal, session, errors)
+    session["attachments"] = received
+    return RedirectResponse("/apply/confirm", status_code=303)
 
 
 @router.get("/receipt/{receipt_no}", response_class=HTMLResponse)

@@ -61,7 +61,8 @@ async def test_dispatch_files_once_and_returns_the_receipt(code, portals, page, 
     assert receipt.receipt_no == stored[0]["receipt_no"]
     assert receipt.submitted_at is not None and receipt.submitted_at.utcoffset().total_seconds() == 8 * 3600
     assert stored[0]["data"]["external_ref"] == request.application_id
-    assert seen == ["login", "search_existing", *STEPS[code], "submit", "receipt"]
+    attach = ["attachments"] if portal_sim.PORTAL_SPECS[code].attachments else []  # amr asks for materials
+    assert seen == ["login", "search_existing", *STEPS[code], *attach, "submit", "receipt"]
 
     # a retry (e.g. after a worker crash) finds the submission and files nothing
     async_seen: list[str] = []

@@ -91,10 +91,12 @@ async def test_a_retry_goes_on_from_the_step_the_portal_has(tmp_path, pool, make
             "resume_draft",
             "form:people",
             "form:shareholders",
+            "attachments",  # amr's portal asks for the materials after the last step
             "submit",
             "receipt",
         ]
-        assert posted == ["/apply/step/2", "/apply/step/3", "/apply/submit"]  # step 1 not typed again, no login
+        # step 1 not typed again, no login
+        assert posted == ["/apply/step/2", "/apply/step/3", "/apply/attachments", "/apply/submit"]
         assert "/apply" not in got  # no new form was started
         assert got.index("/progress") < got.index("/apply/step/1")  # the search came before the draft
         stored = portal.stored(request.application_id)
@@ -190,9 +192,8 @@ async def test_a_session_lost_between_or_while_resuming_starts_anew_and_files_on
 
 
 def test_step_rank_orders_the_filing_steps():
-    assert [
-        flows.step_rank("amr", s) for s in ("form:basic", "form:people", "form:shareholders", "submit", "receipt")
-    ] == [0, 1, 2, 3, 4]
-    assert flows.step_rank("hpf", "receipt") == 3
+    steps = ("form:basic", "form:people", "form:shareholders", "attachments", "submit", "receipt")
+    assert [flows.step_rank("amr", s) for s in steps] == [0, 1, 2, 3, 4, 5]
+    assert flows.step_rank("hpf", "receipt") == 4  # its portal has no attachment step: the rank is an order only
     for before in (None, "", "login", "search_existing", "relogin", "resume_draft", "form:nonsense"):
         assert flows.step_rank("hpf", before) == -1

@@ -14,6 +14,7 @@ from cli.worker import running_workers
 from domain.samples import generate_application
 from runtime.access import DEV_SUPERVISOR
 from runtime.settings import Settings
+from simulators import portal
 from tests.e2e.conftest import e2e_settings, running_api, running_departments
 from tests.e2e.test_calendar import eventually
 from tests.e2e.test_end_to_end import CLERK
@@ -146,3 +147,6 @@ async def test_an_id_card_of_another_person_is_a_finding_the_clerk_confirms(dev_
                 return view["status"] == "processing" and bool(amr.get("receipt_no"))
 
             await eventually(amr_dispatched, timeout=90)
+    # the catalog gives amr the ID cards: its portal's attachment step received this one, byte for byte
+    (filed,) = [f for f in portal.list_submissions(departments.dbs["amr"]) if f["application_id"] == app_id]
+    assert [(a["name"], a["sha256"]) for a in filed["data"]["attachments"]] == [("身份证.png", sha256)]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import html
 import re
 import sqlite3
@@ -140,6 +141,9 @@ async def submit_all(client: httpx.AsyncClient, steps: list[dict]) -> str:
     for n, data in enumerate(steps, 1):
         r = await client.post(f"/apply/step/{n}", data=data)
         assert r.status_code == 303, alerts(r.text)
+    if r.headers["location"] == "/apply/attachments":  # the portal asks for the materials (none here)
+        r = await client.post("/apply/attachments", files={"attachments": ("", b"")})
+        assert r.status_code == 303, alerts(r.text)
     assert r.headers["location"] == "/apply/confirm"
     r = await client.get("/apply/confirm")
     assert "确认提交" in r.text
@@ -272,8 +276,34 @@ async def test_amr_checks_people_and_capital(tmp_path):
         assert alerts(r.text) == ["股东认缴出资额合计（90万元）与注册资本（100万元）不一致"]
         r = await c.post("/apply/step/3", data={**steps[2], "shareholders-2-id_number": "91140100MA0KQ7WX5X"})
         assert alerts(r.text) == ["股东2统一社会信用代码格式或校验位不正确"]
-        assert (await c.post("/apply/step/3", data=steps[2])).headers["location"] == "/apply/confirm"
+        # then the materials (上传申请材料), before the confirmation
+        assert (await c.post("/apply/step/3", data=steps[2])).headers["location"] == "/apply/attachments"
     assert count_submissions(db, "APP-AMR-0001") == 0
+
+
+async def test_amr_asks_for_the_materials_and_keeps_what_it_received(tmp_path):
+    app, db = make_app("amr", tmp_path)
+    steps = form_steps("amr", "APP-AMR-0002")
+    png = b"\x89PNG\r\n\x1a\n" + b"\0" * 64
+    async with client_for(app) as c:
+        await log_in(c)
+        await c.get("/apply")
+        for n, data in enumerate(steps, 1):
+            assert (await c.post(f"/apply/step/{n}", data=data)).status_code == 303
+        r = await c.get("/apply/confirm")  # not before the materials
+        assert r.status_code == 303 and r.headers["location"] == "/apply/attachments"
+        page = (await c.get("/apply/attachments")).text
+        assert '<label for="attachments">申请材料</label>' in page and 'type="file"' in page
+        r = await c.post("/apply/attachments", files=[("attachments", ("章程.docx", b"PK\x03\x04 not a pdf"))])
+        assert alerts(r.text) == ["材料「章程.docx」不是 PDF、JPEG 或 PNG 文件"]
+        r = await c.post("/apply/attachments", files=[("attachments", ("身份证.png", png))])
+        assert r.headers["location"] == "/apply/confirm"
+        r = await c.post("/apply/submit")
+        assert r.status_code == 303
+    (stored,) = [s for s in portal.list_submissions(db) if s["application_id"] == "APP-AMR-0002"]
+    assert stored["data"]["attachments"] == [
+        {"name": "身份证.png", "sha256": hashlib.sha256(png).hexdigest(), "size": len(png), "content_type": "image/png"}
+    ]
 
 
 async def test_hpf_rate_must_be_between_5_and_12_percent(tmp_path):
