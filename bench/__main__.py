@@ -1,6 +1,6 @@
 """``python -m bench`` (``make bench``): kaiban side by side with the floor, in one run.
 
-Sections (see BENCHMARKS.md): orchestration, robot, mix, intake, captcha. One Temporal dev server
+Sections (see BENCHMARKS.md): orchestration, robot, mix, intake, captcha, materials. One Temporal dev server
 serves the whole run. Prints a table and writes ``bench/results.json``.
 
     .venv/bin/python -m bench            # full
@@ -22,7 +22,7 @@ from pathlib import Path
 
 from bench.common import ROOT, dev_server, machine_info, temporal_address
 
-SECTIONS = ("orchestration", "robot", "mix", "intake", "captcha")
+SECTIONS = ("orchestration", "robot", "mix", "intake", "captcha", "materials")
 FULL = dict(
     orchestration_n=200,
     orchestration_concurrency=10,
@@ -32,6 +32,7 @@ FULL = dict(
     intake_requests=1000,
     captcha_n=300,
     captcha_browser_logins=20,
+    materials_n=63,  # pages per kind and condition: 504 pages
 )
 QUICK = dict(
     orchestration_n=10,
@@ -42,6 +43,7 @@ QUICK = dict(
     intake_requests=200,
     captcha_n=30,
     captcha_browser_logins=3,
+    materials_n=3,
 )
 
 
@@ -75,7 +77,7 @@ def _quiet() -> None:
 
 
 async def run(args: argparse.Namespace) -> dict:
-    from bench import captcha, intake, mix, orchestration, robot
+    from bench import captcha, intake, materials, mix, orchestration, robot
 
     results: dict = {
         "mode": "quick" if args.quick else "full",
@@ -104,6 +106,8 @@ async def run(args: argparse.Namespace) -> dict:
                     )
                 elif section == "captcha":
                     out = await captcha.run(sub, args.captcha_n, args.captcha_browser_logins)
+                elif section == "materials":
+                    out = await asyncio.to_thread(materials.run, args.materials_n)
                 else:
                     out = await intake.run(address, sub, args.intake_requests, args.intake_clients)
                 out["section_s"] = round(time.perf_counter() - t0, 1)
@@ -181,6 +185,11 @@ def table(results: dict) -> str:
         from bench.captcha import rows as captcha_rows
 
         rows += captcha_rows(c)  # p95 (not p99) of the ms per read
+    m = results.get("materials")
+    if m:
+        from bench.materials import rows as materials_rows
+
+        rows += materials_rows(m)  # mean and p95 CPU ms per page
     head = ("measure", "p50 ms", "p99 ms", "throughput / value")
     widths = [max(len(r[k]) for r in [head, *rows]) for k in range(4)]
 
