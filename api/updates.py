@@ -15,8 +15,8 @@ from temporalio.client import (
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.auth import Refusal
-from workflows.application import refusal_when_closed
 from workflows.models import ApplicationView
+from workflows.refusals import refusal_when_closed
 
 log = structlog.get_logger(__name__)
 
@@ -41,7 +41,7 @@ async def run_update(
 
     ``closed_refusal``: the workflow may have finished (the clerk's and the supervisor's updates on an
     application): then it is no longer running but it exists, and the answer is 409 with the reason its
-    final state gives (已办结 / 已撤回 / 已终止, ``workflows.application.refusal_when_closed``); 404 stays
+    final state gives (已办结 / 已撤回 / 已终止, ``workflows.refusals.refusal_when_closed``); 404 stays
     for a workflow that does not exist."""
     handle = client.get_workflow_handle(workflow_id)
     name = getattr(update, "__name__", str(update))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 
 class Timing(BaseModel):
@@ -32,3 +32,6 @@ class Timing(BaseModel):
     # a department is asked only in working hours (a real one does not decide at night); off for the
     # simulators of `make run` and the tests, which decide around the clock; production turns it on
     inquire_in_working_hours_only: bool = False
+    # an application's workflow continues as a new run (its state carried over) once its history has this
+    # many events and every task is waiting (Temporal's limit is 51,200; it also suggests it earlier)
+    continue_as_new_after_events: int = Field(default=8000, ge=100)

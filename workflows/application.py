@@ -14,10 +14,8 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime, timedelta
-from typing import Any
 
 from temporalio import workflow
-from temporalio.common import SearchAttributeUpdate
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
@@ -27,12 +25,12 @@ with workflow.unsafe.imports_passed_through():
     from domain.requests import DepartmentRequest
     from domain.results import validate_result
     from domain.status import ApplicationStatus, Channel, TaskStatus
-    from workflows import visibility
-    from workflows.department import WITHDRAWAL_REFUSABLE, DepartmentTask
+    from workflows.department import UNBOUNDED_TRANSIENT_RETRIES, WITHDRAWAL_REFUSABLE, DepartmentTask
     from workflows.ladder import Ladder
     from workflows.models import (
         ApplicationInput,
         ApplicationView,
+        Carried,
         Correction,
         DeadlineChange,
         DeadlineExtension,
@@ -45,42 +43,27 @@ with workflow.unsafe.imports_passed_through():
         ManualCompletion,
         ManualResult,
         Recalendar,
+        TaskCarry,
         Withdrawal,
     )
     from workflows.notification import start_notification
-    from workflows.planning import Planner
+    from workflows.planning import DAILY_DIGEST, EXACT_EXTENSION, Planner
+    from workflows.published import RECEIPT_IN_MEMO, Published
+    from workflows.refusals import LICENCE, LICENCE_APPROVED, refusal_when_closed
 
 
-#: Patch id: the tasks memo carries each task's receipt number (histories from before it replay unchanged)
-RECEIPT_IN_MEMO = "tasks-memo-receipt-no"
-# Patch ids EXACT_EXTENSION and DAILY_DIGEST (``workflows.planning``): an extension holds at the instant set;
-# re-escalations become one daily digest
+# Patch ids RECEIPT_IN_MEMO (``workflows.published``: the tasks memo carries receipt numbers), EXACT_EXTENSION
+# and DAILY_DIGEST (``workflows.planning``: an extension holds at the instant set; a daily digest)
 #: Patch id: a department is not asked for its result outside working hours (it does not work then)
 INQUIRIES_IN_WORKING_HOURS = "inquiries-in-working-hours"
+#: Patch id: past ``Timing.continue_as_new_after_events`` the workflow continues as a new run, its state carried
+CONTINUE_AS_NEW = "continue-as-new-past-history-size"
+#: every patch a continued run takes (it began after each), marked at its start: first marked in an update's
+#: handler, a replay may not yet know of the marker and take the old branch
+PATCHES = (INQUIRIES_IN_WORKING_HOURS, WITHDRAWAL_REFUSABLE, UNBOUNDED_TRANSIENT_RETRIES, EXACT_EXTENSION)
+PATCHES += (DAILY_DIGEST, RECEIPT_IN_MEMO)
 # Patch id WITHDRAWAL_REFUSABLE (``workflows.department``): a withdrawal asks the licence department first,
 # after its robot has stopped, and is refused when it has approved meanwhile (the application goes on)
-
-#: the department whose approval (the business licence) ends the applicant's right to withdraw
-LICENCE = "amr"
-LICENCE_APPROVED = "营业执照已核准，不能撤回申请：撤销或注销登记须另行依法办理"
-#: what the clerk's updates do, in the words of their refusals
-_ACTIONS = {"withdraw": "撤回", "correct": "补正", "extend_deadline": "延期", "complete_manually": "人工办结"}
-
-
-def refusal_when_closed(update: str, status: ApplicationStatus | None) -> str:
-    """Why the clerk's ``update`` is refused by an application that has finished: ``status`` its final
-    status (None: its workflow did not finish by itself, e.g. terminated). The validators' words, and the
-    API's once the workflow is closed (a closed workflow takes no update)."""
-    action = _ACTIONS.get(update, "办理此操作")
-    if status is ApplicationStatus.WITHDRAWN:
-        return "该申请已撤回" if update == "withdraw" else f"该申请已撤回，已终止办理，不能{action}"
-    if status is ApplicationStatus.COMPLETED:
-        if update == "withdraw":
-            return f"该申请已办结：{LICENCE_APPROVED}"
-        if update in ("extend_deadline", "complete_manually"):
-            return f"该申请已办结，无需{action}"
-        return f"该申请已办结，不能{action}"
-    return f"该申请已终止办理，不能{action}"
 
 
 @workflow.defn(name="Application")
@@ -98,8 +81,9 @@ class ApplicationWorkflow:
         self._withdrawal_pending: Withdrawal | None = None  # asked of the licence department, not yet answered
         self._running: dict[str, asyncio.Future] = {}
         self._tasks: dict[str, DepartmentTask] = {}
-        self._visible: tuple | None = None  # the search attributes last written (written only on change)
-        self._board_rows: dict = {}  # the ``tasks`` memo last written (written only on change)
+        self._published = Published(inp.application_id, inp.application.window.window_id)
+        self._may_continue = False  # continue-as-new past a history size (patch CONTINUE_AS_NEW)
+        self._notices: list[asyncio.Future] = []  # the Notification workflows started (a new run waits for them)
         self._planner: Planner | None = None  # from the planning basis, at the start
         self._recalendar: Recalendar | None = None  # a new calendar that came before the start
         self._history: list[HistoryEntry] = []
@@ -116,19 +100,24 @@ class ApplicationWorkflow:
 
     @workflow.run
     async def run(self, inp: ApplicationInput) -> ApplicationView:
-        # The one local activity, before anything else runs (concurrent local activities do not replay
-        # reliably: temporalio/sdk-python#1578); the API gives the basis, so usually there is none.
-        basis = inp.planning or await workflow.execute_local_activity(
-            ActivityName.PLANNING_BASIS,
-            PlanningBasisInput(submitted_at=inp.submitted_at),
-            result_type=PlanningBasis,
-            start_to_close_timeout=timedelta(seconds=10),
-        )
-        self._planner = Planner(basis, inp.submitted_at)
-        plan = inp.deadline or self._planner.application()
-        if self._recalendar is not None and self._planner.recalendar(self._recalendar.calendar):
-            plan = self._planner.application()
-        self._ladder = Ladder(plan)
+        self._may_continue = workflow.patched(CONTINUE_AS_NEW)
+        if inp.carried is not None:
+            self._resume(inp.carried)
+        else:
+            # The one local activity, before anything else runs (concurrent local activities do not replay
+            # reliably: temporalio/sdk-python#1578); the API gives the basis, so usually there is none.
+            basis = inp.planning or await workflow.execute_local_activity(
+                ActivityName.PLANNING_BASIS,
+                PlanningBasisInput(submitted_at=inp.submitted_at),
+                result_type=PlanningBasis,
+                start_to_close_timeout=timedelta(seconds=10),
+            )
+            self._planner = Planner(basis, inp.submitted_at)
+            plan = inp.deadline or self._planner.application()
+            if self._recalendar is not None and self._planner.recalendar(self._recalendar.calendar):
+                plan = self._planner.application()
+            self._ladder = Ladder(plan)
+        assert self._ladder is not None
         self._write_visibility()
         ladder = asyncio.ensure_future(
             self._ladder.run(
@@ -151,7 +140,11 @@ class ApplicationWorkflow:
     async def _carry_to_departments(self, inp: ApplicationInput) -> None:
         departments = {d.code: d for d in inp.departments}
         running = self._running
-        self._note(None, "submitted", f"提交窗口 {inp.application.window.window_id}")
+        if inp.carried is None:
+            self._note(None, "submitted", f"提交窗口 {inp.application.window.window_id}")
+        for code, carry in (inp.carried.tasks if inp.carried else {}).items():  # where the last run left them
+            running[code] = asyncio.ensure_future(self._run_department(code, resume=carry))
+        renewal: asyncio.Future | None = None  # ready when the history is long and every task is waiting
         while True:
             for code, d in departments.items():
                 state = self._states[code]
@@ -166,7 +159,15 @@ class ApplicationWorkflow:
                     running[code] = asyncio.ensure_future(self._run_department(code))
             if not running:
                 break
-            await workflow.wait(list(running.values()), return_when=asyncio.FIRST_COMPLETED)
+            if self._may_continue and renewal is None:
+                renewal = asyncio.ensure_future(workflow.wait_condition(self._time_to_continue))
+            await workflow.wait(
+                [*running.values(), *([renewal] if renewal else [])], return_when=asyncio.FIRST_COMPLETED
+            )
+            if renewal is not None and renewal.done():
+                renewal = None
+                if self._time_to_continue():
+                    self._continue_as_new()
             for code in [c for c, task in running.items() if task.done()]:
                 task = running.pop(code)
                 try:
@@ -175,7 +176,57 @@ class ApplicationWorkflow:
                     self._states[code] = self._states[code].model_copy(update={"status": TaskStatus.CANCELLED})
             self._visibility_changed()
 
-    async def _run_department(self, code: str) -> DepartmentState:
+    # -- continue-as-new: a long-waiting application's history starts afresh -------------------------
+
+    def _time_to_continue(self) -> bool:
+        """The history is long and nothing is in flight: every task (and both ladders) waits, no update runs."""
+        if self._finished or self._withdrawal is not None or self._withdrawal_pending is not None:
+            return False
+        info = workflow.info()
+        if info.get_current_history_length() < self._inp.timing.continue_as_new_after_events:
+            return False
+        if not workflow.all_handlers_finished() or self._ladder is None or not self._ladder.parked:
+            return False
+        if not all(n.done() for n in self._notices):  # notifications still being started or delivered
+            return False
+        return all(c in self._tasks and self._tasks[c].parked for c, f in self._running.items() if not f.done())
+
+    def _continue_as_new(self) -> None:
+        """End this run; the next starts where it stands (ContinueAsNewError: raised to ``run``)."""
+        assert self._ladder is not None
+        before = self._inp.carried
+        runs = (before.runs if before else 0) + 1
+        length = workflow.info().get_current_history_length()
+        self._note(None, "continued_as_new", f"流程第 {runs} 次接续运行（原历史 {length} 条事件）")
+        carried = Carried(
+            runs=runs,
+            planning=self._planned.basis,
+            application=self._application,
+            states=self._states,
+            tasks={c: self._tasks[c].carry() for c, f in self._running.items() if not f.done()},
+            ladder=self._ladder.carry(),
+            escalations=self._escalations,
+            deadline_changes=self._deadline_changes,
+            history=self._history,
+        )
+        workflow.logger.info("application continues as new after %d events (run %d)", length, runs + 1)
+        workflow.continue_as_new(self._inp.model_copy(update={"carried": carried, "deadline": None, "planning": None}))
+
+    def _resume(self, carried: Carried) -> None:
+        """This run takes over from the last: its calendar, ladders, states and records."""
+        for patch in PATCHES:
+            workflow.patched(patch)
+        self._planner = Planner(carried.planning, self._inp.submitted_at)
+        self._ladder = Ladder.restore(carried.ladder)
+        self._application = carried.application
+        self._states = dict(carried.states)
+        self._escalations = list(carried.escalations)
+        self._deadline_changes = list(carried.deadline_changes)
+        self._history = list(carried.history)
+        if self._recalendar is not None and self._planner.recalendar(self._recalendar.calendar):
+            self._ladder.request_recalendar()
+
+    async def _run_department(self, code: str, resume: TaskCarry | None = None) -> DepartmentState:
         inp = self._inp
         d = next(x for x in inp.departments if x.code == code)
         queue = inp.robot_task_queue if d.channel is Channel.ROBOT else inp.task_queue
@@ -196,7 +247,7 @@ class ApplicationWorkflow:
             else None,
         )
         self._tasks[code] = task
-        return await task.run()
+        return await task.run(resume=resume)
 
     def _request(self, code: str) -> DepartmentRequest:
         """What department ``code`` is given: the (corrected) application and its prerequisites' results."""
@@ -403,9 +454,10 @@ class ApplicationWorkflow:
         workflow.logger.info("application escalation %s to %s", step.level, step.audience)
         self._record_escalation(esc)
         self._visibility_changed()
-        await start_notification(
+        notice = await start_notification(
             esc, application_id=inp.application_id, window_id=inp.application.window.window_id, subject="企业开办申请"
         )
+        self._notices = [n for n in self._notices if not n.done()] + [notice]
 
     async def _extended(self) -> None:
         self._visibility_changed()
@@ -477,45 +529,12 @@ class ApplicationWorkflow:
         self._write_board()
 
     def _write_board(self) -> None:
-        """The board's rows (the ``tasks`` memo: each department task that has started and not ended, its
-        status, dispatch and due instants), written only when they changed."""
-        if self._finished:
-            return  # the board lists running applications only
-        rows: dict[str, dict[str, str | None]] = {
-            code: {
-                "status": s.status.value,
-                "dispatched_at": s.dispatched_at.isoformat(),
-                "due_at": s.due_at.isoformat(),
-            }
-            for code, s in self._states.items()
-            if not s.status.ended and s.dispatched_at is not None and s.due_at is not None
-        }
-        if workflow.patched(RECEIPT_IN_MEMO):  # the department inbox shows the receipt number
-            for code, row in rows.items():
-                row["receipt_no"] = self._states[code].receipt_no
-        if rows != self._board_rows:
-            self._board_rows = rows
-            workflow.upsert_memo({visibility.TASKS_MEMO: rows})
+        if not self._finished:  # the board lists running applications only
+            self._published.board(self._states)
 
     def _write_visibility(self) -> None:
-        """The search attributes (filter, sort), written only when they changed."""
-        if self._ladder is None:
-            return
-        attrs = (self._overall_status().value, self._ladder.due_at, self._ladder.sla_state)
-        if attrs == self._visible:
-            return
-        updates: list[SearchAttributeUpdate[Any]] = [
-            visibility.STATUS.value_set(attrs[0]),
-            visibility.DUE_AT.value_set(attrs[1]),
-            visibility.SLA_STATE.value_set(attrs[2]),
-        ]
-        if self._visible is None:
-            updates += [
-                visibility.WINDOW_ID.value_set(self._inp.application.window.window_id),
-                visibility.APPLICATION_ID.value_set(self._inp.application_id),
-            ]
-        self._visible = attrs
-        workflow.upsert_search_attributes(updates)
+        if self._ladder is not None:
+            self._published.search_attributes(self._overall_status().value, self._ladder.due_at, self._ladder.sla_state)
 
     def _department_changed(self, state: DepartmentState) -> None:
         """A department task's new state: kept for the status query, noted in the history when its status moved."""

@@ -51,6 +51,7 @@ with workflow.unsafe.imports_passed_through():
         DepartmentTaskInput,
         Escalation,
         ManualResult,
+        TaskCarry,
     )
     from workflows.notification import start_notification
 
@@ -96,6 +97,9 @@ class DepartmentTask:
         self._send_back = False
         self._callback: DepartmentCallback | None = None
         self._inquiries = 0
+        self._poll_delay = inp.timing.poll_initial_s
+        self._parked = False  # waiting for the department, a correction or a person (nothing in flight)
+        self._notices: list[asyncio.Future] = []  # its Notification workflows (a new run waits for them)
         self._withdrawing = False  # the application asked this task to withdraw (``request_withdrawal``)
         #: why the department refused the withdrawal (it had approved the case); None: never refused
         self.withdrawal_refusal: str | None = None
@@ -151,27 +155,75 @@ class DepartmentTask:
 
     # -- the task ------------------------------------------------------------------------------------
 
-    async def run(self, request: DepartmentRequest | None = None) -> DepartmentState:
+    # -- continue-as-new -----------------------------------------------------------------------------
+
+    @property
+    def parked(self) -> bool:
+        """Waiting with nothing in flight and nothing asked of it: ``carry()`` holds all of it."""
+        pending = self._callback or self._redispatch or self._manual or self._send_back or self._withdrawing
+        ladder = self._ladder is None or self._ladder_stopped or self._ladder.parked
+        return self._parked and not pending and ladder and all(n.done() for n in self._notices)
+
+    def carry(self) -> TaskCarry:
+        ladder = None if self._ladder is None or self._ladder_stopped else self._ladder.carry()
+        return TaskCarry(
+            ladder=ladder,
+            inquiries=self._inquiries,
+            poll_delay_s=self._poll_delay,
+            withdrawal_refusal=self.withdrawal_refusal,
+        )
+
+    def _resume(self, carry: TaskCarry) -> None:
+        """Where a previous run of the workflow left the task: its ladder runs on from its next step."""
+        self._inquiries, self._poll_delay = carry.inquiries, carry.poll_delay_s
+        self.withdrawal_refusal = carry.withdrawal_refusal
+        if carry.ladder is not None:
+            self._run_ladder(Ladder.restore(carry.ladder))
+
+    async def _park(self, condition: Callable[[], bool], timeout: timedelta | None = None) -> None:
+        self._parked = True
+        try:
+            await workflow.wait_condition(condition, timeout=timeout)
+        finally:
+            self._parked = False
+
+    # -- the task ------------------------------------------------------------------------------------
+
+    async def run(
+        self, request: DepartmentRequest | None = None, *, resume: TaskCarry | None = None
+    ) -> DepartmentState:
         """The task to its end; ``request``: the one to file (the latest, when followed on after a refused
-        withdrawal), by default the input's."""
+        withdrawal), by default the input's; ``resume``: where a previous run left it (its state is the
+        task's state then: in review, rejected or manual)."""
         request = request or self._inp.request
+        resumed: TaskStatus | None = None
+        if resume is not None:
+            self._resume(resume)
+            resumed = self.state.status
         try:
             while True:
-                if self._ladder_stopped:  # not after a refused withdrawal: the round goes on
-                    await self._start_round()
-                status = await self._dispatch_and_follow(request)
+                if resumed in (TaskStatus.DISPATCHED, TaskStatus.IN_REVIEW):
+                    assert self.state.receipt_no is not None
+                    status = await self._follow(self.state.receipt_no, None, waited=False)
+                elif resumed is not None:
+                    status = resumed  # rejected or manual: waiting for the clerk
+                else:
+                    if self._ladder_stopped:  # not after a refused withdrawal: the round goes on
+                        await self._start_round()
+                    status = await self._dispatch_and_follow(request)
+                resumed = None
                 if status is TaskStatus.COMPLETED:
                     break
                 if status is TaskStatus.REJECTED:
                     # back with the clerk (补正): the department is not late meanwhile
                     await self._stop_ladder()
-                    await workflow.wait_condition(lambda: self._redispatch is not None)
+                    await self._park(lambda: self._redispatch is not None)
                     assert self._redispatch is not None
                     request, self._redispatch = self._redispatch, None
                     await self._next_round()
                     continue
                 # MANUAL: a clerk finishes the task by hand (it is still late if late), or sends it back
-                await workflow.wait_condition(lambda: self._manual is not None or self._send_back)
+                await self._park(lambda: self._manual is not None or self._send_back)
                 if self._manual is None:
                     await self._next_round()
                     continue
@@ -253,10 +305,12 @@ class DepartmentTask:
         d = self._inp.department
         now = workflow.now()
         plan = self._plan(now, d.budget_minutes)
-        self._ladder = Ladder(plan)
-        ladder = self._ladder
-        self._ladder_stopped = False
+        self._run_ladder(Ladder(plan))
         self._update(dispatched_at=now, due_at=plan.due_at, sla_state="on_track")  # the application learns it at once
+
+    def _run_ladder(self, ladder: Ladder) -> None:
+        self._ladder = ladder
+        self._ladder_stopped = False
         self._ladder_task = asyncio.ensure_future(
             ladder.run(
                 done=lambda: self._ladder_stopped,
@@ -301,18 +355,24 @@ class DepartmentTask:
             receipt_no=receipt.receipt_no,
             evidence=receipt.evidence or self.state.evidence,
         )
+        self._poll_delay = inp.timing.poll_initial_s
+        return await self._follow(receipt.receipt_no, receipt.answer)  # an API department answers right away
 
-        delay = inp.timing.poll_initial_s
-        inquiry: Inquiry | None = receipt.answer  # an API department answers right after filing
+    async def _follow(self, receipt_no: str, inquiry: Inquiry | None, *, waited: bool = True) -> TaskStatus:
+        """Ask the department until it decides (``inquiry``: its answer already given). ``waited=False``
+        (resumed in a new run): wait before the first inquiry, as the previous run was doing."""
+        inp = self._inp
+        d = inp.department
+        endpoint = self._endpoint()
+        options = self._activity_options()
+        rnd = self.state.round
         while True:
-            if inquiry is None:
+            if inquiry is None and waited:
                 self._inquiries += 1
                 try:
                     inquiry = await workflow.execute_activity(
                         ActivityName.INQUIRE,
-                        InquireInput(
-                            endpoint=endpoint, application_id=inp.application_id, receipt_no=receipt.receipt_no
-                        ),
+                        InquireInput(endpoint=endpoint, application_id=inp.application_id, receipt_no=receipt_no),
                         result_type=Inquiry,
                         activity_id=f"{d.code}.inquire.r{rnd}.{self._inquiries}",
                         **options,
@@ -321,26 +381,30 @@ class DepartmentTask:
                     self._stop_if_withdrawing()
                     return self._failed(err)
                 self._stop_if_withdrawing()
-            if inquiry.status == "completed":
+            waited = True
+            if inquiry is None:
+                pass  # resumed: the wait below comes first
+            elif inquiry.status == "completed":
                 try:
                     result = validate_result(d.code, inquiry.result or {})
                 except ValueError as exc:
                     workflow.logger.warning("department result does not match its schema: %s", exc)
                     return self._finish(TaskStatus.MANUAL, reason=f"部门返回结果格式不符，需人工核对：{exc}")
                 return self._finish(TaskStatus.COMPLETED, result=result)
-            if inquiry.status == "rejected":
+            elif inquiry.status == "rejected":
                 return self._finish(TaskStatus.REJECTED, reason=inquiry.reason or "部门退回，需补正")
-            if inquiry.status == "withdrawn":  # withdrawn at the department, not through kaiban: a person must look
+            elif inquiry.status == "withdrawn":  # withdrawn at the department, not through kaiban: a person must look
                 return self._finish(TaskStatus.MANUAL, reason="部门系统显示该件已撤回，需窗口人工核实")
-            if self.state.status is not TaskStatus.IN_REVIEW:
+            elif self.state.status is not TaskStatus.IN_REVIEW:
                 self._update(status=TaskStatus.IN_REVIEW)
             # Still reviewing: ask again later, backing off (a durable timer); a callback ends the wait at once.
             inquiry = None
+            delay = self._poll_delay
             try:
                 wait = self._next_inquiry(workflow.now(), delay) if self._next_inquiry else delay
-                await workflow.wait_condition(lambda: self._callback is not None, timeout=timedelta(seconds=wait))
+                await self._park(lambda: self._callback is not None, timeout=timedelta(seconds=wait))
             except TimeoutError:
-                delay = min(delay * 1.5, inp.timing.poll_max_s)
+                self._poll_delay = min(delay * 1.5, inp.timing.poll_max_s)
                 continue
             callback, self._callback = self._callback, None
             assert callback is not None
@@ -394,12 +458,13 @@ class DepartmentTask:
         workflow.logger.info("escalation %s to %s for department %s", step.level, step.audience, d.code)
         self._update(sla_state=self._ladder.sla_state)
         self._on_escalation(esc)
-        await start_notification(
+        notice = await start_notification(
             esc,
             application_id=inp.application_id,
             window_id=inp.request.application.window.window_id,
             subject=f"{d.name}·{d.task}" if d.task else d.name,
         )
+        self._notices = [n for n in self._notices if not n.done()] + [notice]
 
     # -- helpers ----------------------------------------------------------------------------------
 

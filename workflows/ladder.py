@@ -19,6 +19,7 @@ from temporalio import workflow
 with workflow.unsafe.imports_passed_through():
     from domain.deadlines import DeadlinePlan, PlannedStep
     from domain.escalation import LEVEL_SLA_STATE
+    from workflows.models import LadderCarry
 
 
 class Ladder:
@@ -31,6 +32,29 @@ class Ladder:
         self._recalendar = False
         #: the deadline an extension set (holds whatever the calendar); None: planned from working time
         self.fixed_due: datetime | None = None
+        self._busy = False  # firing a step or re-planning (not a point to continue the workflow as new at)
+
+    @classmethod
+    def restore(cls, carry: LadderCarry) -> Ladder:
+        """The ladder as a previous run of the workflow left it (continue-as-new)."""
+        ladder = cls(carry.plan)
+        ladder.version, ladder.sla_state, ladder._next, ladder.fixed_due = (
+            carry.version,
+            carry.sla_state,
+            carry.next,
+            carry.fixed_due,
+        )
+        return ladder
+
+    def carry(self) -> LadderCarry:
+        return LadderCarry(
+            plan=self.plan, version=self.version, next=self._next, sla_state=self.sla_state, fixed_due=self.fixed_due
+        )
+
+    @property
+    def parked(self) -> bool:
+        """Waiting for its next step with nothing asked of it: its state is all there is to carry over."""
+        return not self._busy and self._requested_due is None and not self._recalendar
 
     @property
     def due_at(self) -> datetime:
@@ -65,6 +89,7 @@ class Ladder:
                 if self._requested_due is not None:
                     self.fixed_due, self._requested_due = self._requested_due, None
                 self._recalendar = False
+                self._busy = True
                 self.plan = await replan(self.fixed_due)
                 self.version += 1
                 now = workflow.now()
@@ -73,6 +98,7 @@ class Ladder:
                 self.sla_state = LEVEL_SLA_STATE.get(passed[-1], "on_track") if passed else "on_track"
                 if extended is not None:
                     await extended()
+                self._busy = False
                 continue
             if self._next >= len(self.plan.steps):
                 if plan_more is None:
@@ -90,4 +116,6 @@ class Ladder:
                     pass
             self._next += 1
             self.sla_state = LEVEL_SLA_STATE.get(step.level, self.sla_state)
+            self._busy = True
             await fire(step)
+            self._busy = False

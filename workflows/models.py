@@ -25,6 +25,7 @@ class ApplicationInput(BaseModel):
     timing: Timing = Field(default_factory=Timing)
     task_queue: str = "kaiban"
     robot_task_queue: str = "kaiban-robots"
+    carried: Carried | None = None  # what the previous run left (continue-as-new); None: the first run
 
     # replays and queries re-validate the payload: date rules are judged on the submission day
     _as_of_submission = judged_as_of("submitted_at")
@@ -170,3 +171,42 @@ class ApplicationView(BaseModel):
     deadline_changes: list[DeadlineChange] = Field(default_factory=list)
     withdrawal: Withdrawal | None = None
     history: list[HistoryEntry] = Field(default_factory=list)
+
+
+# -- continue-as-new: what one run of an application's workflow hands the next -----------------------
+
+
+class LadderCarry(BaseModel):
+    """An escalation ladder mid-way: its plan, the next step to fire, the deadline's version."""
+
+    plan: DeadlinePlan
+    version: int
+    next: int
+    sla_state: str
+    fixed_due: datetime | None = None
+
+
+class TaskCarry(BaseModel):
+    """A department task waiting (for its department, a correction or a person) between two runs."""
+
+    ladder: LadderCarry | None = None  # None: not timed (a rejected task waits for the clerk)
+    inquiries: int = 0
+    poll_delay_s: float
+    withdrawal_refusal: str | None = None
+
+
+class Carried(BaseModel):
+    """An application's state at the end of a run, for the next (its history starts afresh)."""
+
+    runs: int = Field(description="how many runs came before this one")
+    planning: PlanningBasis
+    application: Application  # as corrected
+    states: dict[str, DepartmentState]
+    tasks: dict[str, TaskCarry]  # the tasks that were running (waiting): resumed where they were
+    ladder: LadderCarry
+    escalations: list[Escalation]
+    deadline_changes: list[DeadlineChange]
+    history: list[HistoryEntry]
+
+
+ApplicationInput.model_rebuild()  # its ``carried`` is defined after it

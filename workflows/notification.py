@@ -34,8 +34,11 @@ class NotificationWorkflow:
         )
 
 
-async def start_notification(esc: Escalation, *, application_id: str, window_id: str, subject: str) -> None:
-    """Hand one fired step to its own Notification workflow (abandoned: it outlives its starter)."""
+async def start_notification(
+    esc: Escalation, *, application_id: str, window_id: str, subject: str
+) -> workflow.ChildWorkflowHandle:
+    """Hand one fired step to its own Notification workflow (abandoned: it outlives its starter); its handle
+    (done once the notification is delivered or given up)."""
     n = Notification(
         key=esc.key,
         application_id=application_id,
@@ -56,6 +59,6 @@ async def start_notification(esc: Escalation, *, application_id: str, window_id:
             due_at=esc.due_at,
         ),
     )
-    await workflow.start_child_workflow(
+    return await workflow.start_child_workflow(
         NotificationWorkflow.run, n, id=f"notify.{esc.key}", parent_close_policy=ParentClosePolicy.ABANDON
     )
