@@ -28,7 +28,7 @@ class Behaviour:
     slow_s: float = 0.0
     maintenance: bool = False
     maintenance_retry_after_s: int = 120
-    version: Literal[1, 2] = 1
+    version: Literal[1, 2, 3] = 1
 
     def __post_init__(self) -> None:
         problems = behaviour_problems(dataclasses.asdict(self))
@@ -59,8 +59,8 @@ def behaviour_problems(values: Mapping[str, Any]) -> list[str]:
             out.append(f"{k} must be an integer >= 0")
         elif k == "captcha" and v not in (None, "arithmetic", "characters", "image", "image_hard"):
             out.append(f"{k} must be null, 'arithmetic', 'characters', 'image' or 'image_hard'")
-        elif k == "version" and (isinstance(v, bool) or v not in (1, 2)):
-            out.append(f"{k} must be 1 or 2")
+        elif k == "version" and (isinstance(v, bool) or v not in (1, 2, 3)):
+            out.append(f"{k} must be 1, 2 or 3")
     return out
 
 

@@ -1,5 +1,5 @@
 """The portals as data: each department's wizard (steps, fields, labels, checks), what it issues,
-and version 2 of the portals (the same wizard, relabelled)."""
+and versions 2 and 3 of the portals (redesigned; with a new required field)."""
 
 from __future__ import annotations
 
@@ -72,7 +72,12 @@ class PortalSpec:
     attachments: bool = False
 
 
-# version 2 of the portals: the same wizard, relabelled (every other label unchanged)
+# Version 2 of the portals: the same form redesigned as a real portal changes without notice. Labels
+# become synonyms (V2_LABELS), the fields of each step after the first are reordered (reversed), one field
+# of the first step moves to the start of the second (``moved_field``) and every control gets a new name
+# and id (V2_PREFIX). Version 3 is version 2 plus a new required field on the first step (V3_FIELD), which
+# no robot flow can fill. ``version_labels`` is the rename table (for tests: the truth a proposal is checked
+# against).
 V2_LABELS: dict[str, str] = {
     "外部业务编号": "关联业务编号",
     "企业名称": "名称（字号全称）",
@@ -80,21 +85,86 @@ V2_LABELS: dict[str, str] = {
     "统一社会信用代码": "社会信用代码（18位）",
     "企业类型": "市场主体类型",
     "经办人姓名": "经办人",
+    "经办人手机号码": "经办人联系电话",
+    "经办人身份证号码": "经办人证件号码",
     "职工人数": "在职职工人数",
+    "法定代表人姓名": "法人代表",
+    "法定代表人身份证号码": "法人代表身份证件号",
+    "单位缴存比例（%）": "单位缴存率（%）",
+    "单位地址": "单位注册地址",
+    "住所详细地址": "住所（详细地址）",
 }
 V2_PREFIX = "v2_"
+V3_PREFIX = "v3_"
+V3_FIELD_NAME = "unit_email"
+V3_FIELD_LABEL = "单位电子邮箱"
 
 
-def v2_step(step: StepSpec) -> StepSpec:
-    def relabel(f: FieldSpec) -> FieldSpec:
-        return replace(f, label=V2_LABELS.get(f.label, f.label))
+def _relabel(f: FieldSpec) -> FieldSpec:
+    return replace(f, label=V2_LABELS.get(f.label, f.label))
 
-    rep = step.repeat
-    return replace(
-        step,
-        fields=tuple(relabel(f) for f in step.fields),
-        repeat=replace(rep, fields=tuple(relabel(f) for f in rep.fields)) if rep else None,
-    )
+
+def moved_field(steps: tuple[StepSpec, ...]) -> str | None:
+    """The field version 2 moves from the first step to the second: the last one of the first step that
+    is no row count of a repeated group (a count must come before its rows) and no group of checkboxes."""
+    if len(steps) < 2:
+        return None
+    counts = {s.repeat.count_field for s in steps if s.repeat}
+    candidates = [f for f in steps[0].fields[1:] if f.name not in counts and f.kind != "checkboxes"]
+    return candidates[-1].name if candidates else None
+
+
+def v2_steps(steps: tuple[StepSpec, ...]) -> tuple[StepSpec, ...]:
+    """Version 2 of a wizard (see above): relabelled, reordered, one field moved to the next step."""
+    moved = moved_field(steps)
+    out: list[StepSpec] = []
+    carried: tuple[FieldSpec, ...] = ()
+    for i, step in enumerate(steps):
+        fields = tuple(_relabel(f) for f in step.fields)
+        if i == 0:
+            carried = tuple(f for f in fields if f.name == moved)
+            fields = tuple(f for f in fields if f.name != moved)
+        else:
+            fields = tuple(reversed(fields))
+            if i == 1:
+                fields = carried + fields
+        rep = step.repeat
+        out.append(
+            replace(
+                step,
+                fields=fields,
+                repeat=replace(rep, fields=tuple(_relabel(f) for f in rep.fields)) if rep else None,
+            )
+        )
+    return tuple(out)
+
+
+def v3_steps(steps: tuple[StepSpec, ...]) -> tuple[StepSpec, ...]:
+    """Version 3: version 2 with a new required field at the end of the first step."""
+    v2 = v2_steps(steps)
+    first = replace(v2[0], fields=(*v2[0].fields, FieldSpec(V3_FIELD_NAME, V3_FIELD_LABEL, hint="必填")))
+    return (first, *v2[1:])
+
+
+def version_labels(steps: tuple[StepSpec, ...], version: int) -> dict[str, tuple[int, str]]:
+    """The rename table of a version: each version-1 label (of a repeated row: without its legend) -> the
+    step (0-based) and label it has in that version."""
+    changed = {1: steps, 2: v2_steps(steps), 3: v3_steps(steps)}[version]
+    where: dict[str, tuple[int, str]] = {}
+    for i, step in enumerate(changed):
+        for f in step.fields:
+            where[f.name] = (i, f.label)
+        if step.repeat:
+            for f in step.repeat.fields:
+                where[f"{step.repeat.name}.{f.name}"] = (i, f.label)
+    out: dict[str, tuple[int, str]] = {}
+    for step in steps:
+        for f in step.fields:
+            out[f.label] = where[f.name]
+        if step.repeat:
+            for f in step.repeat.fields:
+                out[f.label] = where[f"{step.repeat.name}.{f.name}"]
+    return out
 
 
 def _external_ref() -> FieldSpec:

@@ -19,7 +19,7 @@ from simulators.portal import store
 from simulators.portal.behaviour import Behaviour
 from simulators.portal.filings import Filings, PortalStore
 from simulators.portal.forms import display
-from simulators.portal.specs import V2_PREFIX, PortalSpec, StepSpec, v2_step
+from simulators.portal.specs import V2_PREFIX, V3_PREFIX, PortalSpec, StepSpec, v2_steps, v3_steps
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates" / "portal"
 SESSION_COOKIE = "PORTALSESSID"
@@ -84,7 +84,7 @@ class Portal:
             self.filings = PortalStore(self.db_path, self.spec)
         self.rng = random.Random(self.behaviour.error_seed)
         self.templates = _templates(self.spec)
-        self.v2_steps = tuple(v2_step(step) for step in self.spec.steps)
+        self.versions = {1: self.spec.steps, 2: v2_steps(self.spec.steps), 3: v3_steps(self.spec.steps)}
         self.n_steps = len(self.spec.steps)
 
     # --- sessions ---------------------------------------------------------------------
@@ -125,10 +125,10 @@ class Portal:
     # --- the wizard as the current version shows it -----------------------------------
 
     def steps(self) -> tuple[StepSpec, ...]:
-        return self.v2_steps if self.behaviour.version == 2 else self.spec.steps
+        return self.versions[self.behaviour.version]
 
     def wire_prefix(self) -> str:
-        return V2_PREFIX if self.behaviour.version == 2 else ""
+        return {1: "", 2: V2_PREFIX, 3: V3_PREFIX}[self.behaviour.version]
 
     def first_open_step(self, session: dict[str, Any]) -> int:
         done = session["done"]

@@ -107,6 +107,21 @@ async def step_submit(request: Request, portal: PortalDep, n: int) -> Response:
     return RedirectResponse(nxt, status_code=303)
 
 
+BLANK_FORM = "/apply/form"
+
+
+@router.get(BLANK_FORM, response_class=HTMLResponse)
+async def blank_form(request: Request, portal: PortalDep) -> Response:
+    """The whole form of the current version as a sample (样表): every step with its controls, disabled; a
+    repeated group shown once (its first row). Nothing is entered here and the draft is left alone."""
+    session = portal.session(request)
+    one_row = {rep.count_field: "1" for rep in (s.repeat for s in portal.steps()) if rep}
+    steps = [(n, step, step_groups(step, one_row)) for n, step in enumerate(portal.steps(), 1)]
+    return portal.render(
+        "blank.html", session, page_title="表单样表", steps=steps, total=portal.n_steps, prefix=portal.wire_prefix()
+    )
+
+
 @router.get("/apply/confirm", response_class=HTMLResponse)
 async def confirm(request: Request, portal: PortalDep) -> Response:
     session = portal.session(request)

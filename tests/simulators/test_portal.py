@@ -663,11 +663,11 @@ async def test_admin_behaviour_is_read_changed_and_validated(tmp_path):
         r = await c.get("/login")
         assert r.status_code == 503 and r.headers["retry-after"] == "30" and "系统维护中" in r.text
         assert (await c.get("/_admin/health")).status_code == 200  # admin is exempt
-        for bad in ({"version": 3}, {"captcha": "audio"}, {"error_rate": 2}, {"nonsense": 1}, [1]):
+        for bad in ({"version": 4}, {"captcha": "audio"}, {"error_rate": 2}, {"nonsense": 1}, [1]):
             assert (await c.put("/_admin/behaviour", json=bad)).status_code == 422
         assert (await c.get("/_admin/behaviour")).json()["version"] == 1
     with pytest.raises(ValueError):
-        make_app("hpf", tmp_path, version=3)
+        make_app("hpf", tmp_path, version=4)
 
 
 async def test_error_rate_is_repeatable_with_a_seed(tmp_path):
