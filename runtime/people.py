@@ -73,6 +73,16 @@ class PeopleSettings(BaseModel):
     session_max_age_s: int = Field(default=10 * 3600, ge=60)
     # People who sign in with a password: KAIBAN_USERS_FILE (hashes only). Empty in development: DEV_USERS
     users_file: Path | None = None
+    # Single sign-on of the pages through the province's OIDC provider (authorization code, PKCE S256, state
+    # and nonce): on when KAIBAN_OIDC_ISSUER, _AUDIENCE, _JWKS_URL (the API's, runtime.access) and
+    # KAIBAN_OIDC_CLIENT_ID are set. The ID token's audience is the client id; roles come from its claims.
+    oidc_client_id: str | None = None
+    oidc_client_secret: str | None = Field(None, repr=False)  # a confidential client (client_secret_basic)
+    # Default: <issuer>/.well-known/openid-configuration
+    oidc_discovery_url: str | None = None
+    # Default: <the request's base URL>/login/sso/callback; set it behind a proxy that rewrites the host
+    oidc_redirect_url: str | None = None
+    oidc_scopes: str = "openid profile"
 
     def page_users(self) -> list[PageUser]:
         return read_users_file(self.users_file) if self.users_file is not None else []

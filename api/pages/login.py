@@ -9,17 +9,15 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from api.pages.render import PageRoute, home_of, page
-from api.pages.session import CSRF_FIELD, SessionDep, csrf_ok, sessions
+from api.pages.session import CSRF_FIELD, SessionDep, csrf_ok, local_target, sessions
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 log = structlog.get_logger(__name__)
 
 
-def _local(target: str | None) -> str | None:
-    """``next`` only ever leads within kaiban (no //host, no scheme)."""
-    if target and target.startswith("/") and not target.startswith(("//", "/\\")):
-        return target
-    return None
+def _sso(request: Request) -> bool:
+    """Whether /login offers single sign-on (api.pages.sso: configured for this deployment)."""
+    return getattr(request.app.state, "page_sso", None) is not None
 
 
 @router.get("/", response_class=RedirectResponse)
@@ -34,7 +32,9 @@ async def home(request: Request) -> Response:
 async def login_form(request: Request, next: str | None = None) -> Response:
     store = sessions(request)
     session = store.read(request) or store.anonymous()
-    response = page(request, "login.html", None, csrf=session.csrf, next=_local(next) or "", error=None)
+    response = page(
+        request, "login.html", None, csrf=session.csrf, next=local_target(next) or "", error=None, sso=_sso(request)
+    )
     store.write(response, session)
     return response
 
@@ -45,7 +45,7 @@ async def login(request: Request) -> Response:
     form = await request.form()
     username = str(form.get("username") or "").strip()
     password = str(form.get("password") or "")
-    target = _local(str(form.get("next") or ""))
+    target = local_target(str(form.get("next") or ""))
     session = store.read(request)
     if session is None or not csrf_ok(session, str(form.get(CSRF_FIELD) or "")):
         session = store.anonymous()
@@ -62,7 +62,9 @@ async def login(request: Request) -> Response:
         error, status = "用户名或密码不正确", 401
     request.state.refusal = f"login_failed: {error}"
     log.info("page_login_refused", status_code=status)
-    response = page(request, "login.html", None, status, csrf=session.csrf, next=target or "", error=error)
+    response = page(
+        request, "login.html", None, status, csrf=session.csrf, next=target or "", error=error, sso=_sso(request)
+    )
     store.write(response, session)
     return response
 

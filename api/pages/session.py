@@ -118,6 +118,13 @@ def page_session(request: Request) -> Session:
     return session
 
 
+def local_target(target: str | None) -> str | None:
+    """``next`` only ever leads within kaiban (no //host, no scheme)."""
+    if target and target.startswith("/") and not target.startswith(("//", "/\\")):
+        return target
+    return None
+
+
 def csrf_ok(session: Session, sent: str | None) -> bool:
     return bool(sent) and hmac.compare_digest(session.csrf.encode(), str(sent).encode())
 
