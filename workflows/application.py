@@ -60,8 +60,8 @@ INQUIRIES_IN_WORKING_HOURS = "inquiries-in-working-hours"
 CONTINUE_AS_NEW = "continue-as-new-past-history-size"
 #: every patch a continued run takes (it began after each), marked at its start: first marked in an update's
 #: handler, a replay may not yet know of the marker and take the old branch
-PATCHES = (INQUIRIES_IN_WORKING_HOURS, WITHDRAWAL_REFUSABLE, UNBOUNDED_TRANSIENT_RETRIES, EXACT_EXTENSION)
-PATCHES += (DAILY_DIGEST, RECEIPT_IN_MEMO)
+_FIRST_PATCHES = (INQUIRIES_IN_WORKING_HOURS, WITHDRAWAL_REFUSABLE, UNBOUNDED_TRANSIENT_RETRIES, EXACT_EXTENSION)
+PATCHES = (*_FIRST_PATCHES, DAILY_DIGEST, RECEIPT_IN_MEMO)
 # Patch id WITHDRAWAL_REFUSABLE (``workflows.department``): a withdrawal asks the licence department first,
 # after its robot has stopped, and is refused when it has approved meanwhile (the application goes on)
 
