@@ -93,7 +93,7 @@ class FiguresCache:
         self._kept: dict[Any, tuple[float, Figures]] = {}
 
     async def get(self, client: Client, identity: Identity, calendar: WorkingCalendar, at: datetime) -> Figures:
-        key = (identity.windows, _start_of_today(at))
+        key = (identity.role, identity.window_id, identity.windows, _start_of_today(at))  # what it sees
         hit = self._kept.get(key)
         if hit is not None and time.monotonic() - hit[0] < CACHE_S:
             return hit[1]
