@@ -10,8 +10,8 @@ activity turns progress into heartbeats; personal data and passwords are never l
 from __future__ import annotations
 
 import inspect
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
@@ -21,6 +21,7 @@ from pydantic import ValidationError
 from bots import evidence
 from bots.attachments import Attachment, AttachmentPage, attachment_page_or, past_last_step
 from bots.errors import PortalChanged, SessionExpired, SubmissionNotFound, WithdrawalRefused, portal_errors
+from bots.healing import MappingNeeded, Synonyms, apply_mapping, load_synonyms, propose, read_form
 from bots.mappings import CLOSED, FLOWS, STATUSES, FlowStep, PortalFlow, require_uscc
 from bots.pages import ConfirmPage, LoginPage, ProgressPage, WizardStepPage, parse_time
 from bots.portal_page import FieldValue
@@ -31,6 +32,7 @@ __all__ = [
     "FLOWS",
     "Attachment",
     "FlowStep",
+    "Healing",
     "PortalAccess",
     "PortalFlow",
     "StepCallback",
@@ -55,6 +57,16 @@ class PortalAccess:
 
 
 StepCallback = Callable[[str], Awaitable[None] | None] | None
+
+
+@dataclass(frozen=True)
+class Healing:
+    """What a dispatch does when the portal's form changed (bots/healing.py): the approved mappings of
+    this department's portal by form version (fingerprint), the synonyms, the confidence threshold."""
+
+    approved: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    synonyms: Synonyms = field(default_factory=load_synonyms)
+    threshold: float = 85.0
 
 
 def _flow(department: str) -> PortalFlow:
@@ -141,8 +153,12 @@ async def dispatch(
     *,
     resume_from: str | None = None,
     attachments: Sequence[Attachment] = (),
+    healing: Healing | None = None,
 ) -> Receipt:
     """File ``request`` at its department's portal (at most once per application id); return the receipt.
+
+    ``healing``: when given, a form whose labels changed is read (typing nothing) and filed through an
+    approved mapping of its version, or :class:`bots.healing.MappingNeeded` carries a proposal for one.
 
     ``resume_from``: the last step a previous attempt of this task reached (its heartbeat); from a
     form step on, a form the portal still holds for this application is continued (bots/README.md).
@@ -160,6 +176,10 @@ async def dispatch(
         progress, reused = await _log_in_and_open_progress(page, access, flow)
         # a form can only be left on the portal in a session that outlived the previous attempt
         resume = step_rank(flow.department, resume_from) >= 0
+        if resume and healing is not None and healing.approved:
+            # a changed form's draft is not read back by its old labels: a new form (the search comes first)
+            blog.info("robot.dispatch.no_draft_to_resume", resume_from=resume_from, reason="mapped_portal")
+            resume = False
         if resume and not reused:
             blog.info("robot.dispatch.no_draft_to_resume", resume_from=resume_from, reason="new_session")
             resume = False
@@ -184,9 +204,17 @@ async def dispatch(
                     resume = False  # once: after a re-login the draft is gone with the old session
                     await steps.once("resume_draft")
                     menu, start = await _resume_point(progress, access, flow, request, resume_from, blog)
-                return await _file(
-                    menu, flow, request, step_values, steps.once, blog, start=start, attachments=attachments
-                )
+                try:
+                    return await _file(
+                        menu, flow, request, step_values, steps.once, blog, start=start, attachments=attachments
+                    )
+                except PortalChanged as exc:
+                    if healing is None or not steps.current.startswith("form:"):
+                        raise
+                    mapped = await _healed(page, access, flow, step_values, healing, steps, blog, exc)
+                    form_page = WizardStepPage(page)  # the sample page has the main menu: a new form from there
+                    await form_page.snapshot()
+                    return await _file(form_page, flow, request, mapped, steps.once, blog, attachments=attachments)
             except SessionExpired:
                 # logged out mid-form (会话已过期): the draft went with the session. Log in again,
                 # search again (the submission may have been stored), and fill the form anew.
@@ -196,6 +224,45 @@ async def dispatch(
                 blog.info("robot.dispatch.session_expired", step=steps.current, relogin=relogins)
                 await steps("relogin")
                 progress, _ = await _log_in_and_open_progress(page, access, flow)
+
+
+async def _healed(
+    page: Page,
+    access: PortalAccess,
+    flow: PortalFlow,
+    step_values: list[tuple[FlowStep, dict[str, FieldValue]]],
+    healing: Healing,
+    steps: _Steps,
+    blog: Any,
+    changed: PortalChanged,
+) -> list[tuple[FlowStep, dict[str, FieldValue]]]:
+    """The form changed (``changed``, raised before any keystroke in it): read the whole new form; with an
+    approved mapping of its version, the flow's values regrouped by it; else raise MappingNeeded."""
+    await steps("read_changed_form")
+    form, shots = await read_form(page, access.base_url)
+    approved = healing.approved.get(form.fingerprint)
+    if approved is not None:
+        blog.info("robot.mapping_used", fingerprint=form.fingerprint, mapping_id=approved.get("id"))
+        return apply_mapping(approved, step_values, [fs.slug for fs in flow.steps])
+    proposal = propose(
+        flow.department, form, step_values, healing.synonyms, threshold=healing.threshold, screenshots=shots
+    )
+    blog.info(
+        "robot.mapping_proposed",
+        fingerprint=proposal.fingerprint,
+        fields=len(proposal.fields),
+        low_confidence=len(proposal.low_confidence),
+        unfilled_required=len(proposal.unfilled_required),
+        changed=changed.message[:200],
+    )
+    what = (
+        f"new required fields the flow cannot give: {', '.join(proposal.unfilled_required)}"
+        if proposal.needs_developer
+        else f"{len(proposal.fields)} fields matched, {len(proposal.low_confidence)} below {healing.threshold:g}"
+    )
+    raise MappingNeeded(
+        f"the portal's form changed (version {proposal.fingerprint}): {what}", proposal=proposal
+    ) from changed
 
 
 MAX_RELOGINS = 5  # per dispatch: a portal that logs us out more often is treated as unavailable (retried)
