@@ -41,10 +41,12 @@ from activities.models import (
     InquireInput,
     WithdrawInput,
 )
+from activities.portal_mappings import PortalMappings
 from bots import errors as bot_errors
 from bots import flows
 from bots.browser import BrowserPool
 from bots.evidence import make_label
+from bots.healing import MappingNeeded
 from domain.results import Inquiry, Receipt
 from domain.status import Channel
 from runtime.settings import Settings
@@ -58,9 +60,12 @@ def _log() -> structlog.typing.FilteringBoundLogger:
 class DepartmentActivities:
     """Activities with their dependencies: settings, one browser pool, one HTTP client per API department."""
 
-    def __init__(self, settings: Settings, browser_pool: BrowserPool | None) -> None:
+    def __init__(
+        self, settings: Settings, browser_pool: BrowserPool | None, *, mappings: PortalMappings | None = None
+    ) -> None:
         self._settings = settings
         self._pool = browser_pool
+        self._mappings = mappings or PortalMappings(settings)  # changed portals' approved mappings and proposals
         self._api_clients: dict[tuple[str, str], api_client.DepartmentApiClient] = {}
 
     async def aclose(self) -> None:
@@ -134,11 +139,21 @@ class DepartmentActivities:
         progress = _Progress(code, resume_from)
         # the materials the catalog names for this department, for the portal's attachment step
         files = await asyncio.to_thread(attachments_for, self._settings, code, inp.request.application)
-        async with self._robot_page(inp.endpoint, application_id, affinity=application_id) as (page, access):
-            receipt = await flows.dispatch(
-                page, access, inp.request, on_step=progress, resume_from=resume_from, attachments=files
-            )
-            shot = await self._browser().save_screenshot(page, _label(code, application_id, action="receipt"))
+        healing = await self._mappings.healing(code)  # a changed form is filed through its approved mapping
+        try:
+            async with self._robot_page(inp.endpoint, application_id, affinity=application_id) as (page, access):
+                receipt = await flows.dispatch(
+                    page,
+                    access,
+                    inp.request,
+                    on_step=progress,
+                    resume_from=resume_from,
+                    attachments=files,
+                    healing=healing,
+                )
+                shot = await self._browser().save_screenshot(page, _label(code, application_id, action="receipt"))
+        except MappingNeeded as exc:  # proposed for an admin (or a developer): the task waits for a person
+            raise await self._mappings.proposed(exc, code, application_id) from exc
         if shot:
             receipt = receipt.model_copy(update={"evidence": {RECEIPT_SCREENSHOT: shot}})
         return receipt

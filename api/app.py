@@ -25,6 +25,7 @@ from api.routers import (
     evidence,
     health,
     materials,
+    portal_mappings,
     retry,
     supervision,
 )
@@ -74,6 +75,7 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
     app.include_router(materials.router)
     app.include_router(materials.prereview_router)
     app.include_router(admin_calendar.router)
+    app.include_router(portal_mappings.router)
     install_pages(app, settings)  # the pages for people: /login, /applications/…, /board
     app.add_middleware(
         BodyLimitMiddleware,

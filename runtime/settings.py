@@ -150,6 +150,8 @@ class Settings(BaseSettings, Timing, AccessSettings, PeopleSettings, MaterialSet
     robot_recycle_after_tasks: int = Field(default=200, ge=0)  # a new Chromium after that many pages; 0: never
     # answers to a login's image captcha, each on a new picture, before the attempt fails (retried later)
     robot_captcha_attempts: int = Field(default=5, ge=1, le=20)
+    # a changed portal's proposed field mapping: a field scored below this (0-100) needs a person's confirmation
+    robot_mapping_threshold: float = Field(default=85.0, ge=0, le=100)
     # Retries and polling: the fields of runtime.timing.Timing (KAIBAN_ROBOT_TASK_TIMEOUT_S, KAIBAN_POLL_MAX_S, …)
 
     # Simulated departments (``make run``): how long a department takes to "process"

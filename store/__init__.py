@@ -4,7 +4,8 @@
 escalation notices and their deliveries, ``store.applications`` the submitted applications (window,
 clerk, idempotency key), ``store.audit`` the append-only audit trail and ``store.callbacks`` the
 department callback signatures seen (replays refused), ``store.calendars`` the official holiday
-arrangements admins loaded. Imports only ``runtime``, ``domain`` and third-party libraries.
+arrangements admins loaded, ``store.mappings`` the field mappings of changed portals. Imports only
+``runtime``, ``domain`` and third-party libraries.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from store.audit import ANONYMOUS, AuditEntry, AuditStore, Outcome
 from store.calendars import CalendarStore, LoadedYear
 from store.callbacks import CallbackReplayGuard
 from store.db import Database, safe_url, upgrade
+from store.mappings import MappingRecord, MappingStore
 from store.notices import Notice, NoticeStore
 
 
@@ -29,6 +31,7 @@ class Store:
         self.audit = AuditStore(self.db)
         self.callbacks = CallbackReplayGuard(self.db)
         self.calendars = CalendarStore(self.db)
+        self.mappings = MappingStore(self.db)
 
     @classmethod
     def open(cls, url: str | URL) -> Store:
@@ -53,6 +56,8 @@ __all__ = [
     "CallbackReplayGuard",
     "Database",
     "LoadedYear",
+    "MappingRecord",
+    "MappingStore",
     "Notice",
     "NoticeStore",
     "Outcome",

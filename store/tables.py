@@ -245,3 +245,28 @@ class MaterialFindingRow(Base):
 
 
 Index("ix_material_findings_material", MaterialFindingRow.material_id)
+
+
+class PortalMappingRow(Base):
+    """A field mapping for one version (fingerprint) of a department's changed portal form: proposed by a
+    robot, decided by an admin. One per department and version."""
+
+    __tablename__ = "portal_mappings"
+
+    mapping_id: Mapped[str] = mapped_column(primary_key=True)
+    department: Mapped[str]
+    fingerprint: Mapped[str]
+    status: Mapped[str]  # proposed | approved | rejected | needs_developer
+    proposal: Mapped[dict[str, Any]]  # bots.healing.Proposal.as_dict()
+    mapping: Mapped[dict[str, Any] | None]  # the approved mapping: {"titles": [...], "fields": {label: {step, label}}}
+    screenshots: Mapped[list[str] | None] = mapped_column(JSON)  # evidence paths, one per step of the form
+    proposed_at: Mapped[datetime]
+    proposed_for: Mapped[str | None]  # the application whose task met the form first
+    decided_at: Mapped[datetime | None]
+    decided_by: Mapped[str | None]
+    note: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (
+        CheckConstraint("status IN ('proposed', 'approved', 'rejected', 'needs_developer')", name="status"),
+        UniqueConstraint("department", "fingerprint", name="uq_portal_mappings_version"),
+    )

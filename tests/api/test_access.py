@@ -13,12 +13,14 @@ from api.app import create_app
 from domain.status import ApplicationStatus
 from runtime.settings import Settings
 from store.db import Database
+from store.mappings import MappingStore, mapping_id_of
 from store.materials import MaterialStore, material_id_of
 from tests.support.applications import APP_ID, store_with_application
 from workflows.models import ApplicationView, DeadlineChange
 
 ROOT = Path(__file__).resolve().parents[2]
 MATERIAL_ID = material_id_of("TY-XD-01", "a" * 64, "id_card")
+MAPPING_ID = mapping_id_of("hpf", "f" * 16)
 
 TOKENS = {
     "no identity": None,
@@ -111,6 +113,7 @@ def api(tmp_path_factory):
     evidence.mkdir(parents=True)
     (evidence / f"amr-{APP_ID}-receipt-attempt1.png").write_bytes(b"\x89PNG\r\n\x1a\n")
     material_of_the_window(url)
+    proposal_for_hpf(url)
     settings = Settings(database_url=url, evidence_dir=tmp / "evidence", objects_url=str(tmp / "objects"))
     fake = FakeTemporal()
     with TestClient(create_app(settings, client=fake)) as http:
@@ -134,9 +137,23 @@ def material_of_the_window(url: str) -> None:
         db.close()
 
 
+def proposal_for_hpf(url: str) -> None:
+    """A robot's proposal for a changed hpf portal (``MAPPING_ID``), undecided."""
+    db = Database(url)
+    try:
+        proposal = {"threshold": 85.0, "titles": ["单位信息"], "low_confidence": [], "unfilled_required": [],
+                    "fields": [{"flow_step": "unit", "flow_label": "单位名称", "step": 0, "label": "单位全称",
+                                "score": 90.0}]}  # fmt: skip
+        record, _ = MappingStore(db).propose(department="hpf", fingerprint="f" * 16, proposal=proposal)
+        assert record.mapping_id == MAPPING_ID
+    finally:
+        db.close()
+
+
 def request_for(endpoint: str, sample: dict) -> tuple[str, str, dict]:
     method, path = endpoint.split(" ", 1)
     path = path.replace("{id}", APP_ID).replace("{code}", "hpf").replace("{material_id}", MATERIAL_ID)
+    path = path.replace("{mapping_id}", MAPPING_ID)
     path = path.replace("{path}", f"2026-11-30/amr-{APP_ID}-receipt-attempt1.png")
     # a year chinese-calendar carries to read, a year it does not to load
     path = path.replace("{year}", "2027" if method == "PUT" else "2026")
@@ -155,6 +172,8 @@ def request_for(endpoint: str, sample: dict) -> tuple[str, str, dict]:
         kwargs["json"] = sample
     elif path.endswith("/manual-completion"):
         kwargs["json"] = {"result": {"hpf_unit_account": "HPF-2026-0001"}}
+    elif path.endswith("/approval"):
+        kwargs["json"] = {"approve": False, "note": "字段不符"}  # rejected: nothing to resume
     elif path.endswith("/retry"):
         kwargs["json"] = {"note": "部门系统已恢复"}
     elif path.endswith("/withdrawal"):
