@@ -67,7 +67,7 @@ async def _refused(
     assert session.identity is not None
     request.state.refusal = reason
     view = await read_application(application_id, request, client, session.identity)
-    return render_application(request, session, view, settings, error=reason, status_code=status)
+    return await render_application(request, session, view, settings, error=reason, status_code=status)
 
 
 def _back(application_id: str, done: str) -> RedirectResponse:

@@ -14,7 +14,7 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 
 from api.deps import ClientDep, SettingsDep
 from api.pages import view as shown
-from api.pages.calls import call_route
+from api.pages.calls import call_route, page_calendar
 from api.pages.form import clerk_of, form_problems, invalid, with_window
 from api.pages.form_layout import sections
 from api.pages.render import PageRoute, page
@@ -24,6 +24,7 @@ from api.params import ApplicationId
 from api.routers.applications import correct_application, get_application
 from api.routers.evidence import evidence
 from domain.access import Identity
+from domain.calendar import WorkingCalendar
 from domain.form import Application
 from domain.results import RESULT_MODELS
 from domain.status import TaskStatus
@@ -45,9 +46,9 @@ async def read_application(application_id: str, request: Request, client: Any, i
     return await call_route(get_application, request, application_id=application_id, client=client, identity=identity)
 
 
-def context(view: ApplicationView, session: Session, settings: Settings) -> dict[str, Any]:
+def context(view: ApplicationView, session: Session, settings: Settings, calendar: WorkingCalendar) -> dict[str, Any]:
     assert session.identity is not None
-    calendar, policy, at = settings.working_calendar(), settings.sla_policy, shown.now()
+    policy, at = settings.sla_policy, shown.now()
     return {
         "view": view,
         "departments": shown.rows(view, at, calendar, policy),
@@ -58,7 +59,7 @@ def context(view: ApplicationView, session: Session, settings: Settings) -> dict
     }
 
 
-def render_application(
+async def render_application(
     request: Request,
     session: Session,
     view: ApplicationView,
@@ -75,7 +76,7 @@ def render_application(
         status_code,
         error=error,
         done=done,
-        **context(view, session, settings),
+        **context(view, session, settings, await page_calendar(request)),
     )
 
 
@@ -85,7 +86,7 @@ async def application_page(
 ) -> Response:
     assert session.identity is not None
     view = await read_application(application_id, request, client, session.identity)
-    return render_application(request, session, view, settings)
+    return await render_application(request, session, view, settings)
 
 
 @router.get("/applications/{application_id}/live", response_class=HTMLResponse)
@@ -95,7 +96,9 @@ async def application_live(
     """The changing part of the page, rendered again (the page's script swaps it in every few seconds)."""
     assert session.identity is not None
     view = await read_application(application_id, request, client, session.identity)
-    return page(request, "_application_live.html", session, **context(view, session, settings))
+    return page(
+        request, "_application_live.html", session, **context(view, session, settings, await page_calendar(request))
+    )
 
 
 @router.get("/applications/{application_id}/correction", response_class=HTMLResponse)
@@ -107,7 +110,7 @@ async def correction_form(
     form = await current_form(client, application_id)
     rejected = [d for d in view.departments if d.status is TaskStatus.REJECTED]
     if form is None or not identity.handles_applications(view.window_id):
-        return render_application(request, session, view, settings, error="该申请当前不能补正", status_code=409)
+        return await render_application(request, session, view, settings, error="该申请当前不能补正", status_code=409)
     return page(
         request,
         "form.html",

@@ -15,7 +15,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from api.auth import forbidden
 from api.deps import ClientDep, SettingsDep
-from api.pages.calls import call_route
+from api.pages.calls import call_route, page_calendar
 from api.pages.figures import FiguresCache, chart
 from api.pages.render import PageRoute, page
 from api.pages.session import Session, SessionDep
@@ -60,7 +60,7 @@ async def board_context(
     feed = await asyncio.to_thread(list_escalations, notices=notices, identity=identity, limit=30)
     catalog = settings.catalog()
     names = {d.code: d.name for d in catalog.departments}
-    figures = await _figures.get(client, identity, settings.working_calendar(), board_now())
+    figures = await _figures.get(client, identity, await page_calendar(request), board_now())
     budgets = {d.code: float(d.budget_minutes) for d in catalog.departments}
     counts = {s: sum(1 for i in items if i.sla_state == s) for s in ("on_track", "at_risk", "breached")}
     return {

@@ -13,14 +13,22 @@ from typing import Any, TypeVar
 
 from fastapi import Request
 
+from domain.calendar import WorkingCalendar
+
 T = TypeVar("T")
+
+
+async def page_calendar(request: Request) -> WorkingCalendar:
+    """The API's working calendar now (``api.calendars.CalendarBook``: the settings' and the arrangements
+    admins loaded with PUT /api/v1/admin/calendar/{year}), for the pages' countdowns and figures."""
+    return await request.app.state.calendars.current()
 
 
 async def call_route(route: Callable[..., Awaitable[T]], request: Request, **values: Any) -> T:
     params = inspect.signature(route).parameters
     values["request"] = request
     if "calendar" in params and "calendar" not in values:  # the API's working calendar (api.calendars)
-        values["calendar"] = await request.app.state.calendars.current()
+        values["calendar"] = await page_calendar(request)
     missing = [n for n, p in params.items() if n not in values and p.default is inspect.Parameter.empty]
     if missing:
         raise TypeError(f"{route.__name__} needs {missing}, which the page does not give")

@@ -27,6 +27,7 @@ class Countdown:
     remaining: float  # working minutes, negative once past
     ticking: bool  # working time passes right now
     sla: str  # on_track | at_risk | breached
+    estimated: bool = False  # due in a year without an official arrangement: Monday–Friday, it may move
 
 
 def countdown(
@@ -41,7 +42,13 @@ def countdown(
         state = sla_state(at, start, due, calendar, policy)
     else:
         state = "breached" if local_now >= calendar.to_local(due) else "on_track"
-    return Countdown(due_at=calendar.to_local(due), remaining=round(remaining, 2), ticking=ticking, sla=state)
+    return Countdown(
+        due_at=calendar.to_local(due),
+        remaining=round(remaining, 2),
+        ticking=ticking,
+        sla=state,
+        estimated=not calendar.has_official_data(calendar.to_local(due).year),
+    )
 
 
 @dataclass(frozen=True)
