@@ -83,6 +83,8 @@ class DepartmentActivities:
                 receipt = await self._channel(inp.endpoint).dispatch(inp)
                 _log().info("department_dispatched", receipt_no=receipt.receipt_no)
                 return receipt
+            except ApplicationError:  # already a Temporal failure (e.g. a changed portal's proposal)
+                raise
             except Exception as exc:  # mapped onto Temporal failures below
                 raise _to_application_error(exc, **self._limits(inp.endpoint)) from exc
 

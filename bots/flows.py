@@ -203,7 +203,15 @@ async def dispatch(
                 if resume:
                     resume = False  # once: after a re-login the draft is gone with the old session
                     await steps.once("resume_draft")
-                    menu, start = await _resume_point(progress, access, flow, request, resume_from, blog)
+                    try:
+                        menu, start = await _resume_point(progress, access, flow, request, resume_from, blog)
+                    except PortalChanged as exc:
+                        if healing is None:
+                            raise
+                        # the draft's form changed: not resumed by its old labels; a new form heals as below
+                        blog.info("robot.dispatch.no_draft_to_resume", resume_from=resume_from, reason=exc.message)
+                        menu = WizardStepPage(page)
+                        await menu.snapshot()
                 try:
                     return await _file(
                         menu, flow, request, step_values, steps.once, blog, start=start, attachments=attachments
