@@ -81,7 +81,10 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
         BodyLimitMiddleware,
         max_body_bytes=settings.max_body_bytes,
         # a material's file and the multipart around it
-        path_limits={"/api/v1/materials": settings.material_max_bytes + 64 * 1024},
+        path_limits={
+            "/api/v1/materials": settings.material_max_bytes + 64 * 1024,
+            "/applications/materials": settings.material_max_bytes + 64 * 1024,  # the one form's upload
+        },
     )
     app.add_middleware(AuditMiddleware)  # outermost: it records the body limit's refusals too
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from api.pages import actions, application, board, form, login, notice, sso
+from api.pages import actions, application, board, form, login, materials, notice, sso
 from api.pages.render import STATIC_DIR
 from api.pages.session import Sessions
 from runtime.settings import Settings
@@ -24,6 +24,6 @@ def install_pages(app: FastAPI, settings: Settings) -> None:
             raise RuntimeError("refusing to start in production: " + "; ".join(problems))
     app.state.page_sessions = Sessions(settings)
     app.state.page_sso = sso.SingleSignOn(settings) if sso.sso_configured(settings) else None
-    for module in (login, sso, form, notice, actions, application, board):
+    for module in (login, sso, materials, form, notice, actions, application, board):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

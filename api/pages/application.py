@@ -17,6 +17,7 @@ from api.pages import view as shown
 from api.pages.calls import call_route, page_calendar
 from api.pages.form import clerk_of, form_problems, invalid, with_window
 from api.pages.form_layout import sections
+from api.pages.materials import DECISIONS, field_label, prereview_of
 from api.pages.render import PageRoute, page
 from api.pages.session import CheckedSessionDep, Session, SessionDep
 from api.pages.submitted import current_form, locked_parts
@@ -38,6 +39,7 @@ DONE = {
     "retry": "已重新报送至原渠道",
     "withdrawn": "申请已撤回",
     "corrected": "补正已提交，被退回的部门将重新办理",
+    "reviewed": "预审发现的核对结果已记录",
 }
 
 
@@ -69,6 +71,9 @@ async def render_application(
     status_code: int = 200,
 ) -> HTMLResponse:
     done = DONE.get(request.query_params.get("done", ""))
+    assert session.identity is not None
+    client = await request.app.state.temporal.get()
+    findings = await prereview_of(request, client, session.identity, view.application_id)
     return page(
         request,
         "application.html",
@@ -76,6 +81,10 @@ async def render_application(
         status_code,
         error=error,
         done=done,
+        findings=findings,
+        decisions=DECISIONS,
+        field_label=field_label,
+        may_review=session.identity.handles_applications(view.window_id),
         **context(view, session, settings, await page_calendar(request)),
     )
 

@@ -29,12 +29,23 @@ MATERIAL_KINDS = {
     "articles_of_association": "公司章程",
 }
 
+#: whom a material concerns (Material.concerns): a person of the form, a shareholder (first ten), the company
+CONCERNS_CHOICES = (
+    ("legal_representative", "法定代表人"),
+    ("supervisor", "监事"),
+    ("financial_officer", "财务负责人"),
+    ("tax_officer", "办税人"),
+    ("liaison", "联络员"),
+    ("company", "企业"),
+    *((f"shareholders.{i}", f"第 {i + 1} 位股东") for i in range(10)),
+)
+
 
 @dataclass(frozen=True)
 class Field:
     path: str  # relative to its section or row: "name", "address.detail"
     label: str
-    kind: str = "text"  # text | lines | decimal | int | date | select | set | bool | hidden
+    kind: str = "text"  # text | lines | decimal | int | date | select | set | bool | hidden | file
     choices: tuple[tuple[str, str], ...] = ()
     optional: bool = False  # empty means null
     hint: str = ""
@@ -169,6 +180,10 @@ def sections() -> tuple[Section, ...]:
                 "材料",
                 (
                     Field("kind", "材料类型", "select", _choices(MATERIAL_KINDS)),
+                    Field(
+                        "concerns", "材料所属", "select", CONCERNS_CHOICES, optional=True, hint="身份证、营业执照须注明"
+                    ),
+                    Field("file", "上传文件（PDF、JPEG 或 PNG）", "file", wide=True),
                     Field("filename", "文件名"),
                     Field("sha256", "文件摘要（SHA-256）", hint="上传后自动生成", wide=True),
                 ),

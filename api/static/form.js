@@ -217,11 +217,54 @@
     }
   }
 
+  // a material row's file: uploaded at once (POST /applications/materials), its SHA-256 and name filled in,
+  // what was read shown beside it (text only: textContent, never markup)
+  async function upload(input) {
+    const prefix = input.dataset.upload.replace(/\.file$/, "");
+    const out = document.getElementById(input.id + "-read");
+    const error = document.getElementById(input.id + "-error");
+    const file = input.files && input.files[0];
+    if (!file) { return; }
+    const kind = form.querySelector('[name="' + prefix + '.kind"]');
+    const body = new FormData();
+    body.append("file", file);
+    body.append("kind", kind && kind.value ? kind.value : "other");
+    out.textContent = "正在上传并识别…";
+    error.textContent = "";
+    try {
+      const r = await fetch(form.dataset.upload, {
+        method: "POST", credentials: "same-origin", body: body,
+        headers: { accept: "application/json", "x-csrf-token": window.kaiban.csrf() },
+      });
+      const data = await r.json().catch(function () { return {}; });
+      if (r.status !== 201) {
+        out.textContent = "";
+        error.textContent = data.detail || "上传未成功，请重试";
+        return;
+      }
+      form.querySelector('[name="' + prefix + '.sha256"]').value = data.sha256;
+      const name = form.querySelector('[name="' + prefix + '.filename"]');
+      if (!name.value) { name.value = data.filename || file.name; }
+      const read = (data.fields || []).map(function (f) {
+        return f.label + "：" + f.value + "（把握 " + Math.round(f.confidence * 100) + "%" + (f.problem ? "，" + f.problem : "") + "）";
+      });
+      out.textContent = "已上传，文件摘要已填写。" + (read.length ? "识别结果：" + read.join("；")
+        : (data.status === "unreadable" ? "未能识别，请人工核对。" : (data.status === "stored" ? "识别尚未完成。" : "")));
+      touched.add(prefix + ".sha256");
+      saveDraft();
+      scheduleCheck();
+    } catch (e) {
+      out.textContent = "";
+      error.textContent = "网络异常，未能上传，请稍后重试";
+    }
+  }
+
   form.addEventListener("focusout", function (e) {
     if (e.target.name && e.target.dataset.kind) { touched.add(e.target.name); scheduleCheck(); }
   });
   form.addEventListener("input", saveDraft);
   form.addEventListener("change", function (e) {
+    if (e.target.dataset.upload) { upload(e.target); return; }
     if (e.target.name && /\.kind$/.test(e.target.name)) { showKinds(); }
     saveDraft();
   });
@@ -230,7 +273,7 @@
     const remove = e.target.closest(".remove-row");
     if (add) {
       const row = addRow(add.dataset.rows);
-      row.querySelectorAll("select").forEach(function (s) { if (!s.value && s.options.length > 1) { s.selectedIndex = 1; } });
+      row.querySelectorAll("select:not([data-optional])").forEach(function (s) { if (!s.value && s.options.length > 1) { s.selectedIndex = 1; } });
       showKinds();
       saveDraft();
       const first = row.querySelector("input, select");
