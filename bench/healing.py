@@ -73,7 +73,7 @@ def _set_version(app: Any, version: int) -> None:
 
 async def bench_portal(pool: BrowserPool, tmp: Path, code: str, n: int) -> dict:
     app = create_portal_app(code, db_path=tmp / f"{code}.sqlite3", username=USER, password=PASSWORD)
-    right = fields = low = filed = developer = 0
+    right = fields = low = filed = developer = v2_developer = 0
     ms: list[float] = []
     expected = truth(PORTAL_SPECS[code].steps)
     async with serve_app(app) as url:
@@ -92,6 +92,7 @@ async def bench_portal(pool: BrowserPool, tmp: Path, code: str, n: int) -> dict:
                 fields += len(proposal.fields)
                 right += sum((m.step, m.label) == expected.get(m.flow_label) for m in proposal.fields)
                 low += len(proposal.low_confidence)
+                v2_developer += proposal.needs_developer  # must stay 0: version 2 asks nothing new
                 approved = Healing(approved={proposal.fingerprint: {"id": "bench", **proposal.mapping()}})
                 receipt = await dispatch(page, access, request, healing=approved)
                 filed += bool(receipt.receipt_no)
@@ -110,6 +111,7 @@ async def bench_portal(pool: BrowserPool, tmp: Path, code: str, n: int) -> dict:
         "to_proposal_ms_p50": round(percentile(ms, 50), 1),
         "to_proposal_ms_max": round(max(ms), 1) if ms else 0.0,
         "filed_through_mapping": filed,
+        "version_2_needs_developer": v2_developer,
         "version_3_needs_developer": developer,
     }
 
@@ -136,7 +138,8 @@ def rows(result: dict) -> list[str]:
             f"healing {code:8s} (n={r['applications']}): fields right {r['fields_right']}/{r['fields']}"
             f" ({r['accuracy']:.1%}), below {result['threshold']:g}: {r['below_threshold']},"
             f" dispatch to proposal p50 {r['to_proposal_ms_p50']:.0f} ms (max {r['to_proposal_ms_max']:.0f}),"
-            f" filed through mapping {r['filed_through_mapping']}, v3 needs developer {r['version_3_needs_developer']}"
+            f" filed through mapping {r['filed_through_mapping']}, needs developer v2 {r['version_2_needs_developer']}"
+            f" v3 {r['version_3_needs_developer']}"
         )
     lines.append(f"healing counters: {result['counters']}")
     return lines
@@ -157,6 +160,7 @@ def main(argv: list[str] | None = None) -> int:
         result[c]["accuracy"] == 1.0
         and result[c]["filed_through_mapping"] == result[c]["applications"]
         and result[c]["version_3_needs_developer"] == result[c]["applications"]
+        and result[c]["version_2_needs_developer"] == 0
         for c in PORTALS
     )
     return 0 if ok else 1

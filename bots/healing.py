@@ -328,7 +328,13 @@ def propose(
             matches.append(FieldMatch(slug, label, f.step, f.label, round(s, 1)))
         else:
             matches.append(FieldMatch(slug, label, None, None, 0.0))
-    unfilled = [f.label for j, f in enumerate(form.fields) if f.required and j not in taken]
+    # a required field of a repeated row counts only when the flow fills such rows (0 employees: no rows)
+    rows_filled = {label.split("{n}")[0] for _, label, _ in wanted if "{n}" in label}
+    unfilled = [
+        f.label
+        for j, f in enumerate(form.fields)
+        if f.required and j not in taken and ("{n}" not in f.label or f.label.split("{n}")[0] in rows_filled)
+    ]
     proposal = Proposal(
         department=department,
         fingerprint=form.fingerprint,

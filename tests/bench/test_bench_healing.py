@@ -14,6 +14,7 @@ def test_the_healing_bench_writes_its_figures(tmp_path, capsys):
         r = result[code]
         assert r["fields"] > 0 and r["fields_right"] == r["fields"] and r["accuracy"] == 1.0
         assert r["filed_through_mapping"] == 1 and r["version_3_needs_developer"] == 1
+        assert r["version_2_needs_developer"] == 0
         assert 0 < r["to_proposal_ms_p50"] <= r["to_proposal_ms_max"]
     assert result["counters"]["proposals"] >= 8 and result["counters"]["applied"] >= 4
     assert "healing hpf" in capsys.readouterr().out

@@ -107,3 +107,16 @@ async def test_low_scores_are_flagged_below_the_threshold(tmp_path, page, make_r
         with pytest.raises(MappingNeeded) as caught:
             await dispatch(page, portal.access, make_request("hpf"), healing=Healing())
         assert caught.value.proposal.low_confidence == ["统一社会信用代码"]  # 社会信用代码（18位）: 84.2
+
+
+async def test_rows_the_flow_does_not_fill_are_not_new_required_fields(tmp_path, page, make_request):
+    """hrss with no employee to enrol: the sample's row 参保人1 is required on the page, yet nothing new."""
+
+    def no_employees(data: dict) -> None:
+        data["social_insurance"]["enroll_employees"] = []
+
+    async with portal_with(tmp_path, "hrss") as portal:
+        await set_behaviour(portal, version=2)
+        with pytest.raises(MappingNeeded) as caught:
+            await dispatch(page, portal.access, make_request("hrss", edit=no_employees), healing=Healing())
+        assert not caught.value.proposal.needs_developer and caught.value.proposal.unfilled_required == []
