@@ -127,6 +127,7 @@ class Proposal:
     titles: list[str]
     fields: list[FieldMatch]
     unfilled_required: list[str]  # required labels of the new form no flow field fills
+    form: list[PageField] = field(default_factory=list)  # every control of the new form, in order
     screenshots: list[bytes] = field(default_factory=list, repr=False)  # one PNG per step of the new form
 
     @property
@@ -155,6 +156,7 @@ class Proposal:
             "low_confidence": self.low_confidence,
             "unfilled_required": list(self.unfilled_required),
             "needs_developer": self.needs_developer,
+            "form": [asdict(f) for f in self.form],
         }
 
 
@@ -342,6 +344,7 @@ def propose(
         titles=list(form.titles),
         fields=matches,
         unfilled_required=unfilled,
+        form=list(form.fields),
         screenshots=list(screenshots),
     )
     COUNTERS["proposals"] += 1

@@ -60,6 +60,15 @@ class ProposedField(BaseModel):
     score: float = Field(description="相似度 0-100")
 
 
+class FormControl(BaseModel):
+    step: int
+    label: str
+    name: str
+    kind: str = Field(description="text | textarea | select | date | checkbox | radio")
+    options: list[str] | None = None
+    required: bool
+
+
 class PortalMapping(BaseModel):
     id: str
     department: str
@@ -70,6 +79,7 @@ class PortalMapping(BaseModel):
     fields: list[ProposedField]
     low_confidence: list[str] = Field(description="低于置信阈值、需人工逐项确认的字段")
     unfilled_required: list[str] = Field(description="新表单的必填项中流程无法提供的（需开发人员）")
+    form: list[FormControl] = Field(default_factory=list, description="机器人读到的新表单：各步骤的全部填报项")
     mapping: dict[str, FieldPlace] | None = Field(None, description="批准的映射：原标签 -> 新步骤与标签")
     screenshots: list[str] = Field(description="新表单各步骤截图（证据路径）")
     proposed_at: datetime
@@ -104,6 +114,7 @@ def _view(r: MappingRecord, resumed: list[str] | None = None) -> PortalMapping:
         fields=[ProposedField(**f) for f in p.get("fields", [])],
         low_confidence=p.get("low_confidence", []),
         unfilled_required=p.get("unfilled_required", []),
+        form=[FormControl(**f) for f in p.get("form", [])],
         mapping={k: FieldPlace(**v) for k, v in (r.mapping or {}).get("fields", {}).items()} if r.mapping else None,
         screenshots=r.screenshots,
         proposed_at=r.proposed_at,
@@ -142,6 +153,10 @@ def _decided_mapping(record: MappingRecord, body: Approval) -> dict[str, Any]:
     bad_step = [k for k, v in body.fields.items() if v.step >= len(titles)]
     if bad_step:
         raise Refusal(422, "unknown_step", f"新表单没有该步骤：{'、'.join(bad_step)}")
+    on_form = {(f["step"], f["label"]) for f in p.get("form", [])}
+    not_on_form = [k for k, v in body.fields.items() if on_form and (v.step, v.label) not in on_form]
+    if not_on_form:
+        raise Refusal(422, "label_not_on_form", f"新表单该步骤没有所指定的标签：{'、'.join(not_on_form)}")
     places.update({k: v.model_dump() for k, v in body.fields.items()})
     unconfirmed = [k for k in p.get("low_confidence", []) if k not in body.fields]
     unplaced = [k for k, v in places.items() if v["label"] is None]

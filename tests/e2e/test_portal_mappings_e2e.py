@@ -58,6 +58,12 @@ async def test_one_approval_lets_every_waiting_task_file_once(dev_env, tmp_path,
                 r = await admin.post(url, json={"approve": True}, headers=ADMIN)  # a low score not confirmed
                 assert r.status_code == 409 and r.json()["code"] == "low_confidence", r.text
                 assert "统一社会信用代码" in r.json()["detail"]
+                assert {"step": 0, "label": "社会信用代码（18位）"}.items() <= next(
+                    c for c in m["form"] if c["label"] == "社会信用代码（18位）"
+                ).items()
+                nowhere = {"统一社会信用代码": {"step": 0, "label": "信用代码"}}  # no such label on that step
+                r = await admin.post(url, json={"approve": True, "fields": nowhere}, headers=ADMIN)
+                assert r.status_code == 422 and r.json()["code"] == "label_not_on_form", r.text
                 r = await admin.post(url, json={"approve": True, "confirm_low_confidence": True}, headers=ADMIN)
                 assert r.status_code == 200, r.text
                 assert r.json()["status"] == "approved" and sorted(r.json()["resumed"]) == sorted(ids)
