@@ -20,7 +20,7 @@ from api.pages.form_layout import sections
 from api.pages.materials import DECISIONS, field_label, prereview_of
 from api.pages.render import PageRoute, page
 from api.pages.session import CheckedSessionDep, Session, SessionDep
-from api.pages.submitted import current_form, locked_parts
+from api.pages.submitted import current_form, editable_parts, locked_parts
 from api.params import ApplicationId
 from api.routers.applications import correct_application, get_application
 from api.routers.evidence import evidence
@@ -128,6 +128,7 @@ async def correction_form(
         initial=form,
         mode="correction",
         locked=locked_parts(view, settings.catalog()),
+        editable=editable_parts(view, settings.catalog()),
         action=f"/applications/{application_id}/correction",
         draft_key="",
         application_id=application_id,

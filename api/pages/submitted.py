@@ -33,13 +33,23 @@ async def current_form(client: Client, application_id: str) -> dict[str, Any] | 
     return latest.model_dump(mode="json") if latest is not None else None
 
 
-def locked_parts(view: ApplicationView, catalog: Catalog) -> list[str]:
-    """The parts of the form a completed department used: a correction may not change them."""
-    locked: set[str] = set()
+def _uses(view: ApplicationView, catalog: Catalog, status: TaskStatus) -> list[str]:
+    parts: set[str] = set()
     for d in view.departments:
-        if d.status is TaskStatus.COMPLETED:
+        if d.status is status:
             try:
-                locked.update(catalog.get(d.code).uses)
+                parts.update(catalog.get(d.code).uses)
             except KeyError:
                 continue
-    return sorted(locked)
+    return sorted(parts)
+
+
+def locked_parts(view: ApplicationView, catalog: Catalog) -> list[str]:
+    """The parts of the form a completed department used: a correction may not change them."""
+    return _uses(view, catalog, TaskStatus.COMPLETED)
+
+
+def editable_parts(view: ApplicationView, catalog: Catalog) -> list[str]:
+    """The parts of the form the rejected departments use: the only ones a correction offers to change
+    (less what a completed department used: ``locked_parts`` wins)."""
+    return _uses(view, catalog, TaskStatus.REJECTED)

@@ -7,6 +7,9 @@
   if (!form) { return; }
   const initial = JSON.parse(document.getElementById("form-initial").textContent);
   const locked = JSON.parse(document.getElementById("form-locked").textContent);
+  // a correction: only the parts the rejected departments use may change (null: a new application)
+  const editableNode = document.getElementById("form-editable");
+  const editable = editableNode ? JSON.parse(editableNode.textContent) : null;
   const draftKey = form.dataset.draftKey || "";
   const summary = document.getElementById("form-summary");
   const state = document.getElementById("form-state");
@@ -28,8 +31,10 @@
     }
     o[parts[parts.length - 1]] = value;
   }
+  function under(name, p) { return name === p || name.indexOf(p + ".") === 0; }
   function isLocked(name) {
-    return locked.some(function (p) { return name === p || name.indexOf(p + ".") === 0; });
+    if (locked.some(function (p) { return under(name, p); })) { return true; }
+    return editable !== null && !editable.some(function (p) { return under(name, p); });
   }
   function kindOf(row) {
     const select = row ? row.querySelector('select[name$=".kind"]') : null;

@@ -37,7 +37,8 @@ async def test_a_rejected_task_is_corrected_from_the_page(dev_env, tmp_path, sam
         form = FormPage(clerk.page)
         await expect(clerk.page.get_by_role("heading", name=f"补正申请 {view.application_id}")).to_be_visible()
         await expect(form.field("company.name")).to_have_value("太原测试驳回科技有限公司")  # pre-filled
-        await expect(form.field("company.name")).to_be_editable()  # nothing completed yet: all may change
+        await expect(form.field("company.name")).to_be_editable()  # what amr (rejected) uses may change
+        await expect(form.field("bank_account.branch_name")).not_to_be_editable()  # amr does not use it
         await shot(clerk.page, "correction")
         assert await serious_violations(clerk.page) == []
         await form.fill_value("company.name", sample_json["company"]["name"])
