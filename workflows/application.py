@@ -584,6 +584,7 @@ class ApplicationWorkflow:
             application_id=inp.application_id,
             status=self._overall_status(),
             company_name=self._application.company.name,
+            company_address=self._application.company.address.detail,
             window_id=inp.application.window.window_id,
             submitted_at=inp.submitted_at,
             due_at=self._ladder.due_at if self._ladder else None,

@@ -161,6 +161,7 @@ class ApplicationView(BaseModel):
     application_id: str
     status: ApplicationStatus
     company_name: str
+    company_address: str | None = Field(None, description="企业住所（详细地址）")
     window_id: str
     submitted_at: datetime
     due_at: datetime | None = None

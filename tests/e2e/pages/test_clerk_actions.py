@@ -91,11 +91,15 @@ async def test_markup_is_text_and_other_windows_see_nothing(dev_env, tmp_path, s
             clerk = await person(browser, api, "clerk")
             marked = copy.deepcopy(sample_json)
             marked["company"]["name"] = '太原<img src=x onerror="window.__pwned=1">晋创科技有限公司'
+            marked["company"]["address"]["detail"] = "清源镇<script>window.__pwned=2</script>文源路 18 号"
             marked["legal_representative"]["name"] = "王𬱖"  # a rare character (U+2CC56) round-trips
             view = await submit_through_the_form(clerk, marked)
             heading = clerk.page.locator("h1")
             await expect(heading).to_contain_text('<img src=x onerror="window.__pwned=1">')  # shown as text
             assert await heading.locator("img").count() == 0
+            address = clerk.page.locator("dd.address")
+            await expect(address).to_have_text("清源镇<script>window.__pwned=2</script>文源路 18 号")  # as text
+            assert await address.locator("script").count() == 0
             assert await clerk.page.evaluate("window.__pwned === undefined")
             await shot(clerk.page, "markup-as-text")
             app_id = view.application_id
