@@ -1,6 +1,6 @@
 """``python -m bench`` (``make bench``): kaiban side by side with the floor, in one run.
 
-Sections (see BENCHMARKS.md): orchestration, robot, mix, intake, captcha, materials. One Temporal dev server
+Sections (see BENCHMARKS.md): orchestration, robot, mix, intake, captcha, materials, healing. One Temporal dev server
 serves the whole run. Prints a table and writes ``bench/results.json``.
 
     .venv/bin/python -m bench            # full
@@ -22,7 +22,7 @@ from pathlib import Path
 
 from bench.common import ROOT, dev_server, machine_info, temporal_address
 
-SECTIONS = ("orchestration", "robot", "mix", "intake", "captcha", "materials")
+SECTIONS = ("orchestration", "robot", "mix", "intake", "captcha", "materials", "healing")
 FULL = dict(
     orchestration_n=200,
     orchestration_concurrency=10,
@@ -33,6 +33,7 @@ FULL = dict(
     captcha_n=300,
     captcha_browser_logins=20,
     materials_n=63,  # pages per kind and condition: 504 pages
+    healing_n=5,  # applications per portal on version 2 (proposal, approval, filing) and version 3
 )
 QUICK = dict(
     orchestration_n=10,
@@ -44,6 +45,7 @@ QUICK = dict(
     captcha_n=30,
     captcha_browser_logins=3,
     materials_n=3,
+    healing_n=1,
 )
 
 
@@ -77,7 +79,7 @@ def _quiet() -> None:
 
 
 async def run(args: argparse.Namespace) -> dict:
-    from bench import captcha, intake, materials, mix, orchestration, robot
+    from bench import captcha, healing, intake, materials, mix, orchestration, robot
 
     results: dict = {
         "mode": "quick" if args.quick else "full",
@@ -108,6 +110,8 @@ async def run(args: argparse.Namespace) -> dict:
                     out = await captcha.run(sub, args.captcha_n, args.captcha_browser_logins)
                 elif section == "materials":
                     out = await asyncio.to_thread(materials.run, args.materials_n)
+                elif section == "healing":
+                    out = await healing.run(args.healing_n)
                 else:
                     out = await intake.run(address, sub, args.intake_requests, args.intake_clients)
                 out["section_s"] = round(time.perf_counter() - t0, 1)
@@ -204,6 +208,11 @@ def table(results: dict) -> str:
         line(tuple("-" * w for w in widths)),
     ]
     out += [line(r) for r in rows]
+    h = results.get("healing")
+    if h:
+        from bench.healing import rows as healing_rows
+
+        out += healing_rows(h)  # proposals: fields placed right, below the threshold, time to proposal
     return "\n".join(out)
 
 
