@@ -36,7 +36,9 @@ async def read_material_now(
             id=reading_workflow_id(record.material_id),
             task_queue=settings.task_queue,
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,  # reading now: wait for that one
-            id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
+            # a reading that finished without its fields reaching this store (a restored store, another
+            # deployment on the same namespace) is read again: only a material still "stored" gets here
+            id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
         )
         await asyncio.wait_for(handle.result(), timeout=settings.material_read_wait_s)
     except TimeoutError:
