@@ -46,6 +46,13 @@ async def test_the_pages_count_on_the_arrangements_an_admin_loaded(
                 assert r.status_code == 202, r.text
                 app_id = r.json()["application_id"]
                 due = await eventually(lambda: amr_due(http, app_id))
+
+                async def amr_filed() -> bool:  # its countdown shows once the robot has filed (on a busy machine later)
+                    detail = (await http.get(f"/api/v1/applications/{app_id}", headers=DEV_SUPERVISOR)).json()
+                    amr = next(d for d in detail["departments"] if d["code"] == "amr")
+                    return amr["status"] in ("dispatched", "in_review")
+
+                await eventually(amr_filed, timeout=120)
                 board = (await http.get("/api/v1/supervision/board", headers=DEV_SUPERVISOR)).json()
             [item] = [i for i in board["items"] if i["application_id"] == app_id and i["department"] == "amr"]
             calendar = settings.working_calendar()
