@@ -8,12 +8,9 @@ import structlog
 from bots.attachments import Attachment
 from domain.form import Application
 from runtime.settings import Settings
-from store.objects import ObjectNotFound, open_objects
+from store.objects import ObjectNotFound, content_type_of, open_objects
 
 log = structlog.get_logger(__name__)
-
-#: what a stored file is, by its first bytes (the upload checked it)
-CONTENT_TYPES = ((b"%PDF-", "application/pdf"), (b"\xff\xd8\xff", "image/jpeg"), (b"\x89PNG\r\n\x1a\n", "image/png"))
 
 
 def attachments_for(settings: Settings, department: str, application: Application) -> list[Attachment]:
@@ -34,6 +31,6 @@ def attachments_for(settings: Settings, department: str, application: Applicatio
         except ObjectNotFound:
             log.warning("material_file_missing", department=department, kind=m.kind, sha256=m.sha256[:12])
             continue
-        content_type = next((t for magic, t in CONTENT_TYPES if data.startswith(magic)), "application/octet-stream")
+        content_type = content_type_of(data) or "application/octet-stream"  # the upload checked it
         out.append(Attachment(name=m.filename, content_type=content_type, data=data))
     return out

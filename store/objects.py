@@ -22,6 +22,19 @@ class ObjectNotFound(KeyError):
     """No object has that digest."""
 
 
+#: what a stored file is, by its first bytes (never by its name)
+MAGIC: tuple[tuple[bytes, str], ...] = (
+    (b"%PDF-", "application/pdf"),
+    (b"\xff\xd8\xff", "image/jpeg"),
+    (b"\x89PNG\r\n\x1a\n", "image/png"),
+)
+
+
+def content_type_of(data: bytes) -> str | None:
+    """The file's type by its content: PDF, JPEG or PNG; None for anything else."""
+    return next((kind for magic, kind in MAGIC if data.startswith(magic)), None)
+
+
 def sha256_of(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 

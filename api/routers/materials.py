@@ -35,7 +35,7 @@ from domain.form import Application
 from domain.materials import KIND_LABELS, MATERIAL_KINDS, concerns_problem
 from runtime.settings import Settings
 from store.materials import MaterialRecord, MaterialStore, UnknownFinding
-from store.objects import Objects, open_objects
+from store.objects import Objects, content_type_of, open_objects
 
 router = APIRouter(prefix="/api/v1/materials", tags=["materials"])
 prereview_router = APIRouter(prefix="/api/v1/applications", tags=["materials"])
@@ -47,17 +47,6 @@ MaterialId = Annotated[
 log = structlog.get_logger(__name__)
 
 UploadKind = Literal["id_card", "business_licence", "premises_proof", "articles_of_association", "other"]
-
-#: what a file is, by its first bytes (never by its name)
-MAGIC: tuple[tuple[bytes, str], ...] = (
-    (b"%PDF-", "application/pdf"),
-    (b"\xff\xd8\xff", "image/jpeg"),
-    (b"\x89PNG\r\n\x1a\n", "image/png"),
-)
-
-
-def content_type_of(data: bytes) -> str | None:
-    return next((kind for magic, kind in MAGIC if data.startswith(magic)), None)
 
 
 def materials_of(request: Request) -> MaterialStore:
