@@ -74,6 +74,36 @@ def _back(application_id: str, done: str) -> RedirectResponse:
     return RedirectResponse(f"/applications/{application_id}?done={done}", status_code=303)
 
 
+async def _act(
+    route: Any,
+    request: Request,
+    session: Session,
+    client: Any,
+    settings: Settings,
+    application_id: str,
+    done: str,
+    **arguments: Any,
+) -> Response:
+    """Call the API's ``route`` as the signed-in clerk; back to the application page (``?done=``), or the
+    page again with the workflow's reason when it refuses (409). Other refusals (403, 404) are raised."""
+    assert session.identity is not None
+    try:
+        await call_route(
+            route,
+            request,
+            application_id=application_id,
+            client=client,
+            settings=settings,
+            identity=session.identity,
+            **arguments,
+        )
+    except Refusal as exc:
+        if exc.status_code != 409:
+            raise
+        return await _refused(request, session, client, settings, application_id, exc.detail, 409)
+    return _back(application_id, done)
+
+
 @router.post("/applications/{application_id}/departments/{code}/manual-completion")
 async def manual_completion(
     application_id: ApplicationId,
@@ -86,22 +116,9 @@ async def manual_completion(
     assert session.identity is not None
     form = await request.form()
     body = ManualCompletionRequest(result=result_from_form(code, form), note=_text(form, "note")[:500] or None)
-    try:
-        await call_route(
-            complete_manually,
-            request,
-            application_id=application_id,
-            code=code,
-            body=body,
-            client=client,
-            settings=settings,
-            identity=session.identity,
-        )
-    except Refusal as exc:
-        if exc.status_code != 409:
-            raise
-        return await _refused(request, session, client, settings, application_id, exc.detail, 409)
-    return _back(application_id, "manual")
+    return await _act(
+        complete_manually, request, session, client, settings, application_id, "manual", code=code, body=body
+    )
 
 
 @router.post("/applications/{application_id}/departments/{code}/retry")
@@ -116,22 +133,9 @@ async def send_back(
     assert session.identity is not None
     form = await request.form()
     body = RetryRequest(note=_text(form, "note")[:500] or None)
-    try:
-        await call_route(
-            retry_department,
-            request,
-            application_id=application_id,
-            code=code,
-            body=body,
-            client=client,
-            settings=settings,
-            identity=session.identity,
-        )
-    except Refusal as exc:
-        if exc.status_code != 409:
-            raise
-        return await _refused(request, session, client, settings, application_id, exc.detail, 409)
-    return _back(application_id, "retry")
+    return await _act(
+        retry_department, request, session, client, settings, application_id, "retry", code=code, body=body
+    )
 
 
 @router.post("/applications/{application_id}/withdrawal")
@@ -148,18 +152,4 @@ async def withdrawal(
         body = WithdrawalRequest(reason=_text(form, "reason"))
     except ValidationError:
         return await _refused(request, session, client, settings, application_id, "请填写撤回理由（最多 500 字）", 422)
-    try:
-        await call_route(
-            withdraw_application,
-            request,
-            application_id=application_id,
-            body=body,
-            client=client,
-            settings=settings,
-            identity=session.identity,
-        )
-    except Refusal as exc:
-        if exc.status_code != 409:
-            raise
-        return await _refused(request, session, client, settings, application_id, exc.detail, 409)
-    return _back(application_id, "withdrawn")
+    return await _act(withdraw_application, request, session, client, settings, application_id, "withdrawn", body=body)
