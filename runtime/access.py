@@ -14,8 +14,10 @@ import yaml
 from pydantic import BaseModel, Field
 
 from domain.access import Identity, Role
+from domain.results import RESULT_MODELS
 
-DEPARTMENT_CODES = ("amr", "psb_seal", "tax", "hrss", "nhsa", "hpf", "bank")
+#: the seven cooperating departments (each has a result schema; the catalog names the same seven)
+DEPARTMENT_CODES = tuple(RESULT_MODELS)
 
 
 def token_hash(token: str) -> str:
