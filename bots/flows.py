@@ -38,6 +38,7 @@ __all__ = [
     "StepCallback",
     "dispatch",
     "inquire",
+    "inquiry_of",
     "step_rank",
     "withdraw",
 ]
@@ -396,25 +397,31 @@ async def inquire(
         record = _current(records)
 
         await steps("read_result")
-        status = STATUSES.get(record["status"])
-        if status is None:
-            raise PortalChanged(f"unknown case status {record['status']!r}")
-        if status == "completed":
-            try:
-                result = validate_result(department, flow.read_result(record))
-            except ValidationError as exc:
-                raise PortalChanged(
-                    f"the completed case shows an unreadable result: {exc.error_count()} problems"
-                ) from exc
-            inquiry = Inquiry(status="completed", result=result)
-        elif status == "rejected":
-            inquiry = Inquiry(status="rejected", reason=record.get("reason") or "部门退回，未说明原因")
-        elif status == "withdrawn":
-            inquiry = Inquiry(status="withdrawn", reason=record.get("withdrawal_reason") or None)
-        else:
-            inquiry = Inquiry(status="in_review")
-        blog.info("robot.inquire.read", receipt_no=record["receipt_no"], status=status)
+        inquiry = inquiry_of(department, record)
+        blog.info("robot.inquire.read", receipt_no=record["receipt_no"], status=inquiry.status)
         return inquiry
+
+
+def inquiry_of(department: str, record: Mapping[str, Any]) -> Inquiry:
+    """What a listed case (``{data-field: text}``) tells: its status and, once decided, its result or
+    reason. Shared helper, the one reading of a case: :func:`inquire` (the progress search) and
+    :func:`bots.sweep.sweep` (the 我的办件 list) both use it. PortalChanged for an unknown status or an
+    unreadable result."""
+    flow = _flow(department)
+    status = STATUSES.get(record["status"])
+    if status is None:
+        raise PortalChanged(f"unknown case status {record['status']!r}")
+    if status == "completed":
+        try:
+            result = validate_result(department, flow.read_result(dict(record)))
+        except ValidationError as exc:
+            raise PortalChanged(f"the completed case shows an unreadable result: {exc.error_count()} problems") from exc
+        return Inquiry(status="completed", result=result)
+    if status == "rejected":
+        return Inquiry(status="rejected", reason=record.get("reason") or "部门退回，未说明原因")
+    if status == "withdrawn":
+        return Inquiry(status="withdrawn", reason=record.get("withdrawal_reason") or None)
+    return Inquiry(status="in_review")
 
 
 async def withdraw(
