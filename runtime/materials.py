@@ -12,7 +12,8 @@ MIB = 1024 * 1024
 
 class MaterialSettings(BaseModel):
     # where the files are, by content: a folder (file:///srv/kaiban/objects or a path; default
-    # <data_dir>/objects, shared by the API and the workers) or s3://bucket/prefix (not implemented yet)
+    # <data_dir>/objects, shared by the API and the workers) or s3://bucket/prefix?endpoint=…&region=… (boto3;
+    # credentials from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY or boto3's other standard sources)
     objects_url: str | None = None
     # the largest material accepted (bytes of the file); a larger one is 413 with the limit in Chinese
     material_max_bytes: int = Field(default=10 * MIB, ge=1024, le=200 * MIB)

@@ -35,7 +35,7 @@ from domain.form import Application
 from domain.materials import KIND_LABELS, MATERIAL_KINDS, concerns_problem
 from runtime.settings import Settings
 from store.materials import MaterialRecord, MaterialStore, UnknownFinding
-from store.objects import Objects, content_type_of, open_objects
+from store.objects import Objects, ObjectStorageUnavailable, content_type_of, open_objects
 
 router = APIRouter(prefix="/api/v1/materials", tags=["materials"])
 prereview_router = APIRouter(prefix="/api/v1/applications", tags=["materials"])
@@ -53,12 +53,24 @@ def materials_of(request: Request) -> MaterialStore:
     return MaterialStore(request.app.state.store.db)
 
 
+STORAGE_DOWN = "材料存储暂不可用，请稍后重试；如持续出现请联系管理员"
+
+
 def objects_of(settings: Settings) -> Objects:
     try:
         return open_objects(settings.objects_url or settings.data_dir / "objects")
-    except NotImplementedError as exc:
+    except (ValueError, ImportError) as exc:  # a wrong KAIBAN_OBJECTS_URL: the operator's to fix
+        log.error("object_storage_misconfigured", error=str(exc))
+        raise Refusal(503, "object_storage_unavailable", STORAGE_DOWN) from exc
+
+
+async def put_object(objects: Objects, data: bytes) -> tuple[str, bool]:
+    """Store ``data`` (in a thread); a storage that cannot be reached is 503 for the clerk, logged in English."""
+    try:
+        return await asyncio.to_thread(objects.put, data)
+    except ObjectStorageUnavailable as exc:
         log.error("object_storage_unavailable", error=str(exc))
-        raise Refusal(503, "object_storage_unavailable", "材料存储暂不可用（对象存储未实现），请联系管理员") from exc
+        raise Refusal(503, "object_storage_unavailable", STORAGE_DOWN) from exc
 
 
 def _mib(n: int) -> str:
@@ -96,7 +108,7 @@ async def upload_material(
             "只接受 PDF、JPEG 或 PNG 文件（按文件内容判断，与扩展名无关），请重新扫描或拍照",
         )
     objects = objects_of(settings)
-    sha256, new_object = await asyncio.to_thread(objects.put, data)
+    sha256, new_object = await put_object(objects, data)
     assert identity.window_id is not None
     record, new = await asyncio.to_thread(
         materials_of(request).record,

@@ -12,6 +12,8 @@ from activities.material_models import MaterialReadingInput
 from api.app import create_app
 from runtime.access import DEV_CLERKS
 from runtime.settings import Settings
+from store.objects import S3Objects, open_objects
+from tests.support.s3 import list_keys, s3_endpoint, s3_objects_url  # noqa: F401  (fixtures)
 from workflows.models import ApplicationInput
 
 CLERK = {"Authorization": f"Bearer {DEV_CLERKS['TY-XD-01']}"}  # the sample's window
@@ -34,17 +36,38 @@ def png(seed: int) -> bytes:
     return out.getvalue()
 
 
-@pytest.fixture
-def app_dir(tmp_path):
+class Stored:
+    """What the object storage holds: (name, bytes) of every object, on either backend."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    def objects(self) -> list[tuple[str, bytes]]:
+        url = self.settings.objects_url
+        if url is None:
+            root = self.settings.data_dir / "objects"
+            return sorted((p.name, p.read_bytes()) for p in root.rglob("*") if p.is_file()) if root.exists() else []
+        objects = open_objects(url)
+        assert isinstance(objects, S3Objects)
+        endpoint = objects.options["endpoint"]
+        names = [key.rsplit("/", 1)[-1] for key in list_keys(endpoint, objects.bucket)]
+        return [(name, objects.get(name)) for name in names]
+
+
+@pytest.fixture(params=["folder", "s3"])
+def app_dir(request, tmp_path):
+    """The API on a folder store and on S3 (moto's server): every upload test runs on both."""
+    objects_url = request.getfixturevalue("s3_objects_url") if request.param == "s3" else None
     settings = Settings(
         data_dir=tmp_path,
         database_url=f"sqlite:///{tmp_path / 'kaiban.sqlite3'}",
         materials_must_be_stored=True,
         material_max_bytes=64 * 1024,
+        objects_url=objects_url,
     )
     client = RecordingClient()
     with TestClient(create_app(settings, client=client), headers=CLERK) as http:
-        yield http, client, tmp_path
+        yield http, client, Stored(settings)
 
 
 def upload(http, data: bytes, kind: str = "premises_proof", name: str = "租赁合同.png", headers=None):
@@ -62,9 +85,7 @@ def test_the_same_file_twice_is_one_object_and_one_material(app_dir):
     assert a["material_id"] == b["material_id"]
     assert a["sha256"] == b["sha256"]
     assert a["content_type"] == "image/png" and a["kind"] == "premises_proof" and a["size_bytes"] == len(data)
-    objects = [p for p in (root / "objects").rglob("*") if p.is_file()]
-    assert [p.name for p in objects] == [a["sha256"]]
-    assert objects[0].read_bytes() == data
+    assert root.objects() == [(a["sha256"], data)]
     got = http.get(f"/api/v1/materials/{a['material_id']}")
     assert got.status_code == 200 and got.json()["sha256"] == a["sha256"]
 
@@ -83,7 +104,21 @@ def test_a_file_that_is_no_pdf_jpeg_or_png_is_refused_whatever_its_name(app_dir)
     assert r.status_code == 415
     assert r.json()["code"] == "material_type_refused"
     assert "PDF、JPEG 或 PNG" in r.json()["detail"] and "按文件内容判断" in r.json()["detail"]
-    assert not (root / "objects").exists() or not any(p.is_file() for p in (root / "objects").rglob("*"))
+    assert root.objects() == []
+
+
+def test_object_storage_that_cannot_be_reached_is_503_in_chinese(tmp_path, s3_endpoint):  # noqa: F811
+    from tests.support.servers import free_port
+
+    settings = Settings(
+        data_dir=tmp_path,
+        database_url=f"sqlite:///{tmp_path / 'kaiban.sqlite3'}",
+        objects_url=f"s3://kaiban/m?endpoint=http://127.0.0.1:{free_port()}&region=us-east-1",
+    )
+    with TestClient(create_app(settings, client=RecordingClient()), headers=CLERK) as http:
+        r = upload(http, png(9))
+    assert r.status_code == 503, r.text
+    assert r.json()["code"] == "object_storage_unavailable" and "材料存储暂不可用" in r.json()["detail"]
 
 
 def test_an_oversized_file_is_refused_with_the_limit(app_dir):
