@@ -9,7 +9,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from simulators.portal import admin, cases, login, store, wizard
+from simulators.portal import admin, cases, login, mine, store, wizard
 from simulators.portal.behaviour import Behaviour, behaviour_problems, misbehave
 from simulators.portal.specs import PORTAL_CODES, PORTAL_SPECS
 from simulators.portal.state import DEFAULT_REJECTION_REASON, LoginRequired, Portal, to_login
@@ -79,7 +79,7 @@ def mount_portal(app: FastAPI, portal: Portal, *, store_admin: bool = True) -> N
     app.state.counters = portal.counters
     app.middleware("http")(misbehave)
     app.add_exception_handler(LoginRequired, to_login)
-    for router in (login.router, wizard.router, cases.router, admin.ops_router):
+    for router in (login.router, wizard.router, cases.router, mine.router, admin.ops_router):
         app.include_router(router)
     if store_admin:
         app.include_router(admin.router)

@@ -10,10 +10,11 @@ import json
 import sqlite3
 import time
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from simulators.common import connect, immediate, init_schema
+from simulators.common import CST, connect, immediate, init_schema
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS submissions (
@@ -33,9 +34,11 @@ CREATE TABLE IF NOT EXISTS submissions (
     withdrawn_at      TEXT,
     withdrawal_reason TEXT,
     channel           TEXT,
-    callback_url      TEXT
+    callback_url      TEXT,
+    decided_ts        REAL
 );
 CREATE INDEX IF NOT EXISTS submissions_application_id ON submissions (application_id);
+CREATE INDEX IF NOT EXISTS submissions_username ON submissions (username, id);
 """
 # columns added after the first release: added to an existing file by init_db
 _ADDED_COLUMNS = (
@@ -44,6 +47,7 @@ _ADDED_COLUMNS = (
     ("withdrawal_reason", "TEXT"),
     ("channel", "TEXT"),  # NULL: filed on the portal; "api": filed through the department's JSON API
     ("callback_url", "TEXT"),  # where the JSON API calls back (filings through the API only)
+    ("decided_ts", "REAL"),  # when a person decided outside processing (sent back, withdrawn); NULL: by ready_ts
 )
 
 IN_REVIEW = "in_review"
@@ -72,6 +76,14 @@ def _status(row: sqlite3.Row, now: float) -> tuple[str, str | None]:
     return status, row["reason"] if status == REJECTED else None
 
 
+def _decided_at(row: sqlite3.Row, status: str) -> str | None:
+    """When the case was decided (办结时间: completed, sent back or withdrawn), ISO in Asia/Shanghai; None in review."""
+    if status == IN_REVIEW:
+        return None
+    ts = row["decided_ts"] if row["decided_ts"] is not None else row["ready_ts"]
+    return datetime.fromtimestamp(ts, CST).isoformat(timespec="seconds")
+
+
 def _row(row: sqlite3.Row, now: float) -> dict[str, Any]:
     status, reason = _status(row, now)
     return {
@@ -84,6 +96,7 @@ def _row(row: sqlite3.Row, now: float) -> dict[str, Any]:
         "reason": reason,
         "withdrawn_at": row["withdrawn_at"],
         "withdrawal_reason": row["withdrawal_reason"],
+        "decided_at": _decided_at(row, status),
         "channel": row["channel"] or "portal",
         "data": json.loads(row["data"]),
         # a result exists from submission on, but is only issued once processing is over
@@ -177,6 +190,29 @@ def find_submissions(
     return [_row(r, now) for r in rows]
 
 
+# the status a case shows as of the parameter :now (processing over: completed, or rejected as decided)
+_EFFECTIVE_STATUS = (
+    "CASE WHEN status = 'in_review' AND ready_ts <= :now THEN"
+    " CASE WHEN decision_reason IS NOT NULL AND decision_reason != '' THEN 'rejected' ELSE 'completed' END"
+    " ELSE status END"
+)
+
+
+def account_submissions(
+    db_path: str | Path, username: str, *, offset: int, limit: int, status: str | None = None
+) -> tuple[list[dict[str, Any]], int]:
+    """One page of the cases ``username`` filed on the portal (我的办件), newest first, optionally only those
+    showing ``status`` now; and how many there are in all."""
+    where = "username = :username" + (f" AND {_EFFECTIVE_STATUS} = :status" if status else "")
+    args = {"username": username, "status": status, "now": time.time(), "limit": limit, "offset": offset}
+    with connect(db_path) as conn:
+        (total,) = conn.execute(f"SELECT COUNT(*) FROM submissions WHERE {where}", args).fetchone()
+        rows = conn.execute(
+            f"SELECT * FROM submissions WHERE {where} ORDER BY id DESC LIMIT :limit OFFSET :offset", args
+        ).fetchall()
+    return [_row(r, args["now"]) for r in rows], int(total)
+
+
 def count_submissions(db_path: str | Path, application_id: str) -> int:
     with connect(db_path) as conn:
         (n,) = conn.execute("SELECT COUNT(*) FROM submissions WHERE application_id = ?", (application_id,)).fetchone()
@@ -212,8 +248,8 @@ def withdraw(
         closed = (WITHDRAWN, COMPLETED) if rejected_too else (*CLOSED, COMPLETED)
         if row is not None and _status(row, time.time())[0] not in closed:
             conn.execute(
-                "UPDATE submissions SET status = ?, withdrawn_at = ?, withdrawal_reason = ? WHERE id = ?",
-                (WITHDRAWN, withdrawn_at, reason, row["id"]),
+                "UPDATE submissions SET status = ?, withdrawn_at = ?, withdrawal_reason = ?, decided_ts = ? WHERE id = ?",
+                (WITHDRAWN, withdrawn_at, reason, time.time(), row["id"]),
             )
             row = conn.execute("SELECT * FROM submissions WHERE id = ?", (row["id"],)).fetchone()
     return None if row is None else _row(row, time.time())
@@ -223,7 +259,8 @@ def set_status(db_path: str | Path, receipt_no: str, status: str, reason: str | 
     """Force a submission's status (e.g. a department sends it back for correction)."""
     with connect(db_path) as conn:
         cur = conn.execute(
-            "UPDATE submissions SET status = ?, reason = ? WHERE receipt_no = ?", (status, reason, receipt_no)
+            "UPDATE submissions SET status = ?, reason = ?, decided_ts = ? WHERE receipt_no = ?",
+            (status, reason, None if status == IN_REVIEW else time.time(), receipt_no),
         )
     return cur.rowcount > 0
 
