@@ -344,7 +344,7 @@ async def _file(
         assert isinstance(current, WizardStepPage)
         await step(f"form:{fs.slug}")
         current.expect_step(fs.title)
-        await current.fill_in(values)
+        await current.fill_in(values, flow.fill)
         if i + 1 < len(step_values):
             current = await current.proceed_to_next_step()
         else:

@@ -15,6 +15,7 @@ from typing import Any
 
 from bots.captcha import DEFAULT_RULES, CaptchaRules
 from bots.errors import PortalChanged
+from bots.fill import ONE_TRIP, FillMode
 from bots.portal_page import FieldValue
 from domain.labels import ENTITY_LABELS, INVOICE_LABELS, LEGAL_REP_ROLE_LABELS, SEAL_LABELS
 from domain.requests import DepartmentRequest
@@ -52,6 +53,12 @@ class PortalFlow:
     needs_uscc: bool = True  # every department but amr files under the USCC amr issued
     reference_label: str = "外部业务编号"  # the first step's field holding our application id
     captcha: CaptchaRules = DEFAULT_RULES  # what its login captcha can be, when it shows a picture
+    # how a step's fields are entered (bots/fill.py): ``one_trip``, all of them checked and set in one round
+    # trip, where the portal's pages have no script-driven widget; ``per_field``, one Playwright call per field,
+    # for a portal with a widget that reacts only to real key or pointer events (say so where it is set).
+    # Every simulated portal's pages are plain HTML forms without any script (simulators/templates/portal,
+    # checked server side by simulators/portal/checks.py): all seven file in one trip per step.
+    fill: FillMode = ONE_TRIP
 
 
 def _plain(amount: Decimal) -> str:

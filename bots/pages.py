@@ -28,6 +28,7 @@ from bots.errors import (
     WithdrawalRefused,
     playwright_errors,
 )
+from bots.fill import FILL_MODES, ONE_TRIP, PER_FIELD, FillMode, fill_step, missing_labels
 from bots.portal_page import PAGE_RETRY_PAUSES_S, FieldValue, PortalPage
 from bots.snapshot import CAPTCHA_PICTURE_JS, LOGIN_HEADING, Snapshot, picture_bytes
 from domain.results import Receipt
@@ -322,14 +323,21 @@ class WizardStepPage(_MenuPage):
         self.expect_landmarks(heading=title, buttons=(self.NEXT,))
         return self
 
-    async def fill_in(self, values: Mapping[str, FieldValue]) -> None:
-        """Enter every ``label: value`` of this step; all labels are checked before the first keystroke."""
+    async def fill_in(self, values: Mapping[str, FieldValue], fill: FillMode = ONE_TRIP) -> tuple[str, ...]:
+        """Enter every ``label: value`` of this step; all labels are checked before the first keystroke.
+        ``fill``: in one round trip, or field by field (bots/fill.py; the portal's ``PortalFlow.fill``).
+        Returns the labels entered."""
         assert self.snap is not None
-        missing = [label for label in values if label not in self.snap.labels]
+        missing = missing_labels(self.snap, values)
         if missing:
             raise PortalChanged(f"step {self.snap.main_heading!r} lacks fields {', '.join(missing)}")
+        if fill == ONE_TRIP:
+            return await fill_step(self.page, self.snap, values)
+        if fill != PER_FIELD:
+            raise ValueError(f"unknown fill mode {fill!r}; known: {', '.join(FILL_MODES)}")
         for label, value in values.items():
             await self._set(label, value)
+        return tuple(values)
 
     async def value_of(self, label: str) -> str:
         """What the text control labelled ``label`` holds now (e.g. a value the portal kept in the draft)."""

@@ -11,20 +11,52 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["CAPTCHA_PICTURE_JS", "LOGIN_HEADING", "SNAPSHOT_JS", "Control", "Snapshot", "picture_bytes"]
+__all__ = ["CAPTCHA_PICTURE_JS", "LABELS_JS", "LOGIN_HEADING", "SNAPSHOT_JS", "Control", "Snapshot", "picture_bytes"]
 
 LOGIN_HEADING = "用户登录"  # every portal's login page; a page showing it and a password field is the login
 
-SNAPSHOT_JS = r"""
+# The one rule naming a page's controls by their labels, shared by the snapshot (what the robot checks) and the
+# one-trip fill (bots/fill.py, what it writes), so the check and the fill cannot disagree: a control is named by
+# the text of a <label> whose control it is (``for=id`` or wrapped in the label: ``label.control``) and by its
+# own ``aria-label``; whitespace runs count as one space. ``controlsByLabel()`` maps each name to the distinct
+# controls so named (more than one: the label is ambiguous). ``kindOf`` is what a control is: ``select``,
+# ``textarea``, or an input's type attribute (``text`` when it has none): ``checkbox``, ``radio``, ``date``, ...
+LABELS_JS = r"""
+const norm = (s) => (s || '').replace(/\s+/g, ' ').trim();
+const kindOf = (c) => {
+  const tag = c.tagName.toLowerCase();
+  return tag === 'input' ? ((c.getAttribute('type') || '').toLowerCase() || 'text') : tag;
+};
+const controlsByLabel = () => {
+  const named = new Map();
+  const add = (name, c) => {
+    if (!name) return;
+    const cs = named.get(name) || [];
+    if (!cs.includes(c)) cs.push(c);
+    named.set(name, cs);
+  };
+  for (const l of document.querySelectorAll('label')) if (l.control) add(norm(l.textContent), l.control);
+  for (const c of document.querySelectorAll('input[aria-label], select[aria-label], textarea[aria-label]')) {
+    add(norm(c.getAttribute('aria-label')), c);
+  }
+  return named;
+};
+"""
+
+SNAPSHOT_JS = (
+    r"""
 () => {
-  const norm = (s) => (s || '').replace(/\s+/g, ' ').trim();
+"""
+    + LABELS_JS
+    + r"""
   const labels = {};
-  for (const l of document.querySelectorAll('label')) {
-    const c = l.control;
-    if (!c) continue;
-    labels[norm(l.textContent)] = {
+  for (const [name, cs] of controlsByLabel()) {
+    const c = cs[0];
+    labels[name] = {
       tag: c.tagName.toLowerCase(),
       type: (c.getAttribute('type') || '').toLowerCase(),
+      kind: kindOf(c),
+      controls: cs.length,
       options: c.tagName === 'SELECT' ? Array.from(c.options).map((o) => norm(o.label)) : null,
       checked: c.type === 'checkbox' || c.type === 'radio' ? c.checked : null,
     };
@@ -49,6 +81,7 @@ SNAPSHOT_JS = r"""
   };
 }
 """
+)
 
 # The captcha picture (an <img> whose alt text names 验证码) inside an element, as the browser decoded it:
 # drawn on a canvas and read back as PNG, so nothing is fetched a second time (a portal serves each
@@ -95,10 +128,15 @@ def _group(triples: list[list[Any]]) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class Control:
+    """A labelled control as the snapshot found it; ``kind`` by ``kindOf`` (:data:`LABELS_JS`), ``controls``:
+    how many distinct controls carry the label (more than one: a label the robot cannot fill by)."""
+
     tag: str
     type: str
     options: tuple[str, ...] | None = None
     checked: bool | None = None
+    kind: str = ""
+    controls: int = 1
 
     @property
     def is_checkable(self) -> bool:
@@ -127,7 +165,14 @@ class Snapshot:
             main_heading=raw["main_heading"],
             headings=tuple(raw["headings"]),
             labels={
-                k: Control(v["tag"], v["type"], tuple(v["options"]) if v["options"] is not None else None, v["checked"])
+                k: Control(
+                    v["tag"],
+                    v["type"],
+                    tuple(v["options"]) if v["options"] is not None else None,
+                    v["checked"],
+                    v["kind"],
+                    v["controls"],
+                )
                 for k, v in raw["labels"].items()
             },
             buttons=tuple(raw["buttons"]),
