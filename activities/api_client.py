@@ -204,14 +204,19 @@ class DepartmentApiClient:
             raise DepartmentProtocolError(f"{self._label(dept)}: answer is not a JSON object", department=dept)
         return data
 
-    async def submit(self, request: DepartmentRequest, callback_url: str | None = None) -> Receipt:
-        """File the task; idempotent by ``application_id`` (a repeat returns the same receipt)."""
+    async def submit(
+        self, request: DepartmentRequest, callback_url: str | None = None, materials: list[dict] | None = None
+    ) -> Receipt:
+        """File the task; idempotent by ``application_id`` (a repeat returns the same receipt). ``materials``:
+        the files the department receives (``activities.material_files.api_materials_for``), sent as they are."""
         dept = request.department
         if self.department is None:
             self.department = dept
         payload = build_payload(request)
         if callback_url:
             payload["callback_url"] = callback_url
+        if materials:
+            payload["materials"] = materials
         response = await self._call(
             "POST",
             SUBMISSIONS_PATH,

@@ -28,7 +28,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities import api_client
-from activities.material_files import attachments_for
+from activities.material_files import api_materials_for, attachments_for
 from activities.models import (
     AUTH_ERROR,
     BUSINESS_REJECTION,
@@ -225,7 +225,11 @@ class ApiChannel:
     async def dispatch(self, inp: DispatchInput) -> Receipt:
         code = self.endpoint.code
         callback = f"{self.acts._settings.public_base_url}/api/v1/departments/{code}/callbacks"
-        receipt = await self.acts._api(self.endpoint).submit(inp.request, callback_url=callback)
+        # the materials the catalog names for this department, inline or by signed link (materials_by)
+        materials = await asyncio.to_thread(
+            api_materials_for, self.acts._settings, code, inp.request.application_id, inp.request.application
+        )
+        receipt = await self.acts._api(self.endpoint).submit(inp.request, callback_url=callback, materials=materials)
         return receipt.model_copy(update={"answer": await self.acts._first_answer(self.endpoint, receipt)})
 
     async def inquire(self, inp: InquireInput) -> Inquiry:

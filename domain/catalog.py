@@ -7,7 +7,7 @@ catalog is parsed from a mapping; reading the YAML file is the caller's job
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -29,6 +29,8 @@ class Department(BaseModel):
     credentials_ref: str | None = None
     uses: tuple[str, ...] = ()  # dotted paths into the form this department relies on
     materials: tuple[str, ...] = ()  # the kinds of material it receives (a portal's attachment step)
+    # how its API receives them: inline (base64 in the body, with the sha256) or by a signed, expiring link
+    materials_by: Literal["inline", "link"] = "inline"
 
 
 class Catalog(BaseModel):

@@ -26,3 +26,5 @@ class MaterialSettings(BaseModel):
     # threads of one OCR model (onnxruntime would take one per core), and materials read at once per worker
     ocr_threads: int = Field(default=1, ge=1, le=16)
     ocr_max_concurrent: int = Field(default=1, ge=1, le=16)
+    # how long a signed link to a material (an API department with materials_by: link) serves it
+    material_link_ttl_s: int = Field(default=3600, ge=60, le=7 * 24 * 3600)

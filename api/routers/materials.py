@@ -3,24 +3,26 @@
 ``POST /api/v1/materials`` stores a PDF, JPEG or PNG (its type judged by its content) in the object storage
 and, for the kinds kaiban reads, has it read on the OCR task queue, waiting a few seconds for the fields;
 ``GET /api/v1/materials/{id}`` answers the same later; ``POST …/{id}/review`` records the clerk's decision
-on each pre-review finding of an application.
+on each pre-review finding of an application; ``GET …/files/{department}/{sha256}`` serves one file to the
+department a signed link was made for (API departments with ``materials_by: link``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
 import structlog
-from fastapi import APIRouter, File, Form, Path, Request, UploadFile, status
+from fastapi import APIRouter, File, Form, Header, Path, Query, Request, Response, UploadFile, status
 from fastapi.exceptions import RequestValidationError
 
 from api.access import IdentityDep, require, visible_window
-from api.auth import Refusal, forbidden
+from api.auth import Refusal, forbidden, unauthenticated
 from api.deps import ClientDep, SettingsDep
 from api.material_reading import read_material_now
-from api.params import ApplicationId
+from api.params import APPLICATION_ID_PATTERN, ApplicationId, DepartmentCode
 from api.problems import COMMON, POSTS, READS, responses
 from api.schemas_materials import (
     FindingView,
@@ -33,9 +35,11 @@ from api.schemas_materials import (
 from domain.access import Identity, Role
 from domain.form import Application
 from domain.materials import KIND_LABELS, MATERIAL_KINDS, concerns_problem
+from runtime.material_links import link_is_valid, link_key
 from runtime.settings import Settings
+from runtime.signing import verify_signature
 from store.materials import MaterialRecord, MaterialStore, UnknownFinding
-from store.objects import Objects, ObjectStorageUnavailable, content_type_of, open_objects
+from store.objects import ObjectNotFound, Objects, ObjectStorageUnavailable, content_type_of, open_objects
 
 router = APIRouter(prefix="/api/v1/materials", tags=["materials"])
 prereview_router = APIRouter(prefix="/api/v1/applications", tags=["materials"])
@@ -217,6 +221,54 @@ async def get_prereview(
         application_id=application_id,
         findings=[FindingView.of(f) for f in findings],
         open=sum(1 for f in findings if f.decision is None),
+    )
+
+
+# --------------------------------------------------------------------------- links for department APIs
+
+
+@router.get("/files/{code}/{sha256}", include_in_schema=False)
+async def material_file(
+    code: DepartmentCode,
+    sha256: Annotated[str, Path(pattern=r"^[0-9a-f]{64}$")],
+    request: Request,
+    settings: SettingsDep,
+    application_id: Annotated[str, Query(pattern=APPLICATION_ID_PATTERN)],
+    expires: Annotated[int, Query(ge=0)],
+    signature: Annotated[str, Query(max_length=128)],
+    x_kaiban_timestamp: Annotated[str | None, Header(max_length=20)] = None,
+    x_kaiban_signature: Annotated[str | None, Header(max_length=100)] = None,
+) -> Response:
+    """One material for one department (``materials_by: link``): the link kaiban signed (``runtime.material_links``)
+    and the department's own signature of it (its callback secret) are both needed; the file's bytes as stored."""
+    try:
+        settings.catalog().get(code)
+        secret = settings.callback_secret(code)
+    except (KeyError, ValueError):
+        raise Refusal(404, "unknown_department", f"未知的部门代码 {code}") from None
+    target = f"GET {request.url.path}?{request.url.query}".encode()
+    if not verify_signature(
+        secret, x_kaiban_timestamp, target, x_kaiban_signature, tolerance_s=settings.callback_tolerance_s
+    ):
+        log.warning("material_link_unsigned", department=code)
+        raise unauthenticated("材料链接须由该部门签名访问（签名无效、缺失或已过期）", "bad_signature")
+    key = link_key(settings.payload_key)
+    if not link_is_valid(key, code, application_id, sha256, expires, signature, now=time.time()):
+        log.warning("material_link_refused", department=code, sha256=sha256[:12])
+        raise forbidden("材料链接无效或已过期，请向窗口重新获取", "bad_material_link")
+    objects = objects_of(settings)
+    try:
+        data = await asyncio.to_thread(objects.get, sha256)
+    except ObjectNotFound:
+        raise Refusal(404, "material_not_found", "未找到该材料文件") from None
+    except ObjectStorageUnavailable as exc:
+        log.error("object_storage_unavailable", error=str(exc))
+        raise Refusal(503, "object_storage_unavailable", STORAGE_DOWN) from exc
+    log.info("material_link_served", department=code, application_id=application_id, sha256=sha256[:12])
+    return Response(
+        content=data,
+        media_type=content_type_of(data) or "application/octet-stream",
+        headers={"Cache-Control": "no-store", "X-Content-SHA256": sha256},
     )
 
 

@@ -14,6 +14,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from simulators.department_api.models import MaterialIn
+
 _APP_ID_RE = r"^[A-Za-z0-9-]{6,64}$"
 
 ENTITY_CODES = {"limited_liability_company": "1100", "joint_stock_company": "1200"}
@@ -35,6 +37,8 @@ class _Body(BaseModel):
 
     application_id: str = Field(pattern=_APP_ID_RE)
     callback_url: str | None = Field(default=None, pattern=r"^https?://")
+    # the files the catalog names for the department (checked and kept by the API: department_api.materials)
+    materials: list[MaterialIn] = Field(default_factory=list, max_length=50)
 
 
 class Named(BaseModel):

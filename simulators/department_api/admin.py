@@ -1,4 +1,4 @@
-"""``/_admin/...`` (no auth; tests and the demo): submissions, the department's send-back, rejection rules;
+"""``/_admin/...`` (no auth; tests and the demo): submissions, the files received, the department's send-back, rejection rules;
 the behaviour switches (``behaviour_router``: maintenance, error_rate, slow_s), as the portals have them.
 
 The portal simulator has admin endpoints of the same names: two foreign systems, each with its own
@@ -15,7 +15,7 @@ import time
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from simulators.department_api import store
+from simulators.department_api import materials, store
 from simulators.department_api.behaviour import ApiBehaviour, change
 from simulators.department_api.callbacks import schedule_callback
 from simulators.department_api.state import DEFAULT_REJECTION_REASON, DepartmentDep, error
@@ -32,6 +32,12 @@ async def admin_list(department: DepartmentDep, application_id: str | None = Non
         rows = await asyncio.to_thread(store.select, department.db_path, "WHERE application_id = ?", (application_id,))
     now = time.time()
     return JSONResponse([store.full(r, now) for r in rows])
+
+
+@router.get("/materials")
+async def admin_materials(department: DepartmentDep, application_id: str | None = None) -> JSONResponse:
+    """The files the department received (no bytes: their sha256 as received, ``sha256_of_data``)."""
+    return JSONResponse(await asyncio.to_thread(materials.received, department.db_path, application_id))
 
 
 @router.post("/submissions/{ticket}/reject")

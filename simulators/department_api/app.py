@@ -8,7 +8,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from simulators.department_api import admin, routes, store
+from simulators.department_api import admin, materials, routes, store
 from simulators.department_api.behaviour import ApiBehaviour, Switches, misbehave
 from simulators.department_api.callbacks import cancel_pending
 from simulators.department_api.models import BODY_MODELS
@@ -75,6 +75,7 @@ def mount_api(app: FastAPI, department: Department) -> None:
         finally:
             await cancel_pending(department)
 
+    materials.init_db(department.db_path)  # the files submissions carry, beside whichever store files them
     app.router.lifespan_context = lifespan
     app.state.department_api = department
     app.state.department = department.code

@@ -40,8 +40,13 @@ async def post_callback(department: Department, ticket: str, delay: float, expec
 
 def sign(department: Department, body: bytes, timestamp: int | None = None) -> dict[str, str]:
     """The signature headers of one callback body, under the department's callback secret."""
+    return sign_bytes(department.callback_secret, body, timestamp)
+
+
+def sign_bytes(secret: str, body: bytes, timestamp: int | None = None) -> dict[str, str]:
+    """``X-Kaiban-Timestamp`` and ``X-Kaiban-Signature: sha256=<HMAC-SHA256(secret, "<ts>." + body)>``."""
     ts = int(time.time()) if timestamp is None else timestamp
-    digest = hmac.new(department.callback_secret.encode(), f"{ts}.".encode() + body, hashlib.sha256).hexdigest()
+    digest = hmac.new(secret.encode(), f"{ts}.".encode() + body, hashlib.sha256).hexdigest()
     return {"X-Kaiban-Timestamp": str(ts), "X-Kaiban-Signature": f"sha256={digest}"}
 
 

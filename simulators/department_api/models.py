@@ -6,7 +6,7 @@ import re
 from decimal import Decimal, InvalidOperation
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from stdnum.cn import uscc as stdnum_uscc
 
 _USCC_RE = re.compile(r"^[0-9A-HJ-NPQRTUWXY]{18}$")
@@ -23,6 +23,26 @@ class PersonIn(_Body):
     mobile: str | None = None
 
 
+class MaterialIn(_Body):
+    """One file the submission carries: inline (``data``, base64) or by link (``url``, fetched and checked)."""
+
+    kind: str = Field(min_length=1, max_length=64)
+    filename: str = Field(min_length=1, max_length=255)
+    concerns: str | None = Field(default=None, max_length=64)
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    content_type: str = Field(min_length=1, max_length=100)
+    size_bytes: int = Field(ge=0)
+    data: str | None = Field(default=None, repr=False)
+    url: str | None = Field(default=None, pattern=r"^https?://")
+    expires_at: int | None = None
+
+    @model_validator(mode="after")
+    def _one_way(self) -> MaterialIn:
+        if (self.data is None) == (self.url is None):
+            raise ValueError("a material carries either data (base64) or url, not both and not neither")
+        return self
+
+
 class Submission(_Body):
     application_id: str = Field(pattern=_APP_ID_RE)
     uscc: str
@@ -31,6 +51,7 @@ class Submission(_Body):
     address: str = Field(min_length=1, max_length=200)
     legal_representative: PersonIn
     callback_url: str | None = Field(default=None, pattern=r"^https?://")
+    materials: list[MaterialIn] = Field(default_factory=list, max_length=50)
 
     @field_validator("uscc")
     @classmethod

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
 
+from simulators.department_api import materials
 from simulators.department_api.callbacks import schedule_callback
 from simulators.department_api.state import Department, DepartmentDep, error, require_token, validation_reason
 
@@ -50,9 +51,20 @@ async def submit(request: Request, department: DepartmentDep) -> JSONResponse:
     body = await parse_submission(request, department)
     if isinstance(body, JSONResponse):
         return body
+    sent = list(getattr(body, "materials", None) or [])
+    try:  # every file checked against its sha256 before anything is filed
+        files = await materials.receive(sent, department.callback_secret)
+    except materials.MaterialProblem as exc:
+        if exc.unavailable:
+            return error(503, "materials_unavailable", exc.reason, {"Retry-After": "5"})
+        return error(422, "validation_failed", exc.reason)
     rule = department.rejection_rules.get(getattr(body, "application_id", ""))
     filed = await asyncio.to_thread(department.filings.submit, body, department.process_delay_s, rule)
     row = filed.submission
+    if filed.created and sent:
+        await asyncio.to_thread(
+            materials.keep, department.db_path, department.code, row["ticket"], row["application_id"], sent, files
+        )
     if filed.created and filed.callback_url:
         # once processed: completed, or rejected by a rule (possibly one set in the meantime)
         delay = max(0.0, filed.ready_ts - time.time()) + 0.02

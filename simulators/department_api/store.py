@@ -134,7 +134,7 @@ def _insert(
     now = time.time()
     ready = now + max(0.0, process_delay_s)
     ticket = f"{code.upper()}-{datetime.fromtimestamp(now, CST):%Y%m%d}-{secrets.token_hex(5).upper()}"
-    payload = body.model_dump(mode="json")
+    payload = body.model_dump(mode="json", exclude={"materials": {"__all__": {"data"}}})  # files: table materials
     conn.execute(
         "INSERT INTO submissions (ticket, department, application_id, uscc, payload, result,"
         " callback_url, received_at, received_ts, ready_ts, decision_reason) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
