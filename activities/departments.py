@@ -11,7 +11,7 @@ A robot dispatch heartbeats every step it reaches, and with it the furthest step
 reached by this attempt or the ones before (``(step, furthest)``); a retry reads that from
 ``activity.info().heartbeat_details`` and hands it to :func:`bots.flows.dispatch` as
 ``resume_from``, so a form the portal still holds is continued, not started again. On success
-a screenshot of the receipt is kept and linked from the receipt (``Receipt.evidence``).
+a JPEG of the receipt and the receipt page's HTML are kept and linked from the receipt (``Receipt.evidence``).
 """
 
 from __future__ import annotations
@@ -132,7 +132,7 @@ class DepartmentActivities:
 
     async def _robot_dispatch(self, inp: DispatchInput) -> Receipt:
         """File through the portal's robot, going on from where an earlier attempt left the form;
-        on success keep a screenshot of the receipt and link it from the receipt."""
+        on success keep the receipt's evidence (a JPEG of the receipt, its HTML) and link it from the receipt."""
         code, application_id = inp.endpoint.code, inp.request.application_id
         info = activity.info()
         resume_from = previous_step(info.heartbeat_details)
@@ -153,11 +153,11 @@ class DepartmentActivities:
                     attachments=files,
                     healing=healing,
                 )
-                shot = await self._browser().save_screenshot(page, _label(code, application_id, action="receipt"))
+                kept = await self._browser().save_receipt(page, _label(code, application_id, action="receipt"))
         except MappingNeeded as exc:  # proposed for an admin (or a developer): the task waits for a person
             raise await self._mappings.proposed(exc, code, application_id) from exc
-        if shot:
-            receipt = receipt.model_copy(update={"evidence": {RECEIPT_SCREENSHOT: shot}})
+        if kept:  # {RECEIPT_SCREENSHOT: ….jpg, RECEIPT_HTML: ….html}
+            receipt = receipt.model_copy(update={"evidence": kept})
         return receipt
 
     # -- the channels -----------------------------------------------------------------------------
@@ -173,10 +173,14 @@ class DepartmentActivities:
         self, endpoint: DepartmentEndpoint, application_id: str, *, affinity: str | None = None
     ) -> AsyncIterator[tuple[Page, flows.PortalAccess]]:
         """A page of the browser pool for one robot task at ``endpoint``, with the account it logs in with:
-        evidence labelled by department, application and attempt; the account's session reused."""
+        evidence labelled by department, application and attempt (traced from the pool's attempt on);
+        the account's warm page reused."""
         access = self._access(endpoint)
         async with self._browser().page(
-            label=_label(endpoint.code, application_id), account=_account(access), affinity=affinity
+            label=_label(endpoint.code, application_id),
+            account=_account(access),
+            affinity=affinity,
+            attempt=activity.info().attempt,
         ) as page:
             yield page, access
 
@@ -271,7 +275,8 @@ def _log_context(application_id: str, endpoint: DepartmentEndpoint):
     )
 
 
-RECEIPT_SCREENSHOT = "receipt_screenshot"  # the key of Receipt.evidence naming the receipt's screenshot
+RECEIPT_SCREENSHOT = "receipt_screenshot"  # the key of Receipt.evidence naming the receipt's JPEG
+RECEIPT_HTML = "receipt_html"  # the key of Receipt.evidence naming the receipt page's HTML
 
 
 def _heartbeat(step: str) -> None:

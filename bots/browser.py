@@ -1,33 +1,35 @@
-"""One Chromium per worker process, a fresh context + page per robot task (``BrowserPool``).
+"""One Chromium per worker process, a warm page per portal account reused by its robot tasks (``BrowserPool``).
 
-    async with pool.page(label=make_label("amr", application_id, attempt), account=(url, user)) as page:
+    async with pool.page(label=make_label("amr", application_id, attempt), account=(url, user),
+                         affinity=application_id, attempt=attempt) as page:
         receipt = await flows.dispatch(page, access, request)
 
-At most ``max_sessions`` pages at once; logged-in sessions kept per portal account; evidence of a
-failed body kept under ``evidence_dir`` (``exc.evidence``). The whole story: bots/README.md.
+At most ``max_sessions`` tasks at once; logged-in pages kept per portal account (bots/warm.py), their
+sessions kept as cookies when a page is closed (bots/sessions.py); evidence of a failed body kept under
+``evidence_dir`` (``exc.evidence``, bots/evidence.py). The whole story: bots/README.md.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import glob
-import os
-import shutil
-import tempfile
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import structlog
-from playwright.async_api import Browser, BrowserContext, Page, Playwright, StorageState, async_playwright
+from playwright.async_api import Browser, BrowserContext, Page, Playwright, async_playwright
 from playwright.async_api import Error as PlaywrightError
 
 from bots import evidence
-from bots.sessions import Account, SessionStore
+from bots.chromium import ENV_CHROMIUM_PATH, BrowserNotFound, find_chromium, launch_args
+from bots.chromium import is_executable as _is_executable
+from bots.errors import LoginRejected
+from bots.sessions import Account, Session, SessionStore, draft_after
+from bots.warm import WarmPage, WarmPages, unusable
 from domain.calendar import TIME_ZONE_NAME
 
-__all__ = ["Account", "BrowserNotFound", "BrowserPool", "find_chromium", "launch_args"]
+__all__ = ["ENV_CHROMIUM_PATH", "Account", "BrowserNotFound", "BrowserPool", "find_chromium", "launch_args"]
 
 
 def _log() -> structlog.typing.FilteringBoundLogger:
@@ -35,99 +37,35 @@ def _log() -> structlog.typing.FilteringBoundLogger:
     return structlog.get_logger(__name__)
 
 
-ENV_CHROMIUM_PATH = "KAIBAN_CHROMIUM_PATH"
-_SYSTEM_CANDIDATES = ("/usr/bin/chromium", "/usr/bin/chromium-browser")
-_PATH_CANDIDATES = ("chromium", "chromium-browser")
-
-
-class BrowserNotFound(RuntimeError):
-    """No Chromium executable could be found."""
-
-
-def _is_executable(path: str | os.PathLike[str]) -> bool:
-    return os.path.isfile(path) and os.access(path, os.X_OK)
-
-
-def _bundled_chromium() -> str | None:
-    """Playwright's own Chromium, if `playwright install chromium` was ever run (not launched)."""
-    root = os.environ.get("PLAYWRIGHT_BROWSERS_PATH")
-    if root == "0":
-        import playwright
-
-        root = str(Path(playwright.__file__).parent / "driver" / "package" / ".local-browsers")
-    elif not root:
-        root = str(Path.home() / ".cache" / "ms-playwright")
-    patterns = ("chromium-*/chrome-linux*/chrome", "chromium-*/chrome-mac*/Chromium.app/Contents/MacOS/Chromium")
-    for pattern in patterns:
-        for candidate in sorted(glob.glob(os.path.join(root, pattern)), reverse=True):
-            if _is_executable(candidate):
-                return candidate
-    return None
-
-
-def find_chromium(playwright: Playwright | None = None) -> str | None:
-    """Path of the Chromium to drive, or None.
-
-    Order: ``$KAIBAN_CHROMIUM_PATH``; Playwright's bundled Chromium if installed (asked of a
-    running ``playwright`` when given, else looked up in its browser cache, never launched);
-    ``/usr/bin/chromium``; ``chromium`` on ``PATH``.
-    """
-    configured = os.environ.get(ENV_CHROMIUM_PATH)
-    if configured:
-        resolved = configured if _is_executable(configured) else shutil.which(configured)
-        if resolved:
-            return resolved
-        _log().warning("browser.configured_chromium_missing", env=ENV_CHROMIUM_PATH, path=configured)
-    if playwright is not None:
-        with contextlib.suppress(Exception):
-            running = playwright.chromium.executable_path
-            if running and _is_executable(running):
-                return running
-    bundled = _bundled_chromium()
-    if bundled:
-        return bundled
-    for candidate in _SYSTEM_CANDIDATES:
-        if _is_executable(candidate):
-            return candidate
-    for name in _PATH_CANDIDATES:
-        found = shutil.which(name)
-        if found:
-            return found
-    return None
-
-
-def launch_args() -> list[str]:
-    """Chromium flags for a headless server (``--no-sandbox`` only when running as root)."""
-    args = [
-        "--disable-dev-shm-usage",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--disable-gpu",
-        "--no-first-run",
-    ]
-    if hasattr(os, "geteuid") and os.geteuid() == 0:
-        args.insert(0, "--no-sandbox")
-    return args
-
-
 @dataclass(eq=False)
 class _Generation:
-    """One launched browser and the pages it served."""
+    """One launched browser and the tasks it served."""
 
     browser: Browser
     number: int
-    pages: int = 0  # pages opened on it so far
-    active: int = 0  # pages open on it now
-    retired: bool = False  # no new pages: closed once ``active`` is 0
+    pages: int = 0  # tasks served on it so far (on fresh or warm pages)
+    active: int = 0  # tasks on it now
+    retired: bool = False  # no new tasks: closed once ``active`` is 0
+
+
+@dataclass(eq=False)
+class _Task:
+    """What one task runs on: a fresh context, or a warm page of its account."""
+
+    gen: _Generation
+    context: BrowserContext
+    page: Page
+    warm: WarmPage | None = None  # the warm page (kept after the task) when the account has them
+    lent: Session | None = None  # the kept session (cookies) a fresh context started with
 
 
 class BrowserPool:
-    """One browser for the process (a new one every ``recycle_after_tasks`` pages), at most
-    ``max_sessions`` concurrent pages, the logged-in sessions of each portal account kept for reuse."""
+    """One browser for the process (a new one every ``recycle_after_tasks`` tasks), at most
+    ``max_sessions`` concurrent tasks, each portal account's logged-in pages kept warm for its next tasks."""
 
-    _EVIDENCE_TIMEOUT_MS = 5000  # a screenshot of a failed page must not hold the task long
-    MIN_COOKIE_SECRET = 8  # cookie values at least that long are scrubbed from traces as secrets
+    _EVIDENCE_TIMEOUT_MS = evidence.EVIDENCE_TIMEOUT_MS
+    MIN_COOKIE_SECRET = evidence.MIN_COOKIE_SECRET
+    CLOSE_TIMEOUT_S = 5.0  # closing a page's context (a stuck renderer must not hold the task)
 
     def __init__(
         self,
@@ -139,19 +77,33 @@ class BrowserPool:
         navigation_timeout_s: float = 30.0,
         evidence_dir: str | Path | None = None,
         trace: bool = True,
+        trace_from_attempt: int = 2,
         reuse_sessions: bool = True,
         recycle_after_tasks: int = 0,
+        warm_pages: int | None = None,
+        warm_pages_total: int | None = None,
+        page_recycle_tasks: int = 0,
+        page_idle_s: float = 300.0,
     ) -> None:
         """``evidence_dir``: where evidence of failed attempts goes (None: nowhere, no tracing);
-        ``trace``: record a Playwright trace per session for that evidence (a screenshot only when False);
-        ``reuse_sessions``: keep each account's logged-in sessions for its next tasks (bots/sessions.py);
-        ``recycle_after_tasks``: launch a new browser after that many pages (0: never)."""
+        ``trace``: record a Playwright trace of attempts from ``trace_from_attempt`` on (the first attempt
+        keeps a screenshot, the HTML and the step log only);
+        ``reuse_sessions``: keep each account's logged-in pages / sessions for its next tasks;
+        ``warm_pages``: idle logged-in pages kept per account (None: ``max_sessions``; 0: none, a fresh
+        context per task with the account's cookies), at most ``warm_pages_total`` in all (None: twice
+        ``max_sessions``), each closed after ``page_recycle_tasks`` tasks (0: never) or ``page_idle_s`` idle;
+        ``recycle_after_tasks``: launch a new browser after that many tasks (0: never)."""
         if max_sessions < 1:
             raise ValueError("max_sessions must be at least 1")
         if recycle_after_tasks < 0:
             raise ValueError("recycle_after_tasks must be 0 (never) or more")
+        if page_recycle_tasks < 0:
+            raise ValueError("page_recycle_tasks must be 0 (never) or more")
+        if trace_from_attempt < 1:
+            raise ValueError("trace_from_attempt must be at least 1")
         self.evidence_dir = Path(evidence_dir) if evidence_dir is not None else None
         self.trace = trace
+        self.trace_from_attempt = trace_from_attempt
         self.max_sessions = max_sessions
         self.headless = headless
         self.executable_path = executable_path
@@ -159,6 +111,7 @@ class BrowserPool:
         self.navigation_timeout_s = navigation_timeout_s
         self.reuse_sessions = reuse_sessions
         self.recycle_after_tasks = recycle_after_tasks
+        self.page_recycle_tasks = page_recycle_tasks
         self._semaphore = asyncio.Semaphore(max_sessions)
         self._lock = asyncio.Lock()
         self._playwright: Playwright | None = None
@@ -167,8 +120,15 @@ class BrowserPool:
         self._closing: set[asyncio.Task[None]] = set()
         # at most max_sessions are in use at once; the rest of the room is for sessions held for a retry
         self._sessions = SessionStore(keep=2 * max_sessions)
+        self._warm = WarmPages(
+            max_sessions if warm_pages is None else warm_pages,
+            2 * max_sessions if warm_pages_total is None else warm_pages_total,
+            page_idle_s,
+        )
+        self._sweeper: asyncio.Task[None] | None = None
         self._resolved_path: str | None = None
         self.launches = 0
+        self.warm_replaced = 0  # warm pages found unusable before a task and replaced (monitoring, tests)
 
     # --- life cycle ---------------------------------------------------------------
 
@@ -178,14 +138,22 @@ class BrowserPool:
                 self._playwright = await async_playwright().start()
             if self._gen is None or not self._gen.browser.is_connected():
                 await self._launch("start")
+            if self._sweeper is None and self._warm.enabled:
+                self._sweeper = asyncio.get_running_loop().create_task(self._sweep_idle_pages())
 
     async def stop(self) -> None:
         async with self._lock:
+            if self._sweeper is not None:
+                self._sweeper.cancel()
+                with contextlib.suppress(BaseException):
+                    await self._sweeper
+                self._sweeper = None
             gens = [g for g in (self._gen, *self._retiring) if g is not None]
             self._gen = None
             self._retiring.clear()
             pw, self._playwright = self._playwright, None
             self._sessions.clear()
+            self._warm.remove(lambda w: True)  # their browsers close below
             closing = list(self._closing)
             for gen in gens:
                 with contextlib.suppress(Exception):
@@ -232,9 +200,12 @@ class BrowserPool:
         self._gen = _Generation(browser, self.launches)
         _log().info("browser.launched", executable=path, headless=self.headless, launches=self.launches, reason=reason)
 
-    def _retire(self, gen: _Generation) -> None:
-        """No new pages on ``gen``; its browser is closed as soon as no page of it is in use."""
+    async def _retire(self, gen: _Generation) -> None:
+        """No new tasks on ``gen``: its idle warm pages are closed (their sessions kept as cookies), its
+        browser as soon as no task of it runs."""
         gen.retired = True
+        for warm in self._warm.remove(lambda w: w.gen is gen):
+            await self._close_warm(warm, "browser_recycled")
         self._retiring.add(gen)
         if gen.active == 0:
             self._close_later(gen)
@@ -254,7 +225,7 @@ class BrowserPool:
         task.add_done_callback(self._closing.discard)
 
     async def _acquire(self) -> _Generation:
-        """The browser a new page opens in: relaunched when it died, replaced when it served its share."""
+        """The browser a task runs in: relaunched when it died, replaced when it served its share."""
         while True:
             if self._playwright is None:
                 raise RuntimeError("BrowserPool.start() must be awaited before page()")
@@ -264,7 +235,7 @@ class BrowserPool:
                     if self._gen is gen and self._playwright is not None:  # nobody relaunched it meanwhile
                         if gen is not None:
                             _log().warning("browser.disconnected_relaunching", browser=gen.number)
-                            self._retire(gen)
+                            await self._retire(gen)
                         await self._launch("disconnected" if gen is not None else "start")
                 continue
             if self.recycle_after_tasks and gen.pages >= self.recycle_after_tasks:
@@ -272,7 +243,7 @@ class BrowserPool:
                     if self._gen is gen and self._playwright is not None:
                         await self._launch("recycle")
                         _log().info("browser.recycling", browser=gen.number, pages=gen.pages, in_use=gen.active)
-                        self._retire(gen)
+                        await self._retire(gen)
                 continue
             gen.pages += 1
             gen.active += 1
@@ -283,156 +254,208 @@ class BrowserPool:
         if gen.retired and gen.active == 0:
             self._close_later(gen)
 
-    async def _open_context(self, storage_state: StorageState | None) -> tuple[_Generation, BrowserContext]:
-        for attempt in (1, 2):
-            gen = await self._acquire()
-            try:
-                context = await gen.browser.new_context(
-                    locale="zh-CN", timezone_id=TIME_ZONE_NAME, service_workers="block", storage_state=storage_state
-                )
-            except PlaywrightError:
-                self._release(gen)
-                if gen.browser.is_connected() or attempt == 2:
-                    raise
-                continue  # the browser died between the check and the call: relaunch once
-            return gen, context
-        raise AssertionError("unreachable")
-
-    # --- sessions ---------------------------------------------------------------
+    # --- pages --------------------------------------------------------------------
 
     def cached_sessions(self, account: Account) -> int:
-        """How many idle logged-in sessions the pool keeps for ``account`` (tests, monitoring)."""
-        return self._sessions.count(account)
+        """How many idle logged-in pages and kept sessions the pool has for ``account`` (tests, monitoring)."""
+        return self._warm.count(self._sessions.key(account)) + self._sessions.count(account)
+
+    def warm_pages(self, account: Account) -> int:
+        """How many idle warm pages the pool keeps open for ``account``."""
+        return self._warm.count(self._sessions.key(account))
 
     @property
     def tracing(self) -> bool:
-        """Whether sessions record a trace (evidence is kept and tracing is on)."""
+        """Whether attempts from ``trace_from_attempt`` on record a trace (evidence is kept, tracing is on)."""
         return self.evidence_dir is not None and self.trace
 
     @contextlib.asynccontextmanager
     async def page(
-        self, label: str | None = None, *, account: Account | None = None, affinity: str | None = None
+        self,
+        label: str | None = None,
+        *,
+        account: Account | None = None,
+        affinity: str | None = None,
+        attempt: int = 1,
     ) -> AsyncIterator[Page]:
-        """A fresh, isolated context and page for one task; both are closed afterwards.
+        """A page for one task: a warm page of ``account`` when one is idle and sound, else a fresh context.
 
         ``label`` names the evidence kept if the body raises (bots/README.md, Evidence): only
         department, application id and attempt number (:func:`bots.evidence.make_label`).
-        ``account`` (``(base_url, username)``): start logged in with a session an earlier task of that
-        portal account left, and leave this task's session for the next (when ``reuse_sessions``).
-        ``affinity`` (the application id): a failed task's session goes first to a later task with the
-        same affinity, which may find its half-filled form on the portal.
+        ``account`` (``(base_url, username)``): reuse a page (or the cookies) an earlier task of that portal
+        account left, and leave this one for the next (when ``reuse_sessions``); without it the context is
+        closed after the task. ``affinity`` (the application id): a failed task's page goes first to a
+        later task with the same affinity, which may find its half-filled form on the portal.
+        ``attempt`` (Temporal's attempt number): a trace is recorded from ``trace_from_attempt`` on.
         """
         async with self._semaphore:
             key = self._sessions.key(account) if account is not None and self.reuse_sessions else None
-            lent = self._sessions.take(key, affinity) if key is not None else None
-            gen, context = await self._open_context(lent.state if lent is not None else None)
+            task = await self._begin(key, affinity)
             failure: BaseException | None = None
+            traced = False
             try:
-                if lent is not None:
-                    cookies = [c.get("value", "") for c in lent.state.get("cookies", ())]
-                    evidence.register_secret(context, *(v for v in cookies if len(v) >= self.MIN_COOKIE_SECRET))
-                    _log().debug("browser.session_reused", portal=key[0] if key else None)
-                context.set_default_timeout(self.action_timeout_s * 1000)
-                context.set_default_navigation_timeout(self.navigation_timeout_s * 1000)
-                traced = False
-                if self.tracing:
-                    try:
-                        await context.tracing.start(screenshots=True, snapshots=True, sources=False)
-                        traced = True
-                    except PlaywrightError as exc:
-                        _log().warning("browser.trace_not_started", error=str(exc).splitlines()[0] if str(exc) else "")
-                page = await context.new_page()
+                page = task.page
+                evidence.start_steps(page)
+                if self.tracing and attempt >= self.trace_from_attempt:
+                    traced = await self._start_trace(task.context)
                 try:
                     yield page
                 except Exception as exc:
                     failure = exc
                     if self.evidence_dir is not None:
                         try:
-                            kept = await self._keep_evidence(context, page, label, traced)
+                            kept = await evidence.keep_failure(self.evidence_dir, page, label, trace=traced)
+                            traced = False  # stopped by keeping it
                         except Exception as problem:  # never hide the attempt's own failure
                             _log().warning("browser.evidence_failed", error=type(problem).__name__)
                             kept = {}
                         evidence.attach(exc, kept)
                     raise
-                except BaseException as exc:  # cancelled: the session is still worth keeping
+                except BaseException as exc:  # cancelled: the page is still worth keeping
                     failure = exc
                     raise
-                if traced:  # success: the trace is not written anywhere
-                    with contextlib.suppress(Exception):
-                        await context.tracing.stop()
             finally:
                 try:
-                    if key is not None:
+                    if traced:  # success (or no evidence kept): the trace is not written anywhere
                         with contextlib.suppress(Exception):
-                            await self._sessions.give_back(key, context, lent, affinity, failure)
-                    with contextlib.suppress(Exception):
-                        await context.close()
+                            await task.context.tracing.stop()
+                    await self._end(task, key, affinity, failure)
                 finally:
-                    self._release(gen)
+                    self._release(task.gen)
+
+    async def _start_trace(self, context: BrowserContext) -> bool:
+        try:
+            await context.tracing.start(screenshots=True, snapshots=True, sources=False)
+        except PlaywrightError as exc:
+            _log().warning("browser.trace_not_started", error=str(exc).splitlines()[0] if str(exc) else "")
+            return False
+        return True
+
+    async def _begin(self, key: Account | None, affinity: str | None) -> _Task:
+        """The task's browser and page: a sound warm page of ``key``, else a new context (with a kept session)."""
+        for attempt in (1, 2):
+            gen = await self._acquire()
+            try:
+                if key is not None and self._warm.enabled:
+                    while (warm := self._warm.take(key, affinity)) is not None:
+                        why = "browser_recycled" if warm.gen is not gen else await unusable(warm)
+                        if why is None:
+                            _log().debug("browser.warm_page_reused", portal=key[0], tasks=warm.tasks)
+                            return _Task(gen, warm.context, warm.page, warm=warm)
+                        self.warm_replaced += 1
+                        await self._close_warm(warm, why)  # its cookies kept: the fresh page starts logged in
+                return await self._fresh(gen, key, affinity)
+            except PlaywrightError:
+                self._release(gen)
+                if gen.browser.is_connected() or attempt == 2:
+                    raise
+            except BaseException:
+                self._release(gen)
+                raise
+            # the browser died between the check and the call: relaunch once
+        raise AssertionError("unreachable")
+
+    async def _fresh(self, gen: _Generation, key: Account | None, affinity: str | None) -> _Task:
+        lent = self._sessions.take(key, affinity) if key is not None else None
+        context = await gen.browser.new_context(
+            locale="zh-CN",
+            timezone_id=TIME_ZONE_NAME,
+            service_workers="block",
+            storage_state=lent.state if lent is not None else None,
+        )
+        try:
+            if lent is not None:
+                cookies = [c.get("value", "") for c in lent.state.get("cookies", ())]
+                evidence.register_secret(context, *(v for v in cookies if len(v) >= self.MIN_COOKIE_SECRET))
+                _log().debug("browser.session_reused", portal=key[0] if key else None)
+            context.set_default_timeout(self.action_timeout_s * 1000)
+            context.set_default_navigation_timeout(self.navigation_timeout_s * 1000)
+            page = await context.new_page()
+        except BaseException:
+            with contextlib.suppress(Exception):
+                await context.close()
+            raise
+        warm = None
+        if key is not None and self._warm.enabled:
+            warm = WarmPage(key, context, page, gen, draft_of=lent.draft_of if lent is not None else None)
+        return _Task(gen, context, page, warm=warm, lent=lent)
+
+    async def _end(self, task: _Task, key: Account | None, affinity: str | None, failure: BaseException | None) -> None:
+        """After a task: its page kept warm for the account, or its session kept as cookies, or closed."""
+        warm = task.warm
+        if warm is None or key is None:
+            try:
+                if key is not None:
+                    with contextlib.suppress(Exception):
+                        await self._sessions.give_back(key, task.context, task.lent, affinity, failure)
+            finally:
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(task.context.close(), self.CLOSE_TIMEOUT_S)
+            return
+        warm.tasks += 1
+        if isinstance(failure, LoginRejected):  # none of the account's sessions is trusted any more
+            dropped = self._warm.remove(lambda w: w.key == key)
+            for other in (*dropped, warm):
+                await self._close_warm(other, "login_rejected", keep_cookies=False)
+            self._sessions.drop(key)
+            _log().info("browser.sessions_dropped", portal=key[0], reason="login_rejected", idle=len(dropped))
+            return
+        warm.draft_of = draft_after(failure, affinity, warm.draft_of)
+        why = None
+        if warm.page.is_closed() or warm.crashed or not task.gen.browser.is_connected():
+            why = "crashed"
+        elif task.gen.retired:
+            why = "browser_recycled"
+        elif self.page_recycle_tasks and warm.tasks >= self.page_recycle_tasks:
+            why = "page_recycled"
+        if why is not None:
+            self.warm_replaced += why == "crashed"  # the account's next task gets a fresh page
+            await self._close_warm(warm, why)
+            return
+        for extra in self._warm.put(warm):
+            await self._close_warm(extra, "over_capacity")
+
+    async def _close_warm(self, warm: WarmPage, why: str, *, keep_cookies: bool = True) -> None:
+        """Close a warm page's context; its session is kept as cookies for the account's next fresh page."""
+        if keep_cookies and warm.gen.browser.is_connected():
+            with contextlib.suppress(Exception):
+                state = await asyncio.wait_for(warm.context.storage_state(), SessionStore.STATE_TIMEOUT_S)
+                self._sessions.keep(warm.key, state, warm.draft_of)
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(warm.context.close(), self.CLOSE_TIMEOUT_S)
+        _log().info("browser.warm_page_closed", portal=warm.key[0], reason=why, tasks=warm.tasks)
+
+    async def close_idle_pages(self) -> int:
+        """Close the warm pages idle longer than ``page_idle_s`` (the sweeper does it); how many."""
+        expired = self._warm.expired()
+        for warm in expired:
+            await self._close_warm(warm, "idle")
+        return len(expired)
+
+    async def _sweep_idle_pages(self) -> None:
+        while True:
+            await asyncio.sleep(max(1.0, self._warm.idle_s / 2))
+            with contextlib.suppress(Exception):
+                await self.close_idle_pages()
+
+    # --- evidence -----------------------------------------------------------------
 
     async def save_screenshot(self, page: Page, label: str) -> str | None:
         """A full-page screenshot ``<label>.png`` under ``evidence_dir/<yyyy-mm-dd>/``; returns its path
         relative to ``evidence_dir``, or None when the pool keeps no evidence or the page cannot be shot."""
         if self.evidence_dir is None:
             return None
-        path: Path | None = None
-        try:
-            path, relative = evidence.reserve(self.evidence_dir, label, ".png")
-            await page.screenshot(path=str(path), full_page=True, timeout=self._EVIDENCE_TIMEOUT_MS)
-        except Exception as exc:  # evidence is best effort: never the reason a task fails
-            if path is not None:
-                with contextlib.suppress(OSError):
-                    path.unlink()
-            _log().warning("browser.screenshot_failed", label=evidence.safe_label(label), error=type(exc).__name__)
-            return None
-        return relative
+        return await evidence.save_screenshot(self.evidence_dir, page, label)
 
-    async def _keep_evidence(
-        self, context: BrowserContext, page: Page, label: str | None, traced: bool
-    ) -> dict[str, str]:
-        """Save the screenshot and the (scrubbed) trace of a failed attempt; what was saved, by kind."""
-        assert self.evidence_dir is not None
-        label = evidence.safe_label(label)
-        kept: dict[str, str] = {}
-        shot = await self.save_screenshot(page, label)
-        if shot:
-            kept["screenshot"] = shot
-        if traced:
-            raw_dir = tempfile.mkdtemp(prefix="kaiban-trace-")
-            raw = Path(raw_dir) / "trace.zip"
-            path: Path | None = None
-            try:
-                await context.tracing.stop(path=str(raw))
-                path, relative = evidence.reserve(self.evidence_dir, label, ".zip")
-                evidence.scrub_trace(raw, path, evidence.secrets_of(context))
-                kept["trace"] = relative
-            except Exception as exc:
-                if path is not None:
-                    with contextlib.suppress(OSError):
-                        path.unlink()
-                _log().warning("browser.trace_not_kept", label=label, error=type(exc).__name__, detail=str(exc)[:200])
-            finally:
-                shutil.rmtree(raw_dir, ignore_errors=True)
-        if kept:
-            _log().info("browser.evidence_kept", label=label, **kept)
-        return kept
+    async def save_receipt(self, page: Page, label: str) -> dict[str, str]:
+        """The receipt's evidence (a JPEG of the receipt element, the page's HTML) under ``evidence_dir``,
+        by kind (``receipt_screenshot``, ``receipt_html``); nothing when the pool keeps no evidence."""
+        if self.evidence_dir is None:
+            return {}
+        return await evidence.keep_receipt(self.evidence_dir, page, label)
 
 
-def _main(argv: list[str] | None = None) -> int:
-    """``python -m bots.browser --check``: say which Chromium the robots will use (exit 1 if none)."""
-    import argparse
-    import sys
+if __name__ == "__main__":  # ``python -m bots.browser --check``: which Chromium the robots use
+    from bots.chromium import main
 
-    parser = argparse.ArgumentParser(description="Which Chromium the robots use")
-    parser.add_argument("--check", action="store_true", help="exit 1 when no Chromium is found")
-    parser.parse_args(argv)
-    path = find_chromium()
-    if path is None:
-        print("no Chromium found: set KAIBAN_CHROMIUM_PATH, or install Debian's `chromium`", file=sys.stderr)
-        return 1
-    print(f"chromium: {path}")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(_main())
+    raise SystemExit(main())

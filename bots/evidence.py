@@ -1,21 +1,29 @@
-"""Evidence of robot attempts: full-page screenshots and Playwright traces on disk.
+"""Evidence of robot attempts on disk: of a failure a full-page screenshot, the page's HTML, the step log
+and (from the attempt the pool traces) a Playwright trace; of a filing a JPEG of the receipt and its HTML.
 
-``<evidence_dir>/<yyyy-mm-dd>/<label>.png`` / ``.zip`` (the date in Asia/Shanghai, a taken name
-gets ``-2``…); paths handed back are relative to ``evidence_dir``. Labels hold only department,
-application id and attempt (:func:`make_label`). Traces are scrubbed of registered secrets and
-every cookie / authorization header (:func:`scrub_trace`) before they are kept: bots/README.md.
+``<evidence_dir>/<yyyy-mm-dd>/<label>.png`` / ``.html`` / ``.json`` / ``.zip`` / ``.jpg`` (the date in
+Asia/Shanghai, a taken name gets ``-2``…); paths handed back are relative to ``evidence_dir``. Labels
+hold only department, application id and attempt (:func:`make_label`). Traces, HTML and step logs are
+scrubbed of registered secrets and the session's cookies (:func:`scrub_trace`, :func:`scrub_text`)
+before they are kept: bots/README.md.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import html
 import json
 import os
 import re
 import secrets as _secrets
+import shutil
+import tempfile
+import time
 import weakref
 import zipfile
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -29,12 +37,19 @@ __all__ = [
     "MIN_SECRET_LENGTH",
     "attach",
     "evidence_of",
+    "keep_failure",
+    "keep_receipt",
+    "record_step",
     "make_label",
     "register_secret",
     "reserve",
     "safe_label",
+    "save_screenshot",
+    "scrub_text",
     "scrub_trace",
     "secrets_of",
+    "start_steps",
+    "steps_of",
 ]
 
 MAX_LABEL_LENGTH = 96
@@ -217,3 +232,169 @@ def scrub_trace(source: Path, target: Path, secrets: Iterable[str]) -> None:
     finally:
         if tmp.exists():
             tmp.unlink()
+
+
+def scrub_text(text: str, secrets: Iterable[str]) -> str:
+    """``text`` (a page's HTML, a step log) without the given secrets, in any of their encodings."""
+    variants = sorted({v.decode("utf-8") for s in secrets if s for v in _variants(s)}, key=len, reverse=True)
+    for v in variants:
+        text = text.replace(v, MASK)
+    return text
+
+
+# --- step logs ----------------------------------------------------------------------------------
+
+
+@dataclass
+class StepLog:
+    """The steps a task reported (names only, never values), each at its offset from the task's start."""
+
+    started: float = field(default_factory=time.monotonic)
+    steps: list[tuple[str, float]] = field(default_factory=list)
+
+    def as_json(self) -> list[dict[str, Any]]:
+        return [{"step": name, "at_ms": round(at * 1000, 1)} for name, at in self.steps]
+
+
+_STEPS: weakref.WeakKeyDictionary[Page, StepLog] = weakref.WeakKeyDictionary()
+
+
+def start_steps(page: Page) -> StepLog:
+    """A new step log for the task that starts on ``page`` now (a warm page serves many tasks)."""
+    log = _STEPS[page] = StepLog()
+    return log
+
+
+def record_step(page: Page, name: str) -> None:
+    """Step ``name`` entered now (flows call it with every step they report to ``on_step``)."""
+    log = _STEPS.get(page)
+    if log is not None:
+        log.steps.append((name, time.monotonic() - log.started))
+
+
+def steps_of(page: Page) -> list[dict[str, Any]]:
+    log = _STEPS.get(page)
+    return log.as_json() if log is not None else []
+
+
+# --- keeping evidence -----------------------------------------------------------------------------
+
+EVIDENCE_TIMEOUT_MS = 5000  # a screenshot of a failed page must not hold the task long
+MIN_COOKIE_SECRET = 8  # cookie values at least that long are scrubbed as secrets
+RECEIPT_SELECTORS = ("[data-receipt]", "main")  # the receipt element, else the page's main part
+RECEIPT_JPEG_QUALITY = 70
+
+
+def _log() -> Any:
+    import structlog
+
+    return structlog.get_logger(__name__)
+
+
+async def page_secrets(page: Page) -> frozenset[str]:
+    """The secrets registered for the page's context and its cookie values (long enough to scrub)."""
+    found = set(secrets_of(page))
+    try:
+        cookies = await asyncio.wait_for(page.context.cookies(), EVIDENCE_TIMEOUT_MS / 1000)
+    except Exception:  # a dead browser: nothing more to know
+        cookies = []
+    found.update(c.get("value", "") for c in cookies if len(c.get("value", "")) >= MIN_COOKIE_SECRET)
+    return frozenset(found)
+
+
+async def _write(root: Path, label: str, suffix: str, make: Callable[[Path], Awaitable[None]]) -> str | None:
+    """Reserve ``<label><suffix>`` and write it with ``make``; its relative path, or None (best effort)."""
+    path: Path | None = None
+    try:
+        path, relative = reserve(root, label, suffix)
+        await make(path)
+    except Exception as exc:  # evidence is best effort: never the reason a task fails
+        if path is not None:
+            with contextlib.suppress(OSError):
+                path.unlink()
+        _log().warning("browser.evidence_not_kept", label=label, suffix=suffix, error=type(exc).__name__)
+        return None
+    return relative
+
+
+async def save_screenshot(root: Path, page: Page, label: str) -> str | None:
+    """A full-page PNG ``<label>.png`` under ``root/<yyyy-mm-dd>/``; its relative path, or None."""
+
+    async def shoot(path: Path) -> None:
+        await page.screenshot(path=str(path), full_page=True, timeout=EVIDENCE_TIMEOUT_MS)
+
+    return await _write(root, safe_label(label), ".png", shoot)
+
+
+async def save_html(root: Path, page: Page, label: str, secrets: Iterable[str]) -> str | None:
+    """The page's HTML as the browser holds it now, scrubbed of ``secrets``: ``<label>.html``."""
+
+    async def write(path: Path) -> None:
+        content = await asyncio.wait_for(page.content(), EVIDENCE_TIMEOUT_MS / 1000)
+        path.write_text(scrub_text(content, secrets), encoding="utf-8")
+
+    return await _write(root, safe_label(label), ".html", write)
+
+
+async def keep_failure(root: Path, page: Page, label: str | None, *, trace: bool) -> dict[str, str]:
+    """Evidence of a failed attempt: a full-page screenshot, the page's HTML, the step log and, when the
+    context records one (``trace``), the Playwright trace; all scrubbed of secrets. What was kept, by kind."""
+    name = safe_label(label)
+    secrets = await page_secrets(page)
+    kept: dict[str, str] = {}
+    shot = await save_screenshot(root, page, name)
+    if shot:
+        kept["screenshot"] = shot
+    html_path = await save_html(root, page, name, secrets)
+    if html_path:
+        kept["html"] = html_path
+
+    async def write_steps(path: Path) -> None:
+        text = json.dumps({"label": name, "steps": steps_of(page)}, ensure_ascii=False, indent=1)
+        path.write_text(scrub_text(text, secrets), encoding="utf-8")
+
+    steps = await _write(root, name, ".json", write_steps)
+    if steps:
+        kept["steps"] = steps
+    if trace:
+        raw_dir = tempfile.mkdtemp(prefix="kaiban-trace-")
+        try:
+
+            async def write_trace(path: Path) -> None:
+                raw = Path(raw_dir) / "trace.zip"
+                await page.context.tracing.stop(path=str(raw))
+                scrub_trace(raw, path, secrets)
+
+            traced = await _write(root, name, ".zip", write_trace)
+        finally:
+            shutil.rmtree(raw_dir, ignore_errors=True)
+        if traced:
+            kept["trace"] = traced
+    if kept:
+        _log().info("browser.evidence_kept", label=name, **kept)
+    return kept
+
+
+async def keep_receipt(root: Path, page: Page, label: str) -> dict[str, str]:
+    """Evidence of a filing: a JPEG of the receipt element (the viewport when there is none) and the
+    receipt page's HTML, scrubbed of secrets: ``{"receipt_screenshot": ….jpg, "receipt_html": ….html}``."""
+    name = safe_label(label)
+
+    async def shoot(path: Path) -> None:
+        for selector in RECEIPT_SELECTORS:
+            element = page.locator(selector).first
+            if await element.count():
+                await element.screenshot(
+                    path=str(path), type="jpeg", quality=RECEIPT_JPEG_QUALITY, timeout=EVIDENCE_TIMEOUT_MS
+                )
+                return
+        await page.screenshot(path=str(path), type="jpeg", quality=RECEIPT_JPEG_QUALITY, timeout=EVIDENCE_TIMEOUT_MS)
+
+    kept: dict[str, str] = {}
+    shot = await _write(root, name, ".jpg", shoot)
+    if shot:
+        kept["receipt_screenshot"] = shot
+    html_path = await save_html(root, page, name, await page_secrets(page))
+    if html_path:
+        kept["receipt_html"] = html_path
+    return kept

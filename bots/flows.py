@@ -78,10 +78,12 @@ def _flow(department: str) -> PortalFlow:
 
 
 class _Steps:
-    """Tracks the current step (for error context) and reports it to ``on_step``."""
+    """Tracks the current step (for error context), reports it to ``on_step`` and logs it on the page's
+    step log (names and times only: the evidence of a failed attempt, bots/evidence.py)."""
 
-    def __init__(self, on_step: StepCallback) -> None:
+    def __init__(self, on_step: StepCallback, page: Page) -> None:
         self.on_step = on_step
+        self.page = page
         self.current = "start"
         self.reported: set[str] = set()  # the steps reported by :meth:`once`
 
@@ -90,6 +92,7 @@ class _Steps:
 
     async def __call__(self, name: str, *, report: bool = True) -> None:
         self.current = name
+        evidence.record_step(self.page, name)
         if report and self.on_step is not None:
             outcome = self.on_step(name)
             if inspect.isawaitable(outcome):
@@ -171,7 +174,7 @@ async def dispatch(
     # compute every value before touching the browser: a mapping error is not a portal error
     step_values = [(step, dict(step.values(request))) for step in flow.steps]
     blog = log.bind(department=flow.department, application_id=request.application_id)
-    steps = _Steps(on_step)
+    steps = _Steps(on_step, page)
     with portal_errors(flow.department, steps.where, blog):
         await steps("login")
         progress, reused = await _log_in_and_open_progress(page, access, flow)
@@ -378,7 +381,7 @@ async def inquire(
     """Read a case's progress at the portal; once completed, its result in the form of domain.results."""
     flow = _flow(department)
     blog = log.bind(department=department, application_id=application_id)
-    steps = _Steps(on_step)
+    steps = _Steps(on_step, page)
     with portal_errors(department, steps.where, blog):
         await steps("login")
         progress, _ = await _log_in_and_open_progress(page, access, flow)
@@ -446,7 +449,7 @@ async def withdraw(
     if not application_id and not receipt_no:
         raise ValueError("a withdrawal needs the application id or the receipt number")
     blog = log.bind(department=department, application_id=application_id)
-    steps = _Steps(on_step)
+    steps = _Steps(on_step, page)
 
     def ours(record: dict[str, Any]) -> bool:
         if application_id:

@@ -64,6 +64,11 @@ async def running_workers(
             evidence_dir=settings.evidence_path,
             reuse_sessions=settings.robot_reuse_sessions,
             recycle_after_tasks=settings.robot_recycle_after_tasks,
+            warm_pages=settings.robot_warm_pages,
+            warm_pages_total=settings.robot_warm_pages_total,
+            page_recycle_tasks=settings.robot_page_recycle_tasks,
+            page_idle_s=settings.robot_page_idle_s,
+            trace_from_attempt=settings.robot_trace_from_attempt,
         )
         await pool.start()
     acts = DepartmentActivities(settings, pool)

@@ -147,7 +147,14 @@ class Settings(BaseSettings, Timing, AccessSettings, PeopleSettings, MaterialSet
     headless: bool = True
     robot_max_sessions: int = 3
     robot_reuse_sessions: bool = True  # a portal account's logged-in session serves its next robot tasks
-    robot_recycle_after_tasks: int = Field(default=200, ge=0)  # a new Chromium after that many pages; 0: never
+    robot_recycle_after_tasks: int = Field(default=200, ge=0)  # a new Chromium after that many tasks; 0: never
+    # logged-in pages kept open per portal account between its tasks (0: a fresh context per task, cookies kept)
+    robot_warm_pages: int = Field(default=3, ge=0)
+    robot_warm_pages_total: int = Field(default=6, ge=0)  # warm pages kept open in all, every account together
+    robot_page_recycle_tasks: int = Field(default=50, ge=0)  # a warm page is closed after that many tasks; 0: never
+    robot_page_idle_s: float = Field(default=300.0, gt=0)  # a warm page idle that long is closed
+    # the first attempt of a robot task that records a Playwright trace (earlier ones: screenshot, HTML, steps)
+    robot_trace_from_attempt: int = Field(default=2, ge=1)
     # answers to a login's image captcha, each on a new picture, before the attempt fails (retried later)
     robot_captcha_attempts: int = Field(default=5, ge=1, le=20)
     # a changed portal's proposed field mapping: a field scored below this (0-100) needs a person's confirmation

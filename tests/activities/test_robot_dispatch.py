@@ -1,5 +1,6 @@
-"""The robot dispatch activity: a retry resumes from the previous attempt's heartbeat, and a success links
-the receipt's screenshot. Real Chromium, the real hpf portal simulator, Temporal's ActivityEnvironment."""
+"""The robot dispatch activity: a retry resumes from the previous attempt's heartbeat (on the account's warm
+page), the first attempt's failure keeps no trace, and a success links a JPEG of the receipt and its HTML.
+Real Chromium, the real hpf portal simulator, Temporal's ActivityEnvironment."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from structlog.testing import capture_logs
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
-from activities.departments import RECEIPT_SCREENSHOT, DepartmentActivities, previous_step
+from activities.departments import RECEIPT_HTML, RECEIPT_SCREENSHOT, DepartmentActivities, previous_step
 from activities.models import ActivityName, DepartmentEndpoint, DispatchInput
 from api.routers.evidence import evidence as serve_evidence
 from bots import evidence
@@ -74,6 +75,14 @@ async def test_a_retry_resumes_the_form_and_the_receipt_screenshot_is_linked(tmp
             with pytest.raises(ApplicationError) as failed:
                 await env.run(acts.dispatch, inp)
             assert not failed.value.non_retryable  # Temporal tries again
+            # the first attempt's evidence: screenshot, HTML and step log, no trace (none was recorded)
+            day = datetime.now(evidence.CST).strftime("%Y-%m-%d")
+            first_label = f"{day}/hpf-{application_id}-attempt1"
+            assert failed.value.details[0] == {
+                "screenshot": f"{first_label}.png",
+                "html": f"{first_label}.html",
+                "steps": f"{first_label}.json",
+            }
             assert [d[0] for d in first] == ["login", "search_existing", "form:unit", "form:contribution"]
             assert first[-1] == ("form:contribution", "form:contribution")  # the furthest step travels along
             assert count_submissions(db, application_id) == 0
@@ -94,16 +103,23 @@ async def test_a_retry_resumes_the_form_and_the_receipt_screenshot_is_linked(tmp
             assert second[0] == ("login", "form:contribution") and second[-1] == ("receipt", "receipt")
             assert [s["receipt_no"] for s in list_submissions(db)] == [receipt.receipt_no]
 
-            # the receipt links its screenshot, named by department, application id and attempt only
-            day = datetime.now(evidence.CST).strftime("%Y-%m-%d")
-            shot = f"{day}/hpf-{application_id}-receipt-attempt2.png"
-            assert receipt.evidence == {RECEIPT_SCREENSHOT: shot}
-            assert (settings.evidence_path / shot).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+            # the receipt links a JPEG of itself and its HTML, named by department, application id and attempt only
+            stem = f"{day}/hpf-{application_id}-receipt-attempt2"
+            assert receipt.evidence == {RECEIPT_SCREENSHOT: f"{stem}.jpg", RECEIPT_HTML: f"{stem}.html"}
+            assert (settings.evidence_path / f"{stem}.jpg").read_bytes()[:3] == b"\xff\xd8\xff"
+            assert SECRET not in (settings.evidence_path / f"{stem}.html").read_text(encoding="utf-8")
             # what GET /api/v1/evidence/<path> answers the development supervisor (a test application id
             # "T-…" ties the file to no application kaiban knows: no request or Temporal client is asked)
             supervisor = DEV_TOKENS["supervisor-dev-token"].identity
-            served = await serve_evidence(shot, request=None, settings=settings, client=None, identity=supervisor)
-            assert served.path == settings.evidence_path.resolve() / shot and served.media_type == "image/png"
+            for suffix, media in ((".jpg", "image/jpeg"), (".html", "text/plain; charset=utf-8")):
+                served = await serve_evidence(
+                    stem + suffix, request=None, settings=settings, client=None, identity=supervisor
+                )
+                assert served.path == settings.evidence_path.resolve() / (stem + suffix)
+                assert served.media_type == media
+                # a portal's page is never rendered (nor its script run) on kaiban's origin
+                assert served.headers["content-security-policy"] == "sandbox"
+                assert served.headers["content-disposition"].startswith("attachment;")
             # the receipt (a pydantic model crossing Temporal) carries the link through JSON
             assert type(receipt).model_validate_json(receipt.model_dump_json()).evidence == receipt.evidence
             kept = sorted(p.name for p in settings.evidence_path.rglob("*"))
@@ -125,6 +141,21 @@ def test_the_robot_pool_settings(monkeypatch):
         Settings()
     with pytest.raises(ValueError, match="recycle_after_tasks"):
         BrowserPool(recycle_after_tasks=-1)
+    # warm pages and tracing
+    assert (defaults.robot_warm_pages, defaults.robot_warm_pages_total, defaults.robot_page_recycle_tasks) == (3, 6, 50)
+    assert defaults.robot_page_idle_s == 300.0 and defaults.robot_trace_from_attempt == 2
+    monkeypatch.setenv("KAIBAN_ROBOT_RECYCLE_AFTER_TASKS", "0")
+    monkeypatch.setenv("KAIBAN_ROBOT_WARM_PAGES", "0")  # a fresh context per task, as before warm pages
+    monkeypatch.setenv("KAIBAN_ROBOT_PAGE_RECYCLE_TASKS", "10")
+    monkeypatch.setenv("KAIBAN_ROBOT_TRACE_FROM_ATTEMPT", "1")  # trace every attempt
+    changed = Settings()
+    assert changed.robot_warm_pages == 0 and changed.robot_page_recycle_tasks == 10
+    assert changed.robot_trace_from_attempt == 1
+    monkeypatch.setenv("KAIBAN_ROBOT_TRACE_FROM_ATTEMPT", "0")
+    with pytest.raises(ValueError, match="robot_trace_from_attempt"):
+        Settings()
+    with pytest.raises(ValueError, match="trace_from_attempt"):
+        BrowserPool(trace_from_attempt=0)
 
 
 def test_robot_work_needs_its_own_queue(monkeypatch):

@@ -8,7 +8,7 @@ import stat
 
 import pytest
 
-from bots import browser
+from bots import chromium
 from bots.browser import BrowserNotFound, BrowserPool, find_chromium, launch_args
 
 
@@ -27,7 +27,7 @@ def test_find_chromium_reports_none_when_nothing_is_installed(tmp_path, monkeypa
     monkeypatch.delenv("KAIBAN_CHROMIUM_PATH", raising=False)
     monkeypatch.setenv("PLAYWRIGHT_BROWSERS_PATH", str(tmp_path))
     monkeypatch.setenv("PATH", str(tmp_path))
-    monkeypatch.setattr(browser, "_SYSTEM_CANDIDATES", ())
+    monkeypatch.setattr(chromium, "_SYSTEM_CANDIDATES", ())
     assert find_chromium() is None
     # Playwright's own browser cache is looked into, without launching anything
     bundled = tmp_path / "chromium-1200" / "chrome-linux" / "chrome"

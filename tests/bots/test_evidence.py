@@ -1,4 +1,5 @@
-"""Evidence of failed robot attempts: screenshot and trace on disk, attached to the exception."""
+"""Evidence of robot attempts: of a failure a screenshot, the page's HTML, the step log (and from the second
+attempt on a trace) on disk, attached to the exception; of a filing a JPEG of the receipt and its HTML."""
 
 from __future__ import annotations
 
@@ -46,19 +47,46 @@ def encodings(secret: str) -> list[bytes]:
     return [v.encode() for v in (secret, quote(secret), quote_plus(secret), json.dumps(secret)[1:-1])]
 
 
-def assert_kept(evidence_dir: Path, kept: dict, label: str) -> zipfile.ZipFile:
-    assert kept == {"screenshot": f"{today()}/{label}.png", "trace": f"{today()}/{label}.zip"}
+def assert_kept(evidence_dir: Path, kept: dict, label: str, *, trace: bool) -> zipfile.ZipFile | None:
+    """The evidence of a failed attempt: screenshot, HTML, step log, and the trace when ``trace``."""
+    expected = {
+        "screenshot": f"{today()}/{label}.png",
+        "html": f"{today()}/{label}.html",
+        "steps": f"{today()}/{label}.json",
+    }
+    if trace:
+        expected["trace"] = f"{today()}/{label}.zip"
+    assert kept == expected
+    if not trace:
+        assert not (evidence_dir / today() / f"{label}.zip").exists()
     shot = evidence_dir / kept["screenshot"]
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 1000
-    trace = zipfile.ZipFile(evidence_dir / kept["trace"])
-    names = trace.namelist()
+    assert "<html" in (evidence_dir / kept["html"]).read_text(encoding="utf-8")
+    steps = json.loads((evidence_dir / kept["steps"]).read_text(encoding="utf-8"))
+    assert steps["label"] == label and steps["steps"][0]["step"] == "login"
+    offsets = [s["at_ms"] for s in steps["steps"]]
+    assert offsets == sorted(offsets) and offsets[0] >= 0  # monotonic offsets from the task's start
+    assert all(set(s) == {"step", "at_ms"} for s in steps["steps"])  # names and times, nothing else
+    if not trace:
+        return None
+    trace_zip = zipfile.ZipFile(evidence_dir / kept["trace"])
+    names = trace_zip.namelist()
     assert {"trace.trace", "trace.network"} <= set(names)
-    assert b'"frame-snapshot"' in trace.read("trace.trace")  # DOM snapshots
+    assert b'"frame-snapshot"' in trace_zip.read("trace.trace")  # DOM snapshots
     assert any(n.endswith(".jpeg") for n in names)  # screenshots
     assert not any("src@" in n for n in names)  # no sources
-    for line in trace.read("trace.trace").splitlines():  # still a readable trace after scrubbing
+    for line in trace_zip.read("trace.trace").splitlines():  # still a readable trace after scrubbing
         json.loads(line)
-    return trace
+    return trace_zip
+
+
+def assert_files_lack(evidence_dir: Path, kept: dict, *secrets: str) -> None:
+    """No kept file (HTML, step log, receipt) holds any of ``secrets`` in any encoding."""
+    for relative in kept.values():
+        data = (evidence_dir / relative).read_bytes()
+        for secret in secrets:
+            for form in encodings(secret):
+                assert form not in data, (relative, form)
 
 
 def assert_absent(trace: zipfile.ZipFile, secret: str) -> None:
@@ -75,10 +103,14 @@ async def test_a_failed_attempt_leaves_a_screenshot_and_a_trace_without_the_pass
     label = make_label("hpf", application_id, 3)
     assert label == f"hpf-{application_id}-attempt3"
     with pytest.raises(SubmissionNotFound) as err:
-        async with evidence_pool.page(label=label) as page:
+        async with evidence_pool.page(label=label, attempt=3) as page:
             await inquire(page, portals["hpf"].access, "hpf", application_id, None)  # logs in, then finds nothing
 
-    trace = assert_kept(evidence_dir, err.value.evidence, label)
+    trace = assert_kept(evidence_dir, err.value.evidence, label, trace=True)
+    assert trace is not None
+    steps = json.loads((evidence_dir / err.value.evidence["steps"]).read_text(encoding="utf-8"))["steps"]
+    assert [s["step"] for s in steps] == ["login", "search"]  # where it got to
+    assert_files_lack(evidence_dir, err.value.evidence, PASSWORD)
     network = trace.read("trace.network").decode()
     assert "/login" in network and "/progress" in network  # the attempt is in the trace...
     assert_absent(trace, PASSWORD)  # ...but not the password it typed
@@ -97,45 +129,73 @@ def _headers(event: dict) -> list[dict]:
     return [*snap.get("request", {}).get("headers", []), *snap.get("response", {}).get("headers", [])]
 
 
-async def test_a_refused_login_keeps_evidence_without_the_wrong_password(
+async def test_a_failed_first_attempt_keeps_screenshot_html_and_steps_but_no_trace(
     portals, evidence_pool, evidence_dir, make_request
 ):
     request = make_request("amr")
     access = dataclasses.replace(portals["amr"].access, password="wrong-口令-2026")
     label = make_label("amr", request.application_id, 1)
     with pytest.raises(LoginRejected) as err:
-        async with evidence_pool.page(label=label) as page:
+        async with evidence_pool.page(label=label, attempt=1) as page:
             await dispatch(page, access, request)
-    assert_absent(assert_kept(evidence_dir, err.value.evidence, label), "wrong-口令-2026")
+    kept = err.value.evidence
+    assert assert_kept(evidence_dir, kept, label, trace=False) is None
+    html_kept = (evidence_dir / kept["html"]).read_text(encoding="utf-8")
+    assert "用户名或密码错误" in html_kept  # the page as the portal answered the refused login
+    assert_files_lack(evidence_dir, kept, "wrong-口令-2026")
 
 
-async def test_without_tracing_only_the_screenshot_is_kept(evidence_pool, evidence_dir, make_request, monkeypatch):
+async def test_a_secret_the_page_shows_is_scrubbed_from_its_html(evidence_pool, evidence_dir, make_request):
+    """Whatever a portal echoes back (a password in a value attribute, a session id in a link) is masked."""
+    request = make_request("amr")
+    label = make_label("amr", request.application_id, 1)
+    echoed = "<html><body><main><h2>系统升级公告</h2><input name=p value='s3cret-口令-2026'></main></body></html>"
+    async with serve_app(stub_app(200, echoed)) as url:
+        with pytest.raises(PortalChanged) as err:
+            async with evidence_pool.page(label=label) as page:
+                await dispatch(page, PortalAccess(url, USERNAME, "s3cret-口令-2026"), request)
+    kept = err.value.evidence
+    assert set(kept) == {"screenshot", "html", "steps"}
+    html_kept = (evidence_dir / kept["html"]).read_text(encoding="utf-8")
+    assert "系统升级公告" in html_kept and "***" in html_kept
+    assert_files_lack(evidence_dir, kept, "s3cret-口令-2026")
+
+
+async def test_without_tracing_a_retry_keeps_no_trace(evidence_pool, evidence_dir, make_request, monkeypatch):
     monkeypatch.setattr(evidence_pool, "trace", False)
     request = make_request("amr")
     label = make_label("amr", request.application_id, 2)
     async with serve_app(stub_app(200, "<html><body><h2>系统升级公告</h2></body></html>")) as url:
         with pytest.raises(PortalChanged) as err:
-            async with evidence_pool.page(label=label) as page:
+            async with evidence_pool.page(label=label, attempt=2) as page:
                 await dispatch(page, PortalAccess(url, USERNAME, PASSWORD), request)
-    assert err.value.evidence == {"screenshot": f"{today()}/{label}.png"}
+    assert set(err.value.evidence) == {"screenshot", "html", "steps"}
     assert not (evidence_dir / today() / f"{label}.zip").exists()
 
 
-async def test_a_successful_attempt_keeps_no_trace_only_the_screenshot_asked_for(
+async def test_a_filing_keeps_a_jpeg_of_the_receipt_and_its_html_and_no_trace(
     portals, evidence_pool, evidence_dir, browser_pool, make_request
 ):
     request = make_request("hpf")
-    label = make_label("hpf", request.application_id, 1)
-    async with evidence_pool.page(label=label) as page:
+    label = make_label("hpf", request.application_id, 2)
+    async with evidence_pool.page(label=label, attempt=2) as page:  # traced, but the trace of a success goes
         receipt = await dispatch(page, portals["hpf"].access, request)
-        shot = await evidence_pool.save_screenshot(page, make_label("hpf", request.application_id, 1, action="receipt"))
+        kept = await evidence_pool.save_receipt(page, make_label("hpf", request.application_id, 2, action="receipt"))
+        viewport = await page.screenshot(type="jpeg", quality=70)
     assert receipt.receipt_no
-    assert shot == f"{today()}/hpf-{request.application_id}-receipt-attempt1.png"
-    assert (evidence_dir / shot).read_bytes()[:4] == b"\x89PNG"
-    kept = sorted(p.name for p in evidence_dir.rglob(f"*{request.application_id}*"))
-    assert kept == [Path(shot).name]  # no trace, no failure screenshot
+    stem = f"{today()}/hpf-{request.application_id}-receipt-attempt2"
+    assert kept == {"receipt_screenshot": f"{stem}.jpg", "receipt_html": f"{stem}.html"}
+    jpeg = (evidence_dir / kept["receipt_screenshot"]).read_bytes()
+    assert jpeg[:3] == b"\xff\xd8\xff"  # a JPEG...
+    assert len(jpeg) < len(viewport)  # ...of the receipt element, smaller than the viewport's
+    receipt_html = (evidence_dir / kept["receipt_html"]).read_text(encoding="utf-8")
+    assert receipt.receipt_no in receipt_html and request.application_id in receipt_html
+    assert_files_lack(evidence_dir, kept, PASSWORD)
+    names = sorted(p.name for p in evidence_dir.rglob(f"*{request.application_id}*"))
+    assert names == sorted(Path(p).name for p in kept.values())  # no trace, no failure evidence
     # a pool without an evidence folder keeps nothing
     async with browser_pool.page(label=label) as page:
+        assert await browser_pool.save_receipt(page, label) == {}
         assert await browser_pool.save_screenshot(page, label) is None
 
 
@@ -174,8 +234,8 @@ def test_secrets_too_short_to_scrub_are_refused(tmp_path):
 
 
 async def test_a_reused_session_leaves_no_cookie_in_the_evidence(portals, evidence_pool, evidence_dir, make_request):
-    """A context started from a kept session (its cookies passed to the browser) is traced too: the
-    kept trace holds neither that session's cookie nor the password."""
+    """The account's warm page, logged in by an earlier task, is traced on a retry too: the kept trace,
+    HTML and step log hold neither that session's cookie nor the password."""
     portal = portals["psb_seal"]
     account = (portal.url, USERNAME)
     request = make_request("psb_seal")
@@ -185,10 +245,12 @@ async def test_a_reused_session_leaves_no_cookie_in_the_evidence(portals, eviden
 
     label = make_label("psb_seal", request.application_id, 2)
     with pytest.raises(SubmissionNotFound) as err:
-        async with evidence_pool.page(label=label, account=account) as page:
+        async with evidence_pool.page(label=label, account=account, attempt=2) as page:
             cookie = next(c["value"] for c in await page.context.cookies() if c["name"] == "PORTALSESSID")
             await inquire(page, portal.access, "psb_seal", request.application_id, "GAYZ-NO-SUCH-CASE")
-    trace = assert_kept(evidence_dir, err.value.evidence, label)
+    trace = assert_kept(evidence_dir, err.value.evidence, label, trace=True)
+    assert trace is not None
+    assert_files_lack(evidence_dir, err.value.evidence, cookie, PASSWORD)
     network = trace.read("trace.network").decode()
     assert "/progress" in network and "/login" not in network  # it really was logged in already
     assert_absent(trace, cookie)

@@ -1,0 +1,113 @@
+"""Finding the Chromium the robots drive and its launch flags (``find_chromium``, ``launch_args``)."""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import os
+import shutil
+from pathlib import Path
+
+import structlog
+from playwright.async_api import Playwright
+
+__all__ = ["ENV_CHROMIUM_PATH", "BrowserNotFound", "find_chromium", "is_executable", "launch_args"]
+
+
+def _log() -> structlog.typing.FilteringBoundLogger:
+    return structlog.get_logger(__name__)
+
+
+ENV_CHROMIUM_PATH = "KAIBAN_CHROMIUM_PATH"
+_SYSTEM_CANDIDATES = ("/usr/bin/chromium", "/usr/bin/chromium-browser")
+_PATH_CANDIDATES = ("chromium", "chromium-browser")
+
+
+class BrowserNotFound(RuntimeError):
+    """No Chromium executable could be found."""
+
+
+def _is_executable(path: str | os.PathLike[str]) -> bool:
+    return os.path.isfile(path) and os.access(path, os.X_OK)
+
+
+def _bundled_chromium() -> str | None:
+    """Playwright's own Chromium, if `playwright install chromium` was ever run (not launched)."""
+    root = os.environ.get("PLAYWRIGHT_BROWSERS_PATH")
+    if root == "0":
+        import playwright
+
+        root = str(Path(playwright.__file__).parent / "driver" / "package" / ".local-browsers")
+    elif not root:
+        root = str(Path.home() / ".cache" / "ms-playwright")
+    patterns = ("chromium-*/chrome-linux*/chrome", "chromium-*/chrome-mac*/Chromium.app/Contents/MacOS/Chromium")
+    for pattern in patterns:
+        for candidate in sorted(glob.glob(os.path.join(root, pattern)), reverse=True):
+            if _is_executable(candidate):
+                return candidate
+    return None
+
+
+def find_chromium(playwright: Playwright | None = None) -> str | None:
+    """Path of the Chromium to drive, or None.
+
+    Order: ``$KAIBAN_CHROMIUM_PATH``; Playwright's bundled Chromium if installed (asked of a
+    running ``playwright`` when given, else looked up in its browser cache, never launched);
+    ``/usr/bin/chromium``; ``chromium`` on ``PATH``.
+    """
+    configured = os.environ.get(ENV_CHROMIUM_PATH)
+    if configured:
+        resolved = configured if _is_executable(configured) else shutil.which(configured)
+        if resolved:
+            return resolved
+        _log().warning("browser.configured_chromium_missing", env=ENV_CHROMIUM_PATH, path=configured)
+    if playwright is not None:
+        with contextlib.suppress(Exception):
+            running = playwright.chromium.executable_path
+            if running and _is_executable(running):
+                return running
+    bundled = _bundled_chromium()
+    if bundled:
+        return bundled
+    for candidate in _SYSTEM_CANDIDATES:
+        if _is_executable(candidate):
+            return candidate
+    for name in _PATH_CANDIDATES:
+        found = shutil.which(name)
+        if found:
+            return found
+    return None
+
+
+def launch_args() -> list[str]:
+    """Chromium flags for a headless server (``--no-sandbox`` only when running as root)."""
+    args = [
+        "--disable-dev-shm-usage",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-gpu",
+        "--no-first-run",
+    ]
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        args.insert(0, "--no-sandbox")
+    return args
+
+
+is_executable = _is_executable
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m bots.browser --check``: say which Chromium the robots will use (exit 1 if none)."""
+    import argparse
+    import sys
+
+    parser = argparse.ArgumentParser(description="Which Chromium the robots use")
+    parser.add_argument("--check", action="store_true", help="exit 1 when no Chromium is found")
+    parser.parse_args(argv)
+    path = find_chromium()
+    if path is None:
+        print("no Chromium found: set KAIBAN_CHROMIUM_PATH, or install Debian's `chromium`", file=sys.stderr)
+        return 1
+    print(f"chromium: {path}")
+    return 0
