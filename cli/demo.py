@@ -1,9 +1,11 @@
 """``make demo`` (with ``make run`` up): submit the sample and a few generated applications, show them finish.
 
-Prints, per application, a table of department, channel, status, result and elapsed
-time, then checks what the clerk would check: every department completed, the tax
-taxpayer id equal to the USCC the market regulator issued, and exactly one submission
-per application in every department's store.
+Each application's materials are real files: drawn by ``ai.synthetic`` from the application (ID cards,
+licences, the premises proof, the articles), uploaded through ``POST /api/v1/materials`` as the window would,
+their SHA-256s put in ``materials`` (so the intake's check that they are stored stays on). Prints, per
+application, a table of department, channel, status, result and elapsed time, then checks what the clerk would
+check: every department completed, the tax taxpayer id equal to the USCC the market regulator issued, exactly
+one submission per application in every department's store, and the files each API department received.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from datetime import datetime
 
 import httpx
 
+from ai.synthetic import material_set
 from domain.samples import generate_application
 from runtime.access import dev_clerk_headers
 from runtime.settings import ROOT, get_settings
@@ -31,6 +34,29 @@ STORE_URLS = {
     "bank": "http://127.0.0.1:8203",
 }
 FINAL = {"completed", "needs_correction", "withdrawn"}
+FILENAMES = {
+    "id_card": "身份证正面",
+    "business_licence": "营业执照",
+    "premises_proof": "租赁合同",
+    "articles_of_association": "公司章程",
+}
+EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "application/pdf": "pdf"}
+
+
+def upload_materials(http: httpx.Client, api: str, body: dict, headers: dict[str, str], seed: int) -> list[dict]:
+    """Draw the application's materials, upload each (``POST /api/v1/materials``), answer its ``materials``."""
+    out = []
+    for concerns, drawn in material_set(body, seed):
+        name = f"{FILENAMES.get(drawn.kind, '材料')}.{EXTENSIONS.get(drawn.content_type, 'bin')}"
+        r = http.post(
+            f"{api}/api/v1/materials", files={"file": (name, drawn.data)}, data={"kind": drawn.kind}, headers=headers
+        )
+        if r.status_code != 201:
+            raise RuntimeError(f"upload of {name} refused ({r.status_code}): {r.text}")
+        read = r.json()
+        out.append({"kind": drawn.kind, "filename": name, "sha256": read["sha256"], "concerns": concerns})
+        print(f"  uploaded {name:<12} {read['sha256'][:12]}…  {read['status']}", flush=True)
+    return out
 
 
 def short_result(result: dict | None) -> str:
@@ -81,8 +107,14 @@ def main() -> int:
             return 2
         ids = []
         clerks: dict[str, dict[str, str]] = {}  # application id -> headers of the clerk who submitted it
-        for body in bodies:
+        for seed, body in enumerate(bodies, start=1):
             headers = dev_clerk_headers(body)  # the window's development clerk (`make run` prints the tokens)
+            print(f"materials of {body['company']['name']}:", flush=True)
+            try:
+                body["materials"] = upload_materials(http, api, body, headers, seed)
+            except RuntimeError as exc:
+                print(str(exc), file=sys.stderr)
+                return 1
             r = http.post(f"{api}/api/v1/applications", json=body, headers=headers)
             if r.status_code != 202:
                 print(f"submission refused ({r.status_code}): {r.text}", file=sys.stderr)
@@ -132,6 +164,15 @@ def main() -> int:
                 if len(rows) > 1:
                     problems.append(f"{app_id}: {len(rows)} submissions in the {code} store")
             print(f"  {code:<10} {counts}")
+        print("\nfiles each API department received (kinds per application, checked by SHA-256):")
+        for code in ("tax", "nhsa", "bank"):
+            kinds = []
+            for app_id in ids:
+                got = http.get(f"{STORE_URLS[code]}/_admin/materials", params={"application_id": app_id}).json()
+                if any(m["sha256"] != m["sha256_of_data"] for m in got):
+                    problems.append(f"{app_id}: a file {code} received differs from its SHA-256")
+                kinds.append(len(got))
+            print(f"  {code:<10} {kinds}")
     if problems:
         print("\nPROBLEMS:\n  " + "\n  ".join(problems))
         return 1

@@ -204,9 +204,7 @@ def main() -> None:
     print(f"[kaiban] store {safe_url(settings.database_url)}: migrating ...", flush=True)
     upgrade(settings.database_url)  # once, before the worker and the API start (they check again)
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    # make demo submits the sample, whose materials are digests of no uploaded file: unless told otherwise,
-    # the development stack does not insist that materials[].sha256 name uploaded files (production does)
-    env.setdefault("KAIBAN_MATERIALS_MUST_BE_STORED", "false")
+    # materials[].sha256 must name uploaded files here as in production: make demo uploads its materials first
     services = stack_services(settings, temporal_port)
     stopping = False
 

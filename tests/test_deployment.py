@@ -63,9 +63,29 @@ def test_environment_keys_are_real_settings():
     from runtime.settings import Settings
 
     fields = {f"KAIBAN_{name.upper()}" for name in Settings.model_fields}
-    for name in ("api", "worker", "robot"):
+    fields |= AWS_KEYS  # read by boto3 (the S3 object storage's credentials), not by kaiban's settings
+    for name in ("api", "worker", "robot", "ocr"):
         for key in SERVICES[name]["environment"]:
             assert key in fields, f"{name}: {key} is not a kaiban setting"
+
+
+#: the standard AWS variables the compose file may set (boto3 reads them); never a key itself
+AWS_KEYS = {"AWS_SHARED_CREDENTIALS_FILE", "AWS_CONFIG_FILE", "AWS_DEFAULT_REGION"}
+
+
+def test_every_service_reads_and_writes_the_same_object_storage():
+    """The API stores uploads, the workers read them for OCR, the robots and the API departments: one URL."""
+    urls = {SERVICES[name]["environment"]["KAIBAN_OBJECTS_URL"] for name in ("api", "worker", "robot", "ocr")}
+    assert urls == {"${KAIBAN_OBJECTS_URL:-file:///app/data/objects}"}
+    default = re.fullmatch(r"\$\{KAIBAN_OBJECTS_URL:-(.+)\}", urls.pop())
+    assert default and default.group(1).startswith("file:///app/data/"), "the default must be on the shared volume"
+    from store.objects import FolderObjects, open_objects
+
+    assert isinstance(open_objects(default.group(1)), FolderObjects)
+    for name in ("api", "worker", "robot", "ocr"):
+        env = SERVICES[name]["environment"]
+        assert env["AWS_SHARED_CREDENTIALS_FILE"].startswith("/run/secrets/"), name
+        assert not {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"} & set(env), f"{name}: a key in the compose file"
 
 
 def test_dockerfile_installs_locked_dependencies_and_a_browser():

@@ -70,6 +70,21 @@ def app_dir(request, tmp_path):
         yield http, client, Stored(settings)
 
 
+@pytest.fixture(params=["folder", "s3"])
+def full_size_app(request, tmp_path):
+    """As ``app_dir``, with the default size limit (generated materials are 50-110 KB)."""
+    objects_url = request.getfixturevalue("s3_objects_url") if request.param == "s3" else None
+    settings = Settings(
+        data_dir=tmp_path,
+        database_url=f"sqlite:///{tmp_path / 'kaiban.sqlite3'}",
+        materials_must_be_stored=True,
+        objects_url=objects_url,
+    )
+    client = RecordingClient()
+    with TestClient(create_app(settings, client=client), headers=CLERK) as http:
+        yield http, client, Stored(settings)
+
+
 def upload(http, data: bytes, kind: str = "premises_proof", name: str = "租赁合同.png", headers=None):
     return http.post("/api/v1/materials", files={"file": (name, data)}, data={"kind": kind}, headers=headers)
 
@@ -182,4 +197,32 @@ def test_an_id_card_must_say_whose_it_is(app_dir, sample_json):
     r = http.post("/api/v1/applications", json=sample_json)
     assert "没有第 10 位股东" in r.json()["errors"][0]["message"]
     sample_json["materials"][0]["concerns"] = "legal_representative"
+    assert http.post("/api/v1/applications", json=sample_json).status_code == 202
+
+
+def test_an_application_with_its_uploaded_materials_is_accepted(full_size_app, sample_json):
+    """The helper the suites use (tests/support/materials.py): generated files uploaded, real sha256s, 202."""
+    from tests.support.materials import with_uploaded_materials
+
+    http, client, stored = full_size_app
+    body = with_uploaded_materials(http, sample_json)
+    assert [m["kind"] for m in body["materials"]] == [
+        "id_card",
+        "business_licence",
+        "premises_proof",
+        "articles_of_association",
+    ]
+    assert {name for name, _ in stored.objects()} == {m["sha256"] for m in body["materials"]}
+    r = http.post("/api/v1/applications", json=body)
+    assert r.status_code == 202, r.text
+    assert [inp for inp, _ in client.started if isinstance(inp, ApplicationInput)]
+
+
+def test_make_demo_uploads_its_materials_before_it_submits(full_size_app, sample_json):
+    """cli.demo draws each application's materials, uploads them, and its application passes the check."""
+    from cli.demo import upload_materials
+
+    http, _, stored = full_size_app
+    sample_json["materials"] = upload_materials(http, "", sample_json, CLERK, seed=1)
+    assert {name for name, _ in stored.objects()} == {m["sha256"] for m in sample_json["materials"]}
     assert http.post("/api/v1/applications", json=sample_json).status_code == 202
