@@ -46,6 +46,7 @@ class ActivityName:
     NOTIFY = "notify"
     PLANNING_BASIS = "planning_basis"
     ROLL_OUT_CALENDAR = "roll_out_calendar"
+    SWEEP = "sweep_portal"  # one robot session reads a portal account's 我的办件 list (activities/sweeps.py)
 
 
 # ApplicationError types raised by the activities; the workflows branch on them.

@@ -25,7 +25,9 @@ from activities.deadlines import DeadlineActivities
 from activities.departments import DepartmentActivities
 from activities.materials import MaterialActivities
 from activities.notifications import NotifierActivities
+from activities.sweeps import SweepActivities
 from bots.browser import BrowserPool
+from cli.sweepers import start_sweepers
 from runtime.logging import configure_logging
 from runtime.settings import Settings, get_settings
 from runtime.temporal import connect
@@ -34,6 +36,7 @@ from workflows.application import ApplicationWorkflow
 from workflows.calendar_rollout import CalendarRolloutWorkflow
 from workflows.materials import MaterialReadingWorkflow
 from workflows.notification import NotificationWorkflow
+from workflows.sweeper import PortalSweeperWorkflow
 
 log = structlog.get_logger(__name__)
 
@@ -73,6 +76,7 @@ async def running_workers(
         await pool.start()
     acts = DepartmentActivities(settings, pool)
     notifier = NotifierActivities(settings)
+    sweeps = SweepActivities(settings, pool)  # the portal sweepers' robot sessions (workflows/sweeper.py)
     calendar_db = Database(settings.database_url)  # the arrangements admins loaded (kaiban's store)
     deadlines = DeadlineActivities(settings, CalendarStore(calendar_db))
     workers: list[Worker] = []
@@ -85,7 +89,13 @@ async def running_workers(
             Worker(
                 client,
                 task_queue=settings.task_queue,
-                workflows=[ApplicationWorkflow, NotificationWorkflow, CalendarRolloutWorkflow, MaterialReadingWorkflow],
+                workflows=[
+                    ApplicationWorkflow,
+                    NotificationWorkflow,
+                    CalendarRolloutWorkflow,
+                    MaterialReadingWorkflow,
+                    PortalSweeperWorkflow,
+                ],
                 workflow_runner=WORKFLOW_RUNNER,
                 activities=[
                     acts.dispatch,
@@ -103,7 +113,7 @@ async def running_workers(
             Worker(
                 client,
                 task_queue=settings.robot_task_queue,
-                activities=[acts.dispatch, acts.inquire, acts.withdraw],
+                activities=[acts.dispatch, acts.inquire, acts.withdraw, sweeps.sweep],
                 max_concurrent_activities=settings.robot_max_sessions,
                 graceful_shutdown_timeout=timedelta(seconds=10),
             )
@@ -124,6 +134,8 @@ async def running_workers(
         )
     tasks = [asyncio.create_task(w.run()) for w in workers]
     try:
+        if role in ("all", "orchestration") and settings.sweep_enabled:
+            await start_sweepers(client, settings)  # idempotent: one per robot department's portal account
         yield workers
     finally:
         for w in workers:

@@ -160,6 +160,15 @@ class Settings(BaseSettings, Timing, AccessSettings, PeopleSettings, MaterialSet
     # a changed portal's proposed field mapping: a field scored below this (0-100) needs a person's confirmation
     robot_mapping_threshold: float = Field(default=85.0, ge=0, le=100)
     # Retries and polling: the fields of runtime.timing.Timing (KAIBAN_ROBOT_TASK_TIMEOUT_S, KAIBAN_POLL_MAX_S, …)
+    # Sweeps (workflows/sweeper.py): one PortalSweeper per robot department's portal account, started by the
+    # orchestration worker, reads the account's 我的办件 list (one robot session) and tells every waiting
+    # application its result; a task's own inquiry is then the fallback, first after swept_poll_initial_s
+    sweep_enabled: bool = True
+    sweep_interval_s: float = Field(default=5.0, gt=0)  # between sweeps while cases are in review (or just filed)
+    sweep_idle_interval_s: float = Field(default=60.0, gt=0)  # between sweeps when the list shows none in review
+    sweep_paces: dict[str, float] = Field(default_factory=dict)  # a department's own sweep_interval_s: {"amr": 30}
+    sweep_max_pages: int = Field(default=10, ge=1)  # pages of the list one sweep reads at most (20 cases each)
+    swept_poll_initial_s: float | None = 60.0  # Timing's: the first fallback inquiry (None with sweeps off)
 
     # Simulated departments (``make run``): how long a department takes to "process"
     sim_process_delay_s: float = 3.0
@@ -320,7 +329,12 @@ class Settings(BaseSettings, Timing, AccessSettings, PeopleSettings, MaterialSet
 
     def timing(self) -> Timing:
         """The retry and polling policy a new application's workflow carries."""
-        return Timing.model_validate(self.model_dump(include=set(Timing.model_fields)))
+        timing = Timing.model_validate(self.model_dump(include=set(Timing.model_fields)))
+        return timing if self.sweep_enabled else timing.model_copy(update={"swept_poll_initial_s": None})
+
+    def sweep_interval(self, code: str) -> float:
+        """The department's pace: seconds between sweeps of its portal account while cases are in review."""
+        return self.sweep_paces.get(code, self.sweep_interval_s)
 
     def api_token(self, ref: str) -> str:
         """Bearer token for an API department (its account's password)."""

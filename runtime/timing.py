@@ -29,6 +29,10 @@ class Timing(BaseModel):
     # polling a department for its result (between inquiries; a callback cuts the wait short)
     poll_initial_s: float = 1.0
     poll_max_s: float = 300.0
+    # a robot department whose portal account is swept (workflows/sweeper.py reads its 我的办件 list and tells
+    # each waiting application its result): its task's own inquiry is the fallback, the first one this long
+    # after filing, so a sweep usually answers first; None: not swept (every inquiry as above)
+    swept_poll_initial_s: float | None = None
     # a department is asked only in working hours (a real one does not decide at night); off for the
     # simulators of `make run` and the tests, which decide around the clock; production turns it on
     inquire_in_working_hours_only: bool = False

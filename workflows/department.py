@@ -54,11 +54,17 @@ with workflow.unsafe.imports_passed_through():
         TaskCarry,
     )
     from workflows.notification import start_notification
+    from workflows.sweeper import WAKE_SIGNAL, sweeper_id
 
 #: Patch id: a withdrawal stops the task's activity in flight and waits until it has stopped (a robot
 #: mid-form) before the department is told; a department that refuses (it has approved the case) is
 #: followed on to its result instead of the task being cancelled (histories from before: cancelled)
 WITHDRAWAL_REFUSABLE = "withdrawal-refusable-by-department"
+
+#: Patch id: a robot department whose portal account is swept (``Timing.swept_poll_initial_s``): after filing,
+#: the task wakes the account's PortalSweeper and waits that long for the sweep's result before its own first
+#: inquiry (the fallback); histories from before inquired at once
+SWEPT_FALLBACK = "department-swept-fallback-inquiry"
 
 #: Patch id: a department's outages are retried without an attempt limit (``Timing.transient_max_attempts``);
 #: histories from before keep the bounded attempts after which the task went to a person
@@ -100,6 +106,7 @@ class DepartmentTask:
         self._poll_delay = inp.timing.poll_initial_s
         self._parked = False  # waiting for the department, a correction or a person (nothing in flight)
         self._notices: list[asyncio.Future] = []  # its Notification workflows (a new run waits for them)
+        self._wakes: list[asyncio.Future] = []  # signals to the portal's sweeper (a new run waits for them)
         self._withdrawing = False  # the application asked this task to withdraw (``request_withdrawal``)
         #: why the department refused the withdrawal (it had approved the case); None: never refused
         self.withdrawal_refusal: str | None = None
@@ -162,7 +169,8 @@ class DepartmentTask:
         """Waiting with nothing in flight and nothing asked of it: ``carry()`` holds all of it."""
         pending = self._callback or self._redispatch or self._manual or self._send_back or self._withdrawing
         ladder = self._ladder is None or self._ladder_stopped or self._ladder.parked
-        return self._parked and not pending and ladder and all(n.done() for n in self._notices)
+        notices = all(n.done() for n in self._notices) and all(w.done() for w in self._wakes)
+        return self._parked and not pending and ladder and notices
 
     def carry(self) -> TaskCarry:
         ladder = None if self._ladder is None or self._ladder_stopped else self._ladder.carry()
@@ -356,6 +364,17 @@ class DepartmentTask:
             evidence=receipt.evidence or self.state.evidence,
         )
         self._poll_delay = inp.timing.poll_initial_s
+        swept = inp.timing.swept_poll_initial_s
+        if (
+            swept is not None
+            and d.channel is Channel.ROBOT
+            and receipt.answer is None
+            and workflow.patched(SWEPT_FALLBACK)
+        ):
+            # the account's sweeper tells the result (a callback); the task's own inquiry is the fallback
+            self._wake_sweeper()
+            self._poll_delay = max(swept, inp.timing.poll_initial_s)
+            return await self._follow(receipt.receipt_no, None, waited=False)
         return await self._follow(receipt.receipt_no, receipt.answer)  # an API department answers right away
 
     async def _follow(self, receipt_no: str, inquiry: Inquiry | None, *, waited: bool = True) -> TaskStatus:
@@ -411,6 +430,22 @@ class DepartmentTask:
             status = inquiry_status(callback.status)
             if status is not None:
                 inquiry = Inquiry(status=status, result=callback.result, reason=callback.reason)
+
+    def _wake_sweeper(self) -> None:
+        """Tell the portal account's sweeper of the new filing (it sweeps at its fast pace). Not awaited here; a
+        sweeper that is not running is no failure: the task's own inquiries answer then."""
+        d = self._inp.department
+        handle = workflow.get_external_workflow_handle(
+            sweeper_id(d.code, d.credentials_ref, workflow.info().task_queue)
+        )
+
+        async def wake() -> None:
+            try:
+                await handle.signal(WAKE_SIGNAL)
+            except Exception as exc:  # e.g. no sweeper: the fallback inquiry answers
+                workflow.logger.info("sweeper of %s not told: %s", d.code, exc)
+
+        self._wakes = [w for w in self._wakes if not w.done()] + [asyncio.ensure_future(wake())]
 
     # -- deadline -------------------------------------------------------------------------------
 
