@@ -3,19 +3,21 @@
 ``one_trip`` sends the step's ``label: value`` pairs to the page in ONE ``evaluate``. The page finds each
 control by the same label rule the snapshot uses (:data:`bots.snapshot.LABELS_JS`: one definition, so what
 was checked is what is written), checks EVERY field first (the label is there, names one control only, that
-control is still of the kind the snapshot saw, visible and enabled, and takes the value: a select offers it,
-a date input accepts it, a yes/no value goes to a checkbox or radio only) and writes nothing if any check
-fails: :class:`~bots.errors.PortalChanged` with what was wrong, the form's controls as they were. Then it
-sets each value through the element's native setter (``HTMLInputElement.prototype.value`` etc., as typing
-would: frameworks that track the setter see it) and fires bubbling ``input`` and ``change`` events. The
-portal's own button is clicked afterwards by the page object, as before: still the real page, every wizard
-page, the browser posting the form.
+control is still of the kind the snapshot saw, visible and enabled, and takes the value: a select offers it
+by the option's text, ``""`` being the empty placeholder; a date input accepts it; a yes/no value goes to a
+checkbox or radio only) and writes nothing if any check fails: :class:`~bots.errors.PortalChanged` with what
+was wrong, the form's controls as they were. Then it sets each value through the element's native setter
+(``HTMLInputElement.prototype.value`` etc., as typing would: frameworks that track the setter see it) and fires
+bubbling ``input`` and ``change`` events. The portal's own button is clicked afterwards by the page object, as
+before: still the real page, every wizard page, the browser posting the form.
 
 ``per_field`` enters each value with Playwright's ``fill`` / ``select_option`` / ``set_checked`` (one or more
-round trips each). A portal needs it when one of its pages has a script-driven widget that only reacts to
-real key or pointer events (a field a script formats or validates on ``keyup``, an autocomplete that keeps
-the chosen value in a hidden input, a ``isTrusted`` check): a native-setter fill would leave that widget
-behind. :class:`bots.mappings.PortalFlow.fill` says which mode a portal's flow uses.
+round trips each): the control is focused (the one before it blurred), the input is the browser's own
+(trusted), a checkbox is clicked. A portal needs it where a page has a script-driven widget that a native-
+setter fill would leave behind: a field a script formats or checks when it is left (``blur``), a control that
+ignores untrusted events (``isTrusted``), a custom dropdown that reacts to clicks. (A widget listening to key
+events would need typing key by key, ``press_sequentially``: no portal the robots know has one.)
+:attr:`bots.mappings.PortalFlow.fill` says which mode a portal's flow uses.
 
 Values are never logged and never put in an error message, but for a select's option (as before).
 """
@@ -68,7 +70,8 @@ FILL_STEP_JS = (
       plans.push({ c, proto: HTMLInputElement.prototype, prop: 'checked', value: f.value, label: f.label });
     } else if (kind === 'select') {
       const options = Array.from(c.options);
-      const option = options.find((o) => norm(o.label) === f.value) || options.find((o) => o.value === f.value);
+      // by the option's text, as a clerk picks it; the empty value is the placeholder (请选择): as per_field does
+      const option = f.value === '' ? options.find((o) => o.value === '') : options.find((o) => norm(o.label) === f.value);
       if (!option) { problems.push([f.label, `offers no option ${JSON.stringify(f.value)}`]); continue; }
       plans.push({ c, proto: HTMLSelectElement.prototype, prop: 'selectedIndex', value: option.index, label: f.label });
     } else if (kind === 'textarea') {

@@ -55,7 +55,8 @@ class PortalFlow:
     captcha: CaptchaRules = DEFAULT_RULES  # what its login captcha can be, when it shows a picture
     # how a step's fields are entered (bots/fill.py): ``one_trip``, all of them checked and set in one round
     # trip, where the portal's pages have no script-driven widget; ``per_field``, one Playwright call per field,
-    # for a portal with a widget that reacts only to real key or pointer events (say so where it is set).
+    # for a portal with a widget a native-setter fill would leave behind (formats on blur, wants trusted
+    # events, a custom dropdown): say which widget where a flow sets it.
     # Every simulated portal's pages are plain HTML forms without any script (simulators/templates/portal,
     # checked server side by simulators/portal/checks.py): all seven file in one trip per step.
     fill: FillMode = ONE_TRIP

@@ -61,8 +61,7 @@ async def _measure(fill: str) -> dict[str, Any]:
 
     sample = json.loads((Path(__file__).resolve().parents[2] / "contract" / "application.example.json").read_text())
     flow = mappings.FLOWS["amr"]
-    if hasattr(flow, "fill"):
-        mappings.FLOWS["amr"] = dataclasses.replace(flow, fill=fill)
+    mappings.FLOWS["amr"] = dataclasses.replace(flow, fill=fill)
     per_step: dict[str, int] = {}
     try:
         with tempfile.TemporaryDirectory() as tmp:
