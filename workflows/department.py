@@ -13,6 +13,10 @@ channel (``send_back``: dispatched again as a new round, its deadline planned fr
 of state is reported to the application through ``on_change`` at once (no signal, no extra workflow
 task).
 
+A robot department whose portal account is swept (``Timing.swept_poll_initial_s``, workflows/sweeper.py) learns
+its result from the sweep through the same update as an API's callback; after filing, the task wakes the
+account's sweeper and makes its own first inquiry (the fallback) only after that wait.
+
 Activity ids name the department and the round (``tax.dispatch.r1``, ``tax.inquire.r1.3``), so
 the pending activities of an application read plainly in Temporal's UI.
 """
