@@ -28,7 +28,7 @@ FULL = dict(
     orchestration_concurrency=10,
     robot_n=20,
     mix_n=200,
-    mix_in_flight=6,
+    mix_in_flight=40,  # enough that the machine is the cap, not the load generator (BENCHMARKS.md)
     intake_requests=1000,
     captcha_n=300,
     captcha_browser_logins=20,
@@ -38,9 +38,9 @@ FULL = dict(
 QUICK = dict(
     orchestration_n=10,
     orchestration_concurrency=5,
-    robot_n=3,
-    mix_n=20,
-    mix_in_flight=6,
+    robot_n=6,
+    mix_n=24,
+    mix_in_flight=12,
     intake_requests=200,
     captcha_n=30,
     captcha_browser_logins=3,
@@ -56,8 +56,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--out", type=Path, default=ROOT / "bench" / "results.json")
     for key in FULL:
         p.add_argument(f"--{key.replace('_', '-')}", type=int, default=None)
-    p.add_argument("--mix-process-delay", type=float, default=0.0, help="seconds a simulated department takes")
+    p.add_argument(
+        "--mix-process-delay", type=float, default=5.0, help="seconds a simulated department takes to decide"
+    )
     p.add_argument("--intake-clients", type=int, default=50)
+    p.add_argument(
+        "--robot-concurrency", type=int, default=None, help="the headline level (default: the robot worker's)"
+    )
     args = p.parse_args(argv)
     base = QUICK if args.quick else FULL
     for key, value in base.items():
@@ -101,7 +106,7 @@ async def run(args: argparse.Namespace) -> dict:
                         env.client, address, sub, args.orchestration_n, args.orchestration_concurrency
                     )
                 elif section == "robot":
-                    out = await robot.run(sub, args.robot_n, 3)
+                    out = await robot.run(env.client, sub, args.robot_n, args.robot_concurrency)
                 elif section == "mix":
                     out = await mix.run(
                         env.client, address, sub, args.mix_n, args.mix_in_flight, args.mix_process_delay
@@ -134,7 +139,21 @@ def table(results: dict) -> str:
                     f"{r['per_minute']:.1f} apps/min",
                 )
             )
-        rows.append(("orchestration.ratio (kaiban/bare)", "", "", f"{o['ratio']:.3f}"))
+        if "kaiban_api" in o:
+            r = o["kaiban_api"]
+            rows.append(
+                (
+                    f"orchestration kaiban via API (c={o['concurrency']}, n={r['n']})",
+                    f"{r['p50_ms']:.0f}",
+                    f"{r['p99_ms']:.0f}",
+                    f"{r['per_minute']:.1f} apps/min",
+                )
+            )
+            rows.append(("orchestration ratio_api (kaiban via API/bare)", "", "", f"{o['ratio_api']:.3f}"))
+        rows.append(("orchestration.ratio (kaiban/bare, started alike)", "", "", f"{o['ratio']:.3f}"))
+        from bench.histories import rows as history_rows
+
+        rows += history_rows(o)
     rb = results.get("robot")
     if rb:
         for key in ("robot_c1", "bare_c1", f"robot_c{rb['pool_concurrency']}", f"bare_c{rb['pool_concurrency']}"):
@@ -147,7 +166,10 @@ def table(results: dict) -> str:
                     f"{r['per_minute']:.1f} tasks/min",
                 )
             )
-        rows.append((f"robot.ratio (robot/bare, c={rb['pool_concurrency']})", "", "", f"{rb['ratio']:.3f}"))
+        rows.append(("robot.ratio_c1 (robot/bare, c=1)", "", "", f"{rb['ratio_c1']:.3f}"))
+        rows.append(
+            (f"robot.ratio (robot/bare, c={rb['pool_concurrency']}: the worker's)", "", "", f"{rb['ratio']:.3f}")
+        )
     m = results.get("mix")
     if m:
         rows.append(
@@ -174,6 +196,26 @@ def table(results: dict) -> str:
                 f"{m['worker_rss_after_10_mb']} → {m['worker_rss_end_mb']} (growth {m['memory_growth']:+.3f})",
             )
         )
+        if "cpu_s" in m:
+            cpu = m["cpu_s"]
+            rows.append(
+                (
+                    "mix CPU s per application: kaiban / simulators",
+                    "",
+                    "",
+                    f"{m['kaiban_cpu_s_per_application']:.2f} / {m['simulators_cpu_s_per_application']:.2f}",
+                )
+            )
+            rows.append(
+                (
+                    "mix CPU s: api / worker+chromium / temporal / sims / load",
+                    "",
+                    "",
+                    f"{cpu['api']:.0f} / {cpu['worker']:.0f} / {cpu['temporal']:.0f} / {cpu['simulators']:.0f}"
+                    f" / {cpu['load_generator']:.0f}",
+                )
+            )
+            rows.append(("mix machine busy (share of all cores)", "", "", f"{m['machine_busy_share']:.2f}"))
     i = results.get("intake")
     if i:
         rows.append(
@@ -208,6 +250,9 @@ def table(results: dict) -> str:
         line(tuple("-" * w for w in widths)),
     ]
     out += [line(r) for r in rows]
+    national = (results.get("mix") or {}).get("national")
+    if national:
+        out.append(f"mix: {national}")
     h = results.get("healing")
     if h:
         from bench.healing import rows as healing_rows

@@ -2,13 +2,14 @@
 
 Written directly with ``page.fill`` / ``select_option`` / ``click`` against the amr portal's
 element ids, with no page objects, no search for an earlier submission, no step checks, no
-heartbeats, no tracing: log in, open the wizard, fill the three steps, confirm, read the
-受理号. It is what a one-off script would do; the robot (``bots.flows.dispatch``) is
+heartbeats, no tracing: log in, open the wizard, fill the three steps, pass the materials page (none given), confirm,
+read the 受理号. It is what a one-off script would do; the robot (``bots.flows.dispatch``) is
 measured against it in ``bench.robot``.
 """
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 
 from playwright.async_api import Browser
@@ -17,6 +18,8 @@ from bots.mappings import CONTRIBUTION_METHODS, SHAREHOLDER_KINDS
 from domain.labels import ENTITY_LABELS as ENTITY_TYPES
 from domain.labels import LEGAL_REP_ROLE_LABELS as LEGAL_REP_ROLES
 from domain.requests import DepartmentRequest
+
+_AFTER_STEP_3 = re.compile(r".*/apply/(attachments|confirm)$")
 
 
 def _plain(amount: Decimal) -> str:
@@ -73,7 +76,10 @@ async def file_amr(browser: Browser, base_url: str, username: str, password: str
             await page.select_option(p + "method", label=CONTRIBUTION_METHODS[sh.contribution_method])
             await page.fill(p + "deadline", sh.contribution_deadline.isoformat())
         await page.click("button[type=submit]")
-        await page.wait_for_url("**/apply/confirm")
+        await page.wait_for_url(_AFTER_STEP_3)
+        if page.url.endswith("/apply/attachments"):  # 上传申请材料: none to give here (nor does the robot have any)
+            await page.click("button[type=submit]")
+            await page.wait_for_url("**/apply/confirm")
 
         await page.click("button[type=submit]")
         await page.wait_for_url("**/receipt/*")

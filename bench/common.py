@@ -85,7 +85,7 @@ def machine_info() -> dict:
     }
 
 
-# --- /proc memory (psutil is not installed) ----------------------------------------------------
+# --- /proc memory and CPU (psutil is not installed) ----------------------------------------------------
 
 
 def rss_kb(pid: int) -> int:
@@ -137,6 +137,79 @@ def chromium_rss_kb(root_pid: int) -> tuple[int, int]:
     A sum of RSS counts pages shared between Chromium's processes more than once: an upper bound."""
     pids = [p for p in descendants(root_pid) if _is_chromium(p)]
     return sum(rss_kb(p) for p in pids), len(pids)
+
+
+def cpu_ticks(pid: int) -> int:
+    """utime + stime + cutime + cstime of one process in clock ticks (0 if it is gone): its own CPU and that
+    of its children it has reaped. Summed over every live process of a tree, it counts each process that
+    ran in the tree once, dead ones included (their time is in a live ancestor's cutime once reaped)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return sum(int(x) for x in fields[11:15])  # fields 14-17 of stat(5), after pid and (comm)
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+def tree_cpu_s(root_pid: int, *, own_only: bool = False) -> float:
+    """CPU seconds used so far by ``root_pid`` and every process below it (``own_only``: by the process alone,
+    without children: utime + stime)."""
+    hz = os.sysconf("SC_CLK_TCK")
+    if own_only:
+        try:
+            fields = Path(f"/proc/{root_pid}/stat").read_text().rsplit(")", 1)[1].split()
+            return (int(fields[11]) + int(fields[12])) / hz
+        except (OSError, ValueError, IndexError):
+            return 0.0
+    return sum(cpu_ticks(p) for p in [root_pid, *descendants(root_pid)]) / hz
+
+
+def machine_busy() -> tuple[float, float]:
+    """(busy, total) CPU seconds of the whole machine since boot, from /proc/stat (busy = all but idle and iowait)."""
+    hz = os.sysconf("SC_CLK_TCK")
+    try:
+        values = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    except (OSError, ValueError, IndexError):
+        return 0.0, 0.0
+    total = sum(values[:8])  # user nice system idle iowait irq softirq steal (guest is inside user)
+    idle = values[3] + values[4]
+    return (total - idle) / hz, total / hz
+
+
+def child_pids_named(parent: int, needle: str) -> list[int]:
+    """The processes below ``parent`` whose command name contains ``needle`` (e.g. the Temporal dev server)."""
+    out = []
+    for pid in descendants(parent):
+        with contextlib.suppress(OSError):
+            if needle in Path(f"/proc/{pid}/comm").read_text():
+                out.append(pid)
+    return out
+
+
+class CpuMeter:
+    """CPU seconds per named group of process trees between ``start()`` and ``stop()`` (from /proc), and the
+    machine's busy share over the same time. A group is a list of (pid, own_only) roots."""
+
+    def __init__(self, groups: dict[str, list[tuple[int, bool]]]) -> None:
+        self.groups = groups
+        self._start: dict[str, float] = {}
+        self._busy0 = (0.0, 0.0)
+        self.seconds: dict[str, float] = {}
+        self.machine_busy_share = 0.0
+
+    def _read(self) -> dict[str, float]:
+        return {name: sum(tree_cpu_s(pid, own_only=own) for pid, own in roots) for name, roots in self.groups.items()}
+
+    def start(self) -> None:
+        self._start = self._read()
+        self._busy0 = machine_busy()
+
+    def stop(self) -> dict[str, float]:
+        end = self._read()
+        busy, total = machine_busy()
+        self.seconds = {k: round(end[k] - self._start.get(k, 0.0), 2) for k in end}
+        span = total - self._busy0[1]
+        self.machine_busy_share = round((busy - self._busy0[0]) / span, 3) if span > 0 else 0.0
+        return self.seconds
 
 
 class MemorySampler:
@@ -240,8 +313,11 @@ async def subprocess_running(args: list[str], env: dict[str, str], log_path: Pat
 
 
 @contextlib.asynccontextmanager
-async def api_subprocess(settings: Settings, address: str, log_path: Path) -> AsyncIterator[str]:
-    """kaiban's API served by uvicorn in its own process on ``settings.api_port``; yields its base URL."""
+async def api_subprocess(
+    settings: Settings, address: str, log_path: Path, pids: list[int] | None = None
+) -> AsyncIterator[str]:
+    """kaiban's API served by uvicorn in its own process on ``settings.api_port``; yields its base URL
+    (its process id appended to ``pids``, when given, for the CPU meter)."""
     args = [
         "-m",
         "uvicorn",
@@ -256,6 +332,8 @@ async def api_subprocess(settings: Settings, address: str, log_path: Path) -> As
         "--no-access-log",
     ]
     async with subprocess_running(args, settings_env(settings, address), log_path) as proc:
+        if pids is not None:
+            pids.append(proc.pid)
         base = f"http://127.0.0.1:{settings.api_port}"
         deadline = time.monotonic() + 60
         async with httpx.AsyncClient(timeout=2) as http:

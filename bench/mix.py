@@ -1,18 +1,22 @@
 """The real mix: N applications end to end, four portal departments on robots, three API simulators.
 
 Every piece is real: the Temporal dev server, the seven simulated departments on loopback
-(in this process), kaiban's API (uvicorn, its own process) and kaiban's worker
-(``python -m cli.worker``, its own process, one Chromium with ``robot_max_sessions``
-pages). Applications are submitted through the API, ``in_flight`` at a time (closed loop), and
-followed to their workflow result. The worker's RSS and the summed RSS of the Chromium
-processes below it are sampled from /proc every 0.5 s (peaks), and the worker's RSS is read
-after the first 10 applications completed and at the end.
+(their own process, ``bench.departments_proc``, deciding ``process_delay_s`` after filing), kaiban's API
+(uvicorn, its own process) and kaiban's worker (``python -m cli.worker``: whatever workers, sweepers and
+browser pool the product's worker starts). Applications are submitted through the API, ``in_flight`` at
+a time (closed loop), and followed to their workflow result. The worker's RSS and the summed RSS of the
+Chromium processes below it are sampled from /proc every 0.5 s (peaks), and the worker's RSS is read
+after the first 10 applications completed and at the end. CPU seconds over the timed batch are read
+from /proc per process group: kaiban's (API, worker with its Chromium, the Temporal dev server), the
+simulators' and the load generator's (this process), and the machine's busy share beside them.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
+import os
 import subprocess
 import time
 from collections.abc import AsyncIterator, Mapping
@@ -24,12 +28,15 @@ import httpx
 from temporalio.client import Client
 
 from bench.common import (
+    CpuMeter,
     MemorySampler,
     api_subprocess,
+    child_pids_named,
     latency_summary,
     memory_growth,
     settings_env,
     subprocess_running,
+    tree_cpu_s,
 )
 from bench.orchestration import bench_settings
 from domain.samples import generate_application
@@ -92,6 +99,7 @@ class Kaiban:
     api: str  # base URL
     http: httpx.AsyncClient  # on the API
     sampler: MemorySampler  # the worker's RSS and its Chromium's
+    api_pid: int = 0  # the API's process (uvicorn), for the CPU meter
 
     def check_worker(self) -> None:
         if self.worker.poll() is not None:
@@ -120,15 +128,16 @@ async def kaiban_running(
         tmp, department_urls=urls, robot_max_sessions=robot_sessions, poll_initial_s=0.5, poll_max_s=2.0
     )
     worker_log = tmp / f"{prefix}-worker.log"
+    api_pids: list[int] = []
     async with (
         subprocess_running(["-m", "cli.worker"], settings_env(settings, address), worker_log) as worker,
-        api_subprocess(settings, address, tmp / f"{prefix}-api.log") as api,
+        api_subprocess(settings, address, tmp / f"{prefix}-api.log", api_pids) as api,
         httpx.AsyncClient(base_url=api, timeout=60) as http,
     ):
         sampler = MemorySampler(worker.pid)
         sampler.start()
         try:
-            yield Kaiban(settings, worker, worker_log, api, http, sampler)
+            yield Kaiban(settings, worker, worker_log, api, http, sampler, api_pids[0])
         finally:
             await sampler.stop()
 
@@ -148,23 +157,83 @@ def memory_figures(sampler: MemorySampler, after_10: dict[str, int], end_proc: i
     }
 
 
+@contextlib.asynccontextmanager
+async def departments_process(tmp: Path, process_delay_s: float) -> AsyncIterator[tuple[dict[str, str], int]]:
+    """:func:`departments` in a process of their own (``bench.departments_proc``); yields (code -> URL, pid)."""
+    urls_file = tmp / "mix-departments.json"
+    args = ["-m", "bench.departments_proc", "--tmp", str(tmp), "--process-delay", str(process_delay_s)]
+    log = tmp / "mix-departments.log"
+    async with subprocess_running([*args, "--urls-out", str(urls_file)], dict(os.environ), log) as proc:
+        deadline = time.monotonic() + 60
+        while not urls_file.exists():
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the simulated departments did not start: see {log}")
+            await asyncio.sleep(0.1)
+        yield json.loads(urls_file.read_text(encoding="utf-8")), proc.pid
+
+
+async def settled(pid: int, *, idle_cpu_s: float = 0.2, limit_s: float = 120.0) -> float:
+    """Wait until the process tree of ``pid`` uses less than ``idle_cpu_s`` CPU in a second (its start-up work
+    done, e.g. the worker's OCR warm-up), at most ``limit_s``; returns the seconds waited."""
+    t0 = time.monotonic()
+    before = await asyncio.to_thread(tree_cpu_s, pid)
+    while time.monotonic() - t0 < limit_s:
+        await asyncio.sleep(1.0)
+        now = await asyncio.to_thread(tree_cpu_s, pid)
+        if now - before < idle_cpu_s:
+            break
+        before = now
+    return round(time.monotonic() - t0, 1)
+
+
+#: the national volume of the issue: about 40,000 enterprise openings a working day of eight hours
+NATIONAL_PER_MINUTE = 83
+
+
+def national_sentence(kaiban_cpu_s_per_application: float, simulators_cpu_s_per_application: float) -> str:
+    """What the national ≈ 83 applications/min would take, from the CPU seconds per application measured."""
+    cores = NATIONAL_PER_MINUTE / 60 * kaiban_cpu_s_per_application
+    sims = NATIONAL_PER_MINUTE / 60 * simulators_cpu_s_per_application
+    return (
+        f"the national ≈ {NATIONAL_PER_MINUTE} applications/min ({NATIONAL_PER_MINUTE * 480:,} in an eight-hour shift) "
+        f"would take {NATIONAL_PER_MINUTE}/60 × {kaiban_cpu_s_per_application:.2f} CPU s = {cores:.1f} busy cores of "
+        f"this machine's kind for kaiban's processes (API, workers, their Chromium, Temporal's dev server), "
+        f"beside {sims:.1f} for the simulated departments"
+    )
+
+
 async def run(
     client: Client,
     address: str,
     tmp: Path,
     n: int = 200,
-    in_flight: int = 6,
-    process_delay_s: float = 0.0,
-    robot_sessions: int = 3,
+    in_flight: int = 40,
+    process_delay_s: float = 5.0,
+    robot_sessions: int | None = None,
 ) -> dict:
+    """``n`` applications, ``in_flight`` at a time, the departments deciding ``process_delay_s`` after filing.
+    ``robot_sessions``: the worker's robot sessions (default: the product's setting, ``robot_max_sessions``)."""
+    robot_sessions = robot_sessions or Settings().robot_max_sessions
     bodies = [generate_application(70_000 + i) for i in range(n)]
     headers = [dev_clerk_headers(b) for b in bodies]  # each posted by its window's development clerk
-    async with departments(tmp, process_delay_s) as urls, kaiban_running(address, tmp, urls, robot_sessions) as kaiban:
+    async with (
+        departments_process(tmp, process_delay_s) as (urls, simulators_pid),
+        kaiban_running(address, tmp, urls, robot_sessions) as kaiban,
+    ):
         http = kaiban.http
         sem = asyncio.Semaphore(in_flight)
         times: list[float] = []
         outcomes: dict[str, int] = {}
         after_10: dict[str, int] = {}
+        temporal = child_pids_named(os.getpid(), "temporal")  # the run's dev server (a child of this process)
+        groups = {
+            "api": [(kaiban.api_pid, False)],
+            "worker": [(kaiban.worker.pid, False)],  # with its Playwright driver and Chromium below it
+            "temporal": [(pid, False) for pid in temporal],
+            "simulators": [(simulators_pid, False)],
+            "load_generator": [(os.getpid(), True)],  # this process alone: posting and following results
+        }
+        meter = CpuMeter(groups)
 
         async def one(i: int) -> None:
             async with sem:
@@ -178,11 +247,18 @@ async def run(
                     proc, chrome = await kaiban.sample()
                     after_10.update(worker_kb=proc, chromium_kb=chrome)
 
+        settle_s = await settled(kaiban.worker.pid)  # e.g. the worker's OCR warm-up at start: not the mix's
         started = time.perf_counter()
+        meter.start()
         await asyncio.gather(*(one(i) for i in range(n)))
         wall = time.perf_counter() - started
+        cpu = meter.stop()
         end_proc, end_chrome = await kaiban.final_sample()
     summary = latency_summary(times, wall)
+    done = max(1, len(times))
+    kaiban_cpu = cpu["api"] + cpu["worker"] + cpu["temporal"]
+    per_app = round(kaiban_cpu / done, 3)
+    sims_per_app = round(cpu["simulators"] / done, 3)
     return {
         "applications": n,
         "in_flight": in_flight,
@@ -192,6 +268,14 @@ async def run(
         "applications_per_minute": summary["per_minute"],
         "p50_ms": summary["p50_ms"],
         "p99_ms": summary["p99_ms"],
+        "mean_ms": summary["mean_ms"],
         "wall_s": summary["wall_s"],
+        "cpu_s": cpu,
+        "kaiban_cpu_s_per_application": per_app,
+        "simulators_cpu_s_per_application": sims_per_app,
+        "load_generator_cpu_s_per_application": round(cpu["load_generator"] / done, 3),
+        "machine_busy_share": meter.machine_busy_share,  # of every core, over the timed batch
+        "worker_settle_s": settle_s,
+        "national": national_sentence(per_app, sims_per_app),
         **memory_figures(kaiban.sampler, after_10, end_proc, end_chrome),
     }

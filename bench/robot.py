@@ -1,12 +1,17 @@
-"""Robot efficiency: ``bots.flows.dispatch`` through ``BrowserPool.page()`` vs a bare Playwright script.
+"""Robot efficiency: kaiban's robot dispatch activity vs a naive bare Playwright script, in alternating rounds.
 
-Both file fresh amr applications (a distinct application id per task) at the simulated amr
-portal on loopback, with the same Chromium and launch flags, at concurrency 1 and at the
-pool's concurrency. The pool is configured and used as the worker uses it (cli.worker,
-activities.departments): a Playwright trace recorded per session for evidence, discarded on
-success; the account's logged-in session reused (``robot_reuse_sessions``) and the browser
-recycled (``robot_recycle_after_tasks``) as the settings' defaults say; a screenshot of every
-receipt kept. The bare script is unchanged: it logs in for every task.
+**kaiban**: the product's own robot worker, built by ``cli.worker.running_workers(role="robots")`` with the
+product's settings (browser pool, warm pages, evidence and tracing policy, sessions: whatever the worker
+does), and its ``dispatch_to_department`` activity called in this process (``ActivityEnvironment``: the
+activity as the worker runs it, minus Temporal's scheduling), ``concurrency`` at a time; the worker's
+activity slots (``max_concurrent_activities`` = ``robot_max_sessions``) are the headline concurrency.
+**bare**: :mod:`bench.bare_robot`, a hand-written script as a one-off would be: a fresh context per task,
+log in, fill every field by element id one call at a time, confirm, read the 受理号.
+
+Both file fresh amr applications (a distinct application id per task) at the simulated amr portal on
+loopback (in this process), with the same Chromium and launch flags, both in this process. At each
+concurrency level kaiban and bare alternate in rounds (as the orchestration section does), so that a
+machine whose load changes during the run weighs on both alike; figures are over all rounds.
 """
 
 from __future__ import annotations
@@ -18,19 +23,23 @@ import uuid
 from pathlib import Path
 
 from playwright.async_api import async_playwright
+from temporalio.client import Client
+from temporalio.testing import ActivityEnvironment
 
+from activities.departments import DepartmentActivities
+from activities.models import DepartmentEndpoint, DispatchInput
 from bench.bare_robot import file_amr
 from bench.common import latency_summary
-from bots.browser import BrowserPool, find_chromium, launch_args
-from bots.evidence import make_label
-from bots.flows import PortalAccess, dispatch
+from bench.orchestration import bench_settings
+from bots.browser import find_chromium, launch_args
+from cli.worker import running_workers
 from domain.requests import DepartmentRequest
 from domain.samples import generate_application
+from domain.status import Channel
 from runtime.settings import Settings
 from simulators.portal import create_portal_app
 from tests.support.servers import serve_app
 
-USER, PASSWORD = "bench", "bench-secret"
 _seeds = itertools.count(10_000)
 
 
@@ -42,7 +51,22 @@ def _request() -> DepartmentRequest:
     )
 
 
-async def _run(task, n: int, concurrency: int) -> dict:
+def worker_concurrency(settings: Settings | None = None) -> int:
+    """How many robot tasks the product's robot worker runs at once (its activity slots and pool sessions)."""
+    return (settings or Settings()).robot_max_sessions
+
+
+def department_activities(workers) -> DepartmentActivities:
+    """The DepartmentActivities the robot worker was built with (its dispatch activity is a bound method)."""
+    for worker in workers:
+        for fn in worker.config()["activities"]:
+            owner = getattr(fn, "__self__", None)
+            if isinstance(owner, DepartmentActivities):
+                return owner
+    raise RuntimeError("the robot worker has no department activities")
+
+
+async def _batch(task, n: int, concurrency: int) -> tuple[list[float], float]:
     requests = [_request() for _ in range(n)]  # built before the clock starts
     sem = asyncio.Semaphore(concurrency)
     times: list[float] = []
@@ -56,52 +80,64 @@ async def _run(task, n: int, concurrency: int) -> dict:
 
     started = time.perf_counter()
     await asyncio.gather(*(one(r) for r in requests))
-    return latency_summary(times, time.perf_counter() - started)
+    return times, time.perf_counter() - started
 
 
-async def run(tmp: Path, n_per_level: int = 12, pool_concurrency: int = 3) -> dict:
+def round_sizes(n: int, concurrency: int, rounds: int = 4) -> list[int]:
+    """``n`` tasks in up to ``rounds`` rounds of at least ``concurrency`` tasks each (so each round runs full)."""
+    rounds = max(1, min(rounds, n // max(1, concurrency)))
+    return [n // rounds + (1 if r < n % rounds else 0) for r in range(rounds)]
+
+
+async def alternate(tasks: dict, n: int, concurrency: int, rounds: int = 4) -> dict[str, dict]:
+    """Each of ``tasks`` (name -> task) in turn, round after round; latency summaries over all rounds."""
+    times: dict[str, list[float]] = {name: [] for name in tasks}
+    walls = dict.fromkeys(tasks, 0.0)
+    for size in round_sizes(n, concurrency, rounds):
+        for name, task in tasks.items():
+            t, wall = await _batch(task, size, concurrency)
+            times[name] += t
+            walls[name] += wall
+    return {name: latency_summary(times[name], walls[name]) for name in tasks}
+
+
+async def run(client: Client, tmp: Path, n_per_level: int = 12, concurrency: int | None = None) -> dict:
+    """``n_per_level`` tasks of each at concurrency 1 and at ``concurrency`` (default: the worker's)."""
+    creds = Settings().credentials("amr")
     app = create_portal_app(
-        "amr", db_path=tmp / "robot-amr.sqlite3", username=USER, password=PASSWORD, process_delay_s=3600
+        "amr", db_path=tmp / "robot-amr.sqlite3", username=creds.username, password=creds.password, process_delay_s=3600
     )
-    out: dict = {"pool_concurrency": pool_concurrency, "tasks_per_level": n_per_level}
     async with serve_app(app) as url:
-        access = PortalAccess(url, USER, PASSWORD)
-        chromium = find_chromium()
-        defaults = Settings.model_fields  # the worker's settings, as shipped
-        pool = BrowserPool(
-            max_sessions=pool_concurrency,
-            executable_path=chromium,
-            evidence_dir=tmp / "evidence",
-            reuse_sessions=defaults["robot_reuse_sessions"].default,
-            recycle_after_tasks=defaults["robot_recycle_after_tasks"].default,
-        )
-        await pool.start()
-        pw = await async_playwright().start()
-        browser = await pw.chromium.launch(executable_path=pool.executable, headless=True, args=launch_args())
-        try:
+        settings = bench_settings(tmp, department_urls={"amr": url})
+        c = concurrency or worker_concurrency(settings)
+        out: dict = {"pool_concurrency": c, "tasks_per_level": n_per_level, "started": "both in this process"}
+        endpoint = DepartmentEndpoint(code="amr", channel=Channel.ROBOT, base_url=url, credentials_ref="amr")
+        async with running_workers(client, settings, "robots") as workers:
+            acts = department_activities(workers)
 
             async def robot_task(req: DepartmentRequest) -> str:
-                label = make_label("amr", req.application_id, 1)
-                async with pool.page(label=label, account=(url, USER), affinity=req.application_id) as page:
-                    receipt = await dispatch(page, access, req)
-                    shot = await pool.save_screenshot(page, make_label("amr", req.application_id, 1, action="receipt"))
-                    assert shot, "no receipt screenshot"
-                    return receipt.receipt_no
+                receipt = await ActivityEnvironment().run(acts.dispatch, DispatchInput(endpoint=endpoint, request=req))
+                return receipt.receipt_no
 
-            async def bare_task(req: DepartmentRequest) -> str:
-                return await file_amr(browser, url, USER, PASSWORD, req)
+            pw = await async_playwright().start()
+            chromium = settings.chromium_path or find_chromium(pw)
+            browser = await pw.chromium.launch(executable_path=chromium, headless=True, args=launch_args())
+            try:
 
-            await _run(robot_task, 1, 1)  # warm-up: page templates, JIT, first context
-            await _run(bare_task, 1, 1)
-            for c in sorted({1, pool_concurrency}):
-                out[f"robot_c{c}"] = await _run(robot_task, n_per_level, c)
-                out[f"bare_c{c}"] = await _run(bare_task, n_per_level, c)
-        finally:
-            await browser.close()
-            await pw.stop()
-            await pool.stop()
-    c = pool_concurrency
-    out["chromium"] = pool.executable
+                async def bare_task(req: DepartmentRequest) -> str:
+                    return await file_amr(browser, url, creds.username, creds.password, req)
+
+                tasks = {"robot": robot_task, "bare": bare_task}
+                for task in tasks.values():  # warm-up: page templates, JIT, first context and login
+                    await _batch(task, 1, 1)
+                for level in sorted({1, c}):
+                    for name, summary in (await alternate(tasks, n_per_level, level)).items():
+                        out[f"{name}_c{level}"] = summary
+                    out[f"rounds_c{level}"] = len(round_sizes(n_per_level, level))
+            finally:
+                await browser.close()
+                await pw.stop()
+    out["chromium"] = chromium
     out["ratio"] = round(out[f"robot_c{c}"]["per_minute"] / out[f"bare_c{c}"]["per_minute"], 3)
     out["ratio_c1"] = round(out["robot_c1"]["per_minute"] / out["bare_c1"]["per_minute"], 3)
     return out

@@ -35,6 +35,13 @@ def test_bench_orchestration_and_intake_write_results(tmp_path):
         assert o[who]["n"] == 3
         assert o[who]["p50_ms"] > 0 and o[who]["p99_ms"] > 0 and o[who]["per_minute"] > 0
     assert o["ratio"] > 0
+    # kaiban through its API, timed in the same rounds; the ratio itself is of the two started alike
+    assert o["kaiban_api"]["n"] == 3 and o["ratio_api"] > 0
+    assert "start_workflow" in o["started"]
+    for who in ("kaiban", "bare"):
+        h = o["histories"][who]
+        assert h["histories"] == 3 and h["events"] > 0 and h["workflow_tasks"] > 0
+    assert o["histories"]["kaiban"]["by_type"]["activity_task_scheduled"] >= 7
     i = results["intake"]
     assert i["status_codes"] == {"202": 20}
     assert i["p50_ms"] > 0 and i["p99_ms"] >= i["p50_ms"] and i["requests_per_second"] > 0
