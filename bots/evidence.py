@@ -370,6 +370,9 @@ async def keep_failure(root: Path, page: Page, label: str | None, *, trace: bool
             shutil.rmtree(raw_dir, ignore_errors=True)
         if traced:
             kept["trace"] = traced
+        else:  # never leave a context tracing (a warm page's next task starts its own)
+            with contextlib.suppress(Exception):
+                await page.context.tracing.stop()
     if kept:
         _log().info("browser.evidence_kept", label=name, **kept)
     return kept

@@ -3,10 +3,8 @@ reject → correct → complete; a robot that gives up → manual completion; wi
 after approval; duplicate, late and unsigned callbacks. The clerk of the sample's window acts throughout."""
 
 import asyncio
-import io
 import json
 import time
-import zipfile
 
 import httpx
 
@@ -105,19 +103,20 @@ async def test_a_robot_that_gives_up_is_completed_by_hand(dev_env, tmp_path, sam
                 app_id = (await http.post("/api/v1/applications", json=sample_json)).json()["application_id"]
                 view = await wait_status(http, app_id, lambda v: dept(v, "hpf")["status"] == "manual", "hpf manual")
                 assert "人工" in dept(view, "hpf")["reason"]
-                # the evidence of the last attempt is linked from the task and can be fetched
+                # the evidence of the attempt (the first: a changed portal is not retried) is linked from the
+                # task and can be fetched: screenshot, HTML and step log; a first attempt records no trace
                 evidence = dept(view, "hpf")["evidence"]
-                assert evidence["screenshot"].endswith(".png") and evidence["trace"].endswith(".zip")
-                assert app_id in evidence["screenshot"]
+                assert set(evidence) == {"screenshot", "html", "steps"}
+                assert app_id in evidence["screenshot"] and evidence["screenshot"].endswith("-attempt1.png")
                 shot = await http.get(f"/api/v1/evidence/{evidence['screenshot']}")
                 assert shot.status_code == 200 and shot.content.startswith(b"\x89PNG")
-                trace = await http.get(f"/api/v1/evidence/{evidence['trace']}")
-                assert trace.status_code == 200 and trace.content.startswith(b"PK")
-                secret = settings.credentials("hpf").password.encode()
-                with zipfile.ZipFile(io.BytesIO(trace.content)) as archive:
-                    assert archive.namelist(), "an empty trace"
-                    for name in archive.namelist():  # the password is scrubbed from every part of the trace
-                        assert secret not in archive.read(name), name
+                page = await http.get(f"/api/v1/evidence/{evidence['html']}")
+                assert page.status_code == 200 and page.headers["content-type"].startswith("text/plain")
+                assert page.headers["content-security-policy"] == "sandbox" and "<html" in page.text
+                steps = await http.get(f"/api/v1/evidence/{evidence['steps']}")
+                assert steps.status_code == 200 and steps.json()["steps"][0]["step"] == "login"
+                secret = settings.credentials("hpf").password
+                assert secret not in page.text and secret not in steps.text  # the password is scrubbed
                 url = f"/api/v1/applications/{app_id}/departments/hpf/manual-completion"
                 r = await http.post(url, json={"result": {"wrong": 1}, "completed_by": "clerk-0007"})
                 assert r.status_code == 409 and "结果格式" in r.json()["detail"]
