@@ -31,6 +31,15 @@ AUDIENCE = {
     "leading_group_office": "领导小组办公室",
 }
 CHANNEL = {"api": "接口", "robot": "机器人"}
+#: the evidence a robot kept (``DepartmentState.evidence`` keys, bots/README.md "Evidence")
+EVIDENCE = {
+    "receipt_screenshot": "回执截图",
+    "receipt_html": "回执页面",
+    "screenshot": "失败截图",
+    "html": "失败页面",
+    "steps": "操作步骤记录",
+    "trace": "操作轨迹",
+}
 ROLE = {"clerk": "窗口工作人员", "supervisor": "督办人员", "department": "部门", "admin": "管理员"}
 EVENT = {
     "submitted": "提交",

@@ -70,6 +70,11 @@ async def test_a_task_the_robot_could_not_finish_is_completed_by_hand_from_the_p
             shot_link = await view.department("hpf").get_by_role("link", name="失败截图").get_attribute("href")
             evidence = await clerk.page.request.get(shot_link)
             assert evidence.status == 200 and (await evidence.body()).startswith(b"\x89PNG")
+            # a first attempt keeps no trace, but the page's HTML and the robot's steps, served as downloads
+            for name in ("失败页面", "操作步骤记录"):
+                link = await view.department("hpf").get_by_role("link", name=name).get_attribute("href")
+                kept = await clerk.page.request.get(link)
+                assert kept.status == 200 and kept.headers["content-disposition"].startswith("attachment")
             await shot(clerk.page, "manual-task")
             assert await serious_violations(clerk.page) == []
             await action.get_by_label("住房公积金单位账号").fill("1401000199999999")
