@@ -96,9 +96,9 @@ class PortalSweeperWorkflow:
             since=since,
             remembered=len(delivered),
         )
+        busy = False
         for _ in range(pace.sweeps_per_run):
             self._woken = False  # a filing from now on is seen by this sweep or wakes the next
-            busy = False
             try:
                 out: SweepOutcome = await workflow.execute_activity(
                     ActivityName.SWEEP,
@@ -118,7 +118,7 @@ class PortalSweeperWorkflow:
                     retry_policy=RetryPolicy(initial_interval=timedelta(seconds=1), maximum_attempts=2),
                 )
             except ActivityError as err:
-                view.failures += 1
+                view.failures += 1  # the pace stays as it was: the next sweep reads what this one missed
                 workflow.logger.warning("sweep of %s failed: %s", inp.endpoint.code, err.cause or err)
             else:
                 since = out.since if out.since is not None else since
