@@ -215,6 +215,15 @@ def table(results: dict) -> str:
                     f" / {cpu['load_generator']:.0f}",
                 )
             )
+            kinds = m.get("worker_cpu_s_by_process") or {}
+            rows.append(
+                (
+                    "mix worker CPU s: python / playwright driver / chromium",
+                    "",
+                    "",
+                    " / ".join(f"{kinds.get(k, 0):.0f}" for k in ("python", "playwright_driver", "chromium")),
+                )
+            )
             rows.append(("mix machine busy (share of all cores)", "", "", f"{m['machine_busy_share']:.2f}"))
     i = results.get("intake")
     if i:

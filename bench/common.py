@@ -185,12 +185,36 @@ def child_pids_named(parent: int, needle: str) -> list[int]:
     return out
 
 
+def _kind(pid: int) -> str:
+    try:
+        comm = Path(f"/proc/{pid}/comm").read_text().strip().lower()
+    except OSError:
+        return "gone"
+    return "chromium" if "chrom" in comm else "playwright_driver" if comm == "node" else "python"
+
+
+def tree_cpu_by_kind(root_pid: int) -> dict[str, float]:
+    """CPU seconds of the tree below ``root_pid`` by kind of process: python, playwright_driver (node), chromium.
+    A process that ended counts with its parent's kind (its time is in the parent's cutime)."""
+    hz = os.sysconf("SC_CLK_TCK")
+    out: dict[str, float] = {}
+    for pid in [root_pid, *descendants(root_pid)]:
+        kind = _kind(pid)
+        out[kind] = out.get(kind, 0.0) + cpu_ticks(pid) / hz
+    out.pop("gone", None)
+    return out
+
+
 class CpuMeter:
     """CPU seconds per named group of process trees between ``start()`` and ``stop()`` (from /proc), and the
     machine's busy share over the same time. A group is a list of (pid, own_only) roots."""
 
-    def __init__(self, groups: dict[str, list[tuple[int, bool]]]) -> None:
+    def __init__(self, groups: dict[str, list[tuple[int, bool]]], by_kind: int | None = None) -> None:
+        """``by_kind``: a process whose tree's CPU is also split by kind (``tree_cpu_by_kind``: ``self.kinds``)."""
         self.groups = groups
+        self.by_kind = by_kind
+        self.kinds: dict[str, float] = {}
+        self._kinds0: dict[str, float] = {}
         self._start: dict[str, float] = {}
         self._busy0 = (0.0, 0.0)
         self.seconds: dict[str, float] = {}
@@ -202,9 +226,14 @@ class CpuMeter:
     def start(self) -> None:
         self._start = self._read()
         self._busy0 = machine_busy()
+        if self.by_kind:
+            self._kinds0 = tree_cpu_by_kind(self.by_kind)
 
     def stop(self) -> dict[str, float]:
         end = self._read()
+        if self.by_kind:
+            kinds = tree_cpu_by_kind(self.by_kind)
+            self.kinds = {k: round(v - self._kinds0.get(k, 0.0), 2) for k, v in kinds.items()}
         busy, total = machine_busy()
         self.seconds = {k: round(end[k] - self._start.get(k, 0.0), 2) for k in end}
         span = total - self._busy0[1]

@@ -70,6 +70,16 @@ def rows(o: dict) -> list[tuple[str, str, str, str]]:
         h = o.get("histories", {}).get(who) or {}
         if not h.get("histories"):
             continue
+        cpu = (o.get(who) or {}).get("cpu_ms_per_application") or {}
+        if cpu:
+            out.append(
+                (
+                    f"orchestration {who} CPU ms per app: worker+client / temporal",
+                    "",
+                    "",
+                    f"{cpu['bench_process']:.0f} / {cpu['temporal']:.0f}",
+                )
+            )
         out.append(
             (
                 f"orchestration {who} history per app (n={h['histories']})",

@@ -233,7 +233,7 @@ async def run(
             "simulators": [(simulators_pid, False)],
             "load_generator": [(os.getpid(), True)],  # this process alone: posting and following results
         }
-        meter = CpuMeter(groups)
+        meter = CpuMeter(groups, by_kind=kaiban.worker.pid)
 
         async def one(i: int) -> None:
             async with sem:
@@ -271,6 +271,7 @@ async def run(
         "mean_ms": summary["mean_ms"],
         "wall_s": summary["wall_s"],
         "cpu_s": cpu,
+        "worker_cpu_s_by_process": meter.kinds,  # python (workflows, activities), playwright_driver, chromium
         "kaiban_cpu_s_per_application": per_app,
         "simulators_cpu_s_per_application": sims_per_app,
         "load_generator_cpu_s_per_application": round(cpu["load_generator"] / done, 3),

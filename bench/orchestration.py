@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import time
 import uuid
 from datetime import timedelta
@@ -36,7 +37,7 @@ from activities.deadlines import DeadlineActivities
 from activities.notifications import NotifierActivities
 from api.routers.applications import new_application_id, now, start_once, workflow_input
 from bench.bare import BareOpeningWorkflow, bare_noop
-from bench.common import api_subprocess, latency_summary
+from bench.common import api_subprocess, child_pids_named, latency_summary, tree_cpu_s
 from bench.fakes import FAKE_ACTIVITIES
 from bench.histories import history_breakdown
 from cli.worker import WORKFLOW_RUNNER, ensure_search_attributes
@@ -210,6 +211,15 @@ async def run(
     names = ("kaiban", "bare", "kaiban_api")
     times: dict[str, list[float]] = {k: [] for k in names}
     walls = dict.fromkeys(names, 0.0)
+    temporal = child_pids_named(os.getpid(), "temporal")  # the run's dev server
+
+    def cpu_now() -> dict[str, float]:  # this process (workers and client) and the dev server
+        return {
+            "bench_process": tree_cpu_s(os.getpid(), own_only=True),
+            "temporal": sum(tree_cpu_s(pid) for pid in temporal),
+        }
+
+    cpu = {k: {"bench_process": 0.0, "temporal": 0.0} for k in names}
     async with (
         kaiban_runner(client, address, tmp, n, concurrency) as (kaiban_one, api_one, kaiban_ids),
         bare_runner(client) as (bare_one, bare_ids),
@@ -217,9 +227,13 @@ async def run(
         offset = 0
         for size in sizes:
             for name, one in (("kaiban", kaiban_one), ("bare", bare_one), ("kaiban_api", api_one)):
+                before = cpu_now()
                 t, wall = await _closed_loop(size, concurrency, one, offset)
+                after = cpu_now()
                 times[name] += t
                 walls[name] += wall
+                for k in before:
+                    cpu[name][k] += after[k] - before[k]
             offset += size
         breakdown = {
             "kaiban": await history_breakdown(client, kaiban_ids[-histories:]),
@@ -234,6 +248,9 @@ async def run(
     }
     for name in names:
         out[name] = latency_summary(times[name], walls[name])
+        # CPU ms per application of this process (the worker in it, the client) and of the dev server; for
+        # kaiban_api the API's own process comes on top (not counted here)
+        out[name]["cpu_ms_per_application"] = {k: round(v * 1000 / max(1, n), 1) for k, v in cpu[name].items()}
     bare_rate = out["bare"]["per_minute"]
     out["ratio"] = round(out["kaiban"]["per_minute"] / bare_rate, 3) if bare_rate else 0.0
     out["ratio_api"] = round(out["kaiban_api"]["per_minute"] / bare_rate, 3) if bare_rate else 0.0

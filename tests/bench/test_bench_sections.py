@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -29,16 +30,18 @@ def test_quick_mode_keeps_applications_in_flight_and_departments_deciding_later(
 
 
 def test_cpu_meter_counts_a_child_that_ended_before_it_stopped(tmp_path):
-    meter = CpuMeter({"me": [(__import__("os").getpid(), False)]})
+    me = os.getpid()
+    meter = CpuMeter({"me": [(me, False)]}, by_kind=me)
     meter.start()
     # a child that burns CPU and exits: counted through this process's cutime once reaped
     subprocess.run([sys.executable, "-c", "x = 0\nfor i in range(3_000_000): x += i"], check=True)
     seconds = meter.stop()
     assert seconds["me"] > 0
+    assert meter.kinds["python"] > 0  # the child's time counted with its parent's kind
     assert 0 <= meter.machine_busy_share <= 1
     busy, total = machine_busy()
     assert 0 < busy <= total
-    assert tree_cpu_s(__import__("os").getpid(), own_only=True) > 0
+    assert tree_cpu_s(me, own_only=True) > 0
 
 
 def test_the_national_sentence_is_computed_from_the_cpu_seconds_per_application():
