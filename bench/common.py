@@ -190,11 +190,11 @@ def _kind(pid: int) -> str:
         comm = Path(f"/proc/{pid}/comm").read_text().strip().lower()
     except OSError:
         return "gone"
-    return "chromium" if "chrom" in comm else "playwright_driver" if comm == "node" else "python"
+    return "chromium" if "chrom" in comm else "playwright_driver" if comm.startswith("node") else "python"
 
 
 def tree_cpu_by_kind(root_pid: int) -> dict[str, float]:
-    """CPU seconds of the tree below ``root_pid`` by kind of process: python, playwright_driver (node), chromium.
+    """CPU seconds of the tree below ``root_pid`` by kind of process: python, playwright_driver (node, "node-MainThread"), chromium.
     A process that ended counts with its parent's kind (its time is in the parent's cutime)."""
     hz = os.sysconf("SC_CLK_TCK")
     out: dict[str, float] = {}
