@@ -225,6 +225,16 @@ def table(results: dict) -> str:
                 )
             )
             rows.append(("mix machine busy (share of all cores)", "", "", f"{m['machine_busy_share']:.2f}"))
+            portal = m.get("portal_per_application") or {}
+            if portal:
+                rows.append(
+                    (
+                        "mix portal requests / logins per application",
+                        "",
+                        "",
+                        f"{portal.get('requests', 0):.1f} / {portal.get('logins', 0):.1f}",
+                    )
+                )
     i = results.get("intake")
     if i:
         rows.append(

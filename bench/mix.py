@@ -186,6 +186,22 @@ async def settled(pid: int, *, idle_cpu_s: float = 0.2, limit_s: float = 120.0) 
     return round(time.monotonic() - t0, 1)
 
 
+async def portal_counters(urls: dict[str, str]) -> dict[str, int]:
+    """The four portals' counters (``GET /_admin/counters``: requests, logins, ...) summed; {} if unreadable."""
+    total: dict[str, int] = {}
+    async with httpx.AsyncClient(timeout=10) as http:
+        for code in PORTALS:
+            try:
+                r = await http.get(f"{urls[code]}/_admin/counters")
+                r.raise_for_status()
+            except httpx.HTTPError:
+                return {}
+            for k, v in r.json().items():
+                if isinstance(v, int):
+                    total[k] = total.get(k, 0) + v
+    return total
+
+
 #: the national volume of the issue: about 40,000 enterprise openings a working day of eight hours
 NATIONAL_PER_MINUTE = 83
 
@@ -253,6 +269,7 @@ async def run(
         await asyncio.gather(*(one(i) for i in range(n)))
         wall = time.perf_counter() - started
         cpu = meter.stop()
+        counters = await portal_counters(urls)
         end_proc, end_chrome = await kaiban.final_sample()
     summary = latency_summary(times, wall)
     done = max(1, len(times))
@@ -278,5 +295,7 @@ async def run(
         "machine_busy_share": meter.machine_busy_share,  # of every core, over the timed batch
         "worker_settle_s": settle_s,
         "national": national_sentence(per_app, sims_per_app),
+        # what the robots asked of the four portals (their counters), per application: requests, logins
+        "portal_per_application": {k: round(v / done, 1) for k, v in counters.items()},
         **memory_figures(kaiban.sampler, after_10, end_proc, end_chrome),
     }

@@ -102,6 +102,8 @@ def _mix_figures() -> dict:
         "simulators_cpu_s_per_application": 1.0,
         "machine_busy_share": 0.9,
         "national": national_sentence(1.5, 1.0),
+        "worker_cpu_s_by_process": {"python": 1.0, "playwright_driver": 0.5, "chromium": 6.0},
+        "portal_per_application": {"requests": 40.0, "logins": 0.5},
     }
 
 
@@ -111,6 +113,8 @@ def test_the_table_prints_the_mix_cpu_and_what_the_national_volume_would_take():
     text = table(results)
     assert "mix CPU s per application: kaiban / simulators" in text and "1.50 / 1.00" in text
     assert "mix machine busy" in text and "the national ≈ 83 applications/min" in text
+    assert "python / playwright driver / chromium" in text and "1 / 0 / 6" in text
+    assert "mix portal requests / logins per application" in text and "40.0 / 0.5" in text
 
 
 def test_bench_robot_section_alternates_robot_and_bare(tmp_path):
