@@ -24,6 +24,8 @@ _PORTAL_STATUS = {
     "withdrawn": portal_store.WITHDRAWN,
 }
 
+_API_STATUS = {portal: api for api, portal in _PORTAL_STATUS.items()}
+
 
 def _person(data: dict[str, Any], prefix: str) -> dict[str, Any]:
     out = {"name": data.get(f"{prefix}_name", "")}
@@ -65,10 +67,12 @@ def as_body(code: str, data: dict[str, Any]) -> dict[str, Any]:
     return body
 
 
-def as_record(row: Any) -> dict[str, Any]:
-    """A stored API submission as the portal shows a case."""
-    status = _PORTAL_STATUS[api_store.status(row)]
-    public = api_store.public(row)
+def as_record(row: Any, now: float | None = None) -> dict[str, Any]:
+    """A stored API submission as the portal shows a case (its status as of ``now``)."""
+    now = time.time() if now is None else now
+    status = _PORTAL_STATUS[api_store.status(row, now)]
+    public = api_store.public(row, now)
+    decided = api_store.decided_ts(row, now)
     return {
         "id": None,
         "portal": row["department"],
@@ -79,6 +83,7 @@ def as_record(row: Any) -> dict[str, Any]:
         "reason": public["reason"] if status == portal_store.REJECTED else None,
         "withdrawn_at": iso(row["withdrawn_ts"]) if row["withdrawn_ts"] is not None else None,
         "withdrawal_reason": row["withdrawal_reason"],
+        "decided_at": iso(decided) if decided is not None else None,
         "data": json.loads(row["payload"]),
         "result": public["result"],
     }
@@ -118,3 +123,16 @@ class ApiBackedPortal:
 
     def decide_rejection(self, application_id: str, reason: str) -> int:
         return api_store.decide_rejection(self.db_path, self.code, application_id, reason)
+
+    def account_page(
+        self, username: str, *, offset: int, limit: int, status: str | None = None
+    ) -> tuple[list[dict[str, Any]], int]:
+        """我的办件 of the portal's account. The department has one portal account (its login is the only one),
+        and that account is the department's only one: every filing in its store, through the portal or
+        through the API, belongs to it and is listed, whichever ``username`` logged in."""
+        now = time.time()
+        wanted = None if status is None else _API_STATUS[status]
+        rows, total = api_store.department_page(
+            self.db_path, self.code, offset=offset, limit=limit, status=wanted, now=now
+        )
+        return [as_record(r, now) for r in rows], total

@@ -99,6 +99,45 @@ def select(db_path: str | Path, where: str = "", params: tuple = ()) -> list[sql
         return conn.execute(f"SELECT * FROM submissions {where} ORDER BY received_ts, ticket", params).fetchall()
 
 
+# the status a submission shows as of the parameter :now (the same decision as :func:`status`)
+_EFFECTIVE_STATUS = (
+    "CASE WHEN withdrawn_ts IS NOT NULL THEN 'withdrawn' WHEN rejected_reason IS NOT NULL THEN 'rejected'"
+    " WHEN :now < ready_ts THEN 'processing' WHEN decision_reason IS NOT NULL THEN 'rejected' ELSE 'completed' END"
+)
+
+
+def department_page(
+    db_path: str | Path,
+    code: str,
+    *,
+    offset: int,
+    limit: int,
+    status: str | None = None,
+    now: float | None = None,
+) -> tuple[list[sqlite3.Row], int]:
+    """One page of the department's submissions, newest first (by the time received, then stored), optionally only
+    those showing ``status`` (processing, completed, rejected, withdrawn) as of ``now``; and how many there are."""
+    where = "department = :code" + (f" AND {_EFFECTIVE_STATUS} = :status" if status else "")
+    args = {"code": code, "status": status, "now": time.time() if now is None else now}
+    with connect(db_path) as conn:
+        (total,) = conn.execute(f"SELECT COUNT(*) FROM submissions WHERE {where}", args).fetchone()
+        rows = conn.execute(
+            f"SELECT * FROM submissions WHERE {where} ORDER BY received_ts DESC, rowid DESC LIMIT :limit OFFSET :offset",
+            {**args, "limit": limit, "offset": offset},
+        ).fetchall()
+    return rows, int(total)
+
+
+def decided_ts(row: sqlite3.Row, now: float | None = None) -> float | None:
+    """When the submission was decided (completed, rejected or withdrawn); None while processing."""
+    state = status(row, now)
+    if state == "withdrawn":
+        return float(row["withdrawn_ts"])
+    if state == "rejected" and row["rejected_ts"] is not None:  # sent back, or a rule's rejection settled
+        return float(row["rejected_ts"])
+    return None if state == "processing" else float(row["ready_ts"])
+
+
 def count_submissions(db_path: str | Path, application_id: str) -> int:
     """How many submissions (any department, rejected ones included) this database holds for an application."""
     with connect(db_path) as conn:

@@ -1,10 +1,10 @@
-"""Where a portal's filings go: :class:`Filings`, what the wizard, the progress page and the withdrawal
-need of a store. A portal department's own store is :class:`PortalStore`; a department whose store is
+"""Where a portal's filings go: :class:`Filings`, what the wizard, the progress page, the withdrawal and
+我的办件 need of a store. A portal department's own store is :class:`PortalStore`; a department whose store is
 its JSON API's gives its portal another implementation (``simulators.department``).
 
 A record is a case as the portal shows it: ``receipt_no``, ``application_id``, ``submitted_at``,
 ``status`` (in_review, completed, rejected, withdrawn), ``reason``, ``withdrawn_at``,
-``withdrawal_reason``, ``data`` (the stored form: ``company_name``, ``uscc``...) and ``result``.
+``withdrawal_reason``, ``decided_at``, ``data`` (the stored form: ``company_name``, ``uscc``...) and ``result``.
 """
 
 from __future__ import annotations
@@ -32,6 +32,15 @@ class Filings(Protocol):
     def withdraw(self, receipt_no: str, reason: str) -> dict[str, Any] | None: ...
 
     def decide_rejection(self, application_id: str, reason: str) -> int: ...
+
+    def account_page(
+        self, username: str, *, offset: int, limit: int, status: str | None = None
+    ) -> tuple[list[dict[str, Any]], int]:
+        """我的办件: one page of the cases of portal account ``username``, newest first, only those showing
+        ``status`` now (in_review, completed, rejected, withdrawn) when given, each record with its
+        ``decided_at`` (None in review); and how many there are in all. Whose cases those are is the
+        store's to say (a portal department's: those filed on its portal by that account)."""
+        ...
 
 
 class PortalStore:
@@ -104,6 +113,12 @@ class PortalStore:
 
     def decide_rejection(self, application_id: str, reason: str) -> int:
         return store.decide_rejection(self.db_path, self.spec.code, application_id, reason)
+
+    def account_page(
+        self, username: str, *, offset: int, limit: int, status: str | None = None
+    ) -> tuple[list[dict[str, Any]], int]:
+        """Cases filed on this portal by ``username`` (not another account's, not the JSON API's)."""
+        return store.account_submissions(self.db_path, username, offset=offset, limit=limit, status=status)
 
     def raw(self, receipt_no: str) -> dict[str, Any] | None:
         return store.get_row(self.db_path, receipt_no)

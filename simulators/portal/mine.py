@@ -1,8 +1,10 @@
 """我的办件: the logged-in account's own filings with their status, newest first, paged like a real portal's
 list (``GET /mine?page=N&status=…``). A row shows the case's 受理号, 外部业务编号 (the application id), name,
 submission and decision times, status and, once decided, its result (or the reason it was sent back or
-withdrawn) in the same ``data-field`` markup as the progress page. Filings through the department's JSON API
-(no portal account) and other accounts' filings are not listed."""
+withdrawn) in the same ``data-field`` markup as the progress page. Whose filings those are is the store's
+(``Filings.account_page``): on a portal department's portal, those filed there by the account (not another
+account's, not a filing through the department's JSON API); on the portal of an API department (tax, nhsa,
+bank), whose one portal account is the department's only account, every filing in its store."""
 
 from __future__ import annotations
 
@@ -12,8 +14,6 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
-from simulators.portal import store
-from simulators.portal.filings import PortalStore
 from simulators.portal.state import STATUS_LABELS, PortalDep
 
 router = APIRouter()
@@ -31,15 +31,13 @@ def _link(page: int, status: str | None) -> str:
 @router.get("/mine", response_class=HTMLResponse)
 async def my_filings(request: Request, portal: PortalDep, page: str = "1", status: str = "") -> Response:
     session = portal.session(request)
-    if not isinstance(portal.filings, PortalStore):  # a portal over the department API's store keeps no accounts
-        return portal.not_found(session, "本系统暂未提供我的办件列表，请通过办理进度查询。")
     errors: dict[str, str] = {}
     wanted = STATUS_FILTERS.get(status.strip()) if status.strip() else None
     if status.strip() and wanted is None:
         errors["status"] = f"未知的办理状态：{status.strip()[:20]}"
     number = int(page) if page.isdigit() and int(page) >= 1 else 1
-    rows, total = store.account_submissions(
-        portal.db_path, session["user"], offset=(number - 1) * PAGE_SIZE, limit=PAGE_SIZE, status=wanted
+    rows, total = portal.filings.account_page(
+        session["user"], offset=(number - 1) * PAGE_SIZE, limit=PAGE_SIZE, status=wanted
     )
     pages = max(1, -(-total // PAGE_SIZE))
     records: list[dict[str, Any]] = [
