@@ -8,6 +8,7 @@ replaying the history neither loses nor repeats a step.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import datetime, time, timedelta
 
@@ -169,6 +170,12 @@ async def test_application_deadline_extension(time_env, sample_json):
             ApplicationWorkflow.run, inp, id=inp.application_id, task_queue=queue
         )
         view = await handle.query(ApplicationWorkflow.status)
+        for _ in range(200):  # a query answered before the first workflow task ran has no deadline yet (CI, loaded)
+            if view.due_at is not None:
+                break
+            await asyncio.sleep(0.05)
+            view = await handle.query(ApplicationWorkflow.status)
+        assert view.due_at is not None
         new_due = view.due_at + timedelta(days=1)
         change = await handle.execute_update(
             ApplicationWorkflow.extend_deadline,
