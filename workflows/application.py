@@ -47,23 +47,16 @@ with workflow.unsafe.imports_passed_through():
         Withdrawal,
     )
     from workflows.notification import start_notification
+    from workflows.patches import CONTINUE_AS_NEW, INQUIRIES_IN_WORKING_HOURS, patched, take_lean
     from workflows.planning import DAILY_DIGEST, EXACT_EXTENSION, Planner
-    from workflows.published import RECEIPT_IN_MEMO, Published
+    from workflows.published import RECEIPT_IN_MEMO, Published, Shown
     from workflows.refusals import LICENCE, LICENCE_APPROVED, refusal_when_closed
 
-
-# Patch ids RECEIPT_IN_MEMO (``workflows.published``: the tasks memo carries receipt numbers), EXACT_EXTENSION
-# and DAILY_DIGEST (``workflows.planning``: an extension holds at the instant set; a daily digest)
-#: Patch id: a department is not asked for its result outside working hours (it does not work then)
-INQUIRIES_IN_WORKING_HOURS = "inquiries-in-working-hours"
-#: Patch id: past ``Timing.continue_as_new_after_events`` the workflow continues as a new run, its state carried
-CONTINUE_AS_NEW = "continue-as-new-past-history-size"
+# Patch ids (workflows.patches: LEAN, checked first in ``run``, stands for every earlier one in a new workflow)
 #: every patch a continued run takes (it began after each), marked at its start: first marked in an update's
 #: handler, a replay may not yet know of the marker and take the old branch
 _FIRST_PATCHES = (INQUIRIES_IN_WORKING_HOURS, WITHDRAWAL_REFUSABLE, UNBOUNDED_TRANSIENT_RETRIES, EXACT_EXTENSION)
 PATCHES = (*_FIRST_PATCHES, DAILY_DIGEST, RECEIPT_IN_MEMO)
-# Patch id WITHDRAWAL_REFUSABLE (``workflows.department``): a withdrawal asks the licence department first,
-# after its robot has stopped, and is refused when it has approved meanwhile (the application goes on)
 
 
 @workflow.defn(name="Application")
@@ -81,7 +74,7 @@ class ApplicationWorkflow:
         self._withdrawal_pending: Withdrawal | None = None  # asked of the licence department, not yet answered
         self._running: dict[str, asyncio.Future] = {}
         self._tasks: dict[str, DepartmentTask] = {}
-        self._published = Published(inp.application_id, inp.application.window.window_id)
+        self._published = Published(inp.application_id, inp.application.window.window_id, self._shown)
         self._may_continue = False  # continue-as-new past a history size (patch CONTINUE_AS_NEW)
         self._notices: list[asyncio.Future] = []  # the Notification workflows started (a new run waits for them)
         self._planner: Planner | None = None  # from the planning basis, at the start
@@ -100,7 +93,9 @@ class ApplicationWorkflow:
 
     @workflow.run
     async def run(self, inp: ApplicationInput) -> ApplicationView:
-        self._may_continue = workflow.patched(CONTINUE_AS_NEW)
+        if take_lean():  # first, before any other patch (workflows.patches)
+            self._writer = asyncio.ensure_future(self._published.writer())  # the visibility once per activation
+        self._may_continue = patched(CONTINUE_AS_NEW)
         if inp.carried is not None:
             self._resume(inp.carried)
         else:
@@ -118,7 +113,7 @@ class ApplicationWorkflow:
                 plan = self._planner.application()
             self._ladder = Ladder(plan)
         assert self._ladder is not None
-        self._write_visibility()
+        self._published.write(board=False)
         ladder = asyncio.ensure_future(
             self._ladder.run(
                 done=lambda: self._finished,
@@ -132,7 +127,7 @@ class ApplicationWorkflow:
         await ladder
         if self._overall_status() is ApplicationStatus.COMPLETED:
             self._completed_at = workflow.now()
-        self._write_visibility()
+        self._published.write()  # the last change (finished: the search attributes only)
         workflow.logger.info("application finished with status %s", self._overall_status())
         await workflow.wait_condition(workflow.all_handlers_finished)  # e.g. the withdrawal answering its caller
         return self.status()
@@ -198,6 +193,7 @@ class ApplicationWorkflow:
         runs = (before.runs if before else 0) + 1
         length = workflow.info().get_current_history_length()
         self._note(None, "continued_as_new", f"流程第 {runs} 次接续运行（原历史 {length} 条事件）")
+        self._published.flush()  # a change not yet written (patch LEAN)
         carried = Carried(
             runs=runs,
             planning=self._planned.basis,
@@ -215,7 +211,7 @@ class ApplicationWorkflow:
     def _resume(self, carried: Carried) -> None:
         """This run takes over from the last: its calendar, ladders, states and records."""
         for patch in PATCHES:
-            workflow.patched(patch)
+            patched(patch)
         self._planner = Planner(carried.planning, self._inp.submitted_at)
         self._ladder = Ladder.restore(carried.ladder)
         self._application = carried.application
@@ -243,7 +239,7 @@ class ApplicationWorkflow:
             on_escalation=self._record_escalation,
             plan=self._planned.task,
             next_inquiry=self._planned.next_inquiry
-            if inp.timing.inquire_in_working_hours_only and workflow.patched(INQUIRIES_IN_WORKING_HOURS)
+            if inp.timing.inquire_in_working_hours_only and patched(INQUIRIES_IN_WORKING_HOURS)
             else None,
         )
         self._tasks[code] = task
@@ -352,7 +348,7 @@ class ApplicationWorkflow:
         is refused with its reason (``WithdrawalRefused``: 409 for the clerk), nothing else is touched
         and the application goes on to the licence and beyond."""
         stamped = withdrawal.model_copy(update={"withdrawn_at": workflow.now()})
-        if not workflow.patched(WITHDRAWAL_REFUSABLE):  # histories from before: every task cancelled at once
+        if not patched(WITHDRAWAL_REFUSABLE):  # histories from before: every task cancelled at once
             self._withdrawal = stamped
             self._note(None, "withdrawn", f"{withdrawal.requested_by}：{withdrawal.reason}")
             for running in self._running.values():
@@ -523,18 +519,12 @@ class ApplicationWorkflow:
         return due
 
     def _visibility_changed(self) -> None:
-        """Write what changed, at once, from the coroutine that changed it: the commands then come in the
-        same order on every replay (a background writer woken by a condition would not guarantee that)."""
-        self._write_visibility()
-        self._write_board()
+        self._published.changed()  # written at once, or once per activation (workflows.published)
 
-    def _write_board(self) -> None:
-        if not self._finished:  # the board lists running applications only
-            self._published.board(self._states)
-
-    def _write_visibility(self) -> None:
-        if self._ladder is not None:
-            self._published.search_attributes(self._overall_status().value, self._ladder.due_at, self._ladder.sla_state)
+    def _shown(self) -> Shown:
+        ladder = self._ladder
+        due, sla = (ladder.due_at, ladder.sla_state) if ladder else (None, None)
+        return Shown(self._overall_status().value, due, sla, self._states, self._finished)
 
     def _department_changed(self, state: DepartmentState) -> None:
         """A department task's new state: kept for the status query, noted in the history when its status moved."""

@@ -58,6 +58,7 @@ with workflow.unsafe.imports_passed_through():
         TaskCarry,
     )
     from workflows.notification import start_notification
+    from workflows.patches import patched
     from workflows.sweeper import WAKE_SIGNAL, sweeper_id
 
 #: Patch id: a withdrawal stops the task's activity in flight and waits until it has stopped (a robot
@@ -354,7 +355,7 @@ class DepartmentTask:
                 activity_id=f"{d.code}.dispatch.r{rnd}",
                 # a withdrawal waits until a robot mid-form has stopped before the department is told
                 cancellation_type=ActivityCancellationType.WAIT_CANCELLATION_COMPLETED
-                if workflow.patched(WITHDRAWAL_REFUSABLE)
+                if patched(WITHDRAWAL_REFUSABLE)
                 else ActivityCancellationType.TRY_CANCEL,
                 **options,
             )
@@ -369,12 +370,7 @@ class DepartmentTask:
         )
         self._poll_delay = inp.timing.poll_initial_s
         swept = inp.timing.swept_poll_initial_s
-        if (
-            swept is not None
-            and d.channel is Channel.ROBOT
-            and receipt.answer is None
-            and workflow.patched(SWEPT_FALLBACK)
-        ):
+        if swept is not None and d.channel is Channel.ROBOT and receipt.answer is None and patched(SWEPT_FALLBACK):
             # the account's sweeper tells the result (a callback); the task's own inquiry is the fallback
             self._wake_sweeper()
             self._poll_delay = max(swept, inp.timing.poll_initial_s)
@@ -516,7 +512,7 @@ class DepartmentTask:
         t = inp.timing
         robot = inp.department.channel is Channel.ROBOT
         attempts = t.robot_max_attempts if robot else t.api_max_attempts
-        if outages_unbounded and workflow.patched(UNBOUNDED_TRANSIENT_RETRIES):
+        if outages_unbounded and patched(UNBOUNDED_TRANSIENT_RETRIES):
             attempts = t.transient_max_attempts
         return {
             "task_queue": inp.activity_task_queue,

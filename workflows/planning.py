@@ -15,6 +15,7 @@ from temporalio import workflow
 with workflow.unsafe.imports_passed_through():
     from domain.calendar import CalendarSnapshot, WorkingCalendar, merge_snapshots
     from domain.deadlines import RE_ESCALATION_BATCH, DeadlinePlan, PlanningBasis, plan_application, plan_task
+    from workflows.patches import patched
 
 #: Patch id: a department task's extended deadline is the instant set, not rounded to working minutes
 EXACT_EXTENSION = "task-extension-exact-instant"
@@ -58,9 +59,9 @@ class Planner:
             due_at=due_at,
             re_escalations=re_escalations,
             # an extension holds at the instant the supervisor set (histories from before keep their rounding)
-            exact_due=due_at is None or workflow.patched(EXACT_EXTENSION),
+            exact_due=due_at is None or patched(EXACT_EXTENSION),
             # a task waiting for a person is told once a working day after a few re-escalations
-            digest=workflow.patched(DAILY_DIGEST),
+            digest=patched(DAILY_DIGEST),
         )
 
     def next_inquiry(self, now: datetime, delay_s: float) -> float:

@@ -96,7 +96,9 @@ async def test_a_task_waiting_weeks_for_a_person_continues_as_new_and_completes(
 
 
 async def test_a_rejected_task_is_corrected_in_a_later_run(time_env, sample_json):
-    fakes = FakeDepartments(reject={"psb_seal"})
+    # each department reviews once: the history passes 100 events before the clerk corrects (since patch LEAN a
+    # new application writes far fewer events: without reviews it would stay below the threshold)
+    fakes = FakeDepartments(reject={"psb_seal"}, reviews=1)
     queue = f"q-{uuid.uuid4()}"
     timing = Timing(poll_initial_s=30, retry_initial_s=0.1, continue_as_new_after_events=100)
     inp = application_input(sample_json, queue, timing=timing)

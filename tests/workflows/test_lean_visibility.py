@@ -1,0 +1,83 @@
+"""Patch LEAN (workflows.patches): a new application records one patch marker (it stands for every earlier
+patch) and writes the board's memo at most once per workflow task; a history from before it (each patch
+marked, the memo written at every change) still replays on the same code."""
+
+from __future__ import annotations
+
+import uuid
+
+from temporalio.api.history.v1 import History
+from temporalio.worker import Replayer, Worker
+
+from domain.status import ApplicationStatus
+from tests.workflows.test_application_workflow import FakeDepartments, application_input, worker_kwargs
+from workflows import patches
+from workflows.application import ApplicationWorkflow
+from workflows.department import UNBOUNDED_TRANSIENT_RETRIES
+from workflows.patches import LEAN
+from workflows.visibility import TASKS_MEMO
+
+
+async def _application(env, sample_json, fakes: FakeDepartments) -> History:
+    queue = f"q-{uuid.uuid4()}"
+    inp = application_input(sample_json, queue)
+    async with Worker(env.client, task_queue=queue, **worker_kwargs(fakes)):
+        handle = await env.client.start_workflow(ApplicationWorkflow.run, inp, id=inp.application_id, task_queue=queue)
+        assert (await handle.result()).status is ApplicationStatus.COMPLETED
+        return await handle.fetch_history()
+
+
+def _memo_writes_per_task(history: History) -> list[int]:
+    """How many memo updates each workflow task's completion carried."""
+    counts: list[int] = []
+    for e in history.events:
+        if e.HasField("workflow_task_completed_event_attributes"):
+            counts.append(0)
+        elif e.HasField("workflow_properties_modified_event_attributes"):
+            counts[-1] += 1
+    return counts
+
+
+def _markers(history: History) -> list[bytes]:
+    """The patch markers (not the local activity's)."""
+    return [
+        e.marker_recorded_event_attributes.SerializeToString()
+        for e in history.events
+        if e.HasField("marker_recorded_event_attributes")
+        and e.marker_recorded_event_attributes.marker_name == "core_patch"
+    ]
+
+
+async def test_a_new_application_marks_one_patch_and_writes_its_board_once_per_workflow_task(time_env, sample_json):
+    fakes = FakeDepartments(reviews=1)
+    history = await _application(time_env, sample_json, fakes)
+    [marker] = _markers(history)
+    assert LEAN.encode() in marker
+    writes = _memo_writes_per_task(history)
+    assert max(writes) == 1 and sum(writes) >= 3, writes  # the board still follows the departments
+    memo = [
+        e.workflow_properties_modified_event_attributes.upserted_memo.fields[TASKS_MEMO]
+        for e in history.events
+        if e.HasField("workflow_properties_modified_event_attributes")
+    ]
+    rows = [await time_env.client.data_converter.decode([p], [dict]) for p in memo]
+    seen = {code for [r] in rows for code in r}
+    assert seen == {"amr", "psb_seal", "tax", "hrss", "nhsa", "hpf", "bank"}  # every task was on the board
+    assert all(set(row) == {"status", "dispatched_at", "due_at", "receipt_no"} for [r] in rows for row in r.values())
+    replayer = Replayer(workflows=worker_kwargs(fakes)["workflows"], data_converter=time_env.client.data_converter)
+    await replayer.replay_workflow(history)  # raises on any divergence
+
+
+async def test_a_history_from_before_lean_replays_on_the_new_code(time_env, sample_json, monkeypatch):
+    """Recorded as the code before LEAN did (LEAN never taken: every patch marked where it is checked, the memo
+    written at every change), then replayed with LEAN in the code."""
+    fakes = FakeDepartments(reviews=1)
+    with monkeypatch.context() as m:
+        m.setattr(patches, "take_lean", lambda: False)
+        history = await _application(time_env, sample_json, fakes)
+    markers = _markers(history)
+    assert not any(LEAN.encode() in x for x in markers)
+    assert any(UNBOUNDED_TRANSIENT_RETRIES.encode() in x for x in markers) and len(markers) >= 5
+    assert max(_memo_writes_per_task(history)) >= 2  # the memo at every change, as before
+    replayer = Replayer(workflows=worker_kwargs(fakes)["workflows"], data_converter=time_env.client.data_converter)
+    await replayer.replay_workflow(history)  # raises on any divergence

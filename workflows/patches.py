@@ -1,0 +1,45 @@
+"""The application workflow's patches (``workflow.patched``), and the one that stands for all of them.
+
+Every patch marker costs a new workflow two history events (the marker and the ``TemporalChangeVersion``
+search attribute the SDK upserts with it). A workflow begun after ``LEAN`` records only ``LEAN``, checked
+first thing in ``ApplicationWorkflow.run`` (a point that is the same on every replay), and takes every
+earlier patch as taken without recording it; a history from before has no ``LEAN`` marker and checks each
+patch where it always did, so it replays unchanged.
+
+``LEAN`` also writes the board's memo and the search attributes at most once per activation (after the
+activation's coroutines have run, ``workflows.published``) instead of at every change of a department.
+"""
+
+from __future__ import annotations
+
+from temporalio import workflow
+
+#: Patch id: the earlier patches taken as one; the visibility written once per activation
+LEAN = "orchestration-lean-visibility-per-activation"
+
+_FLAG = "_kaiban_lean"  # set on the workflow object by ``take_lean`` (False until then: each patch as before)
+
+
+def take_lean() -> bool:
+    """Check ``LEAN`` (first thing in the workflow's ``run``) and remember the answer for ``patched``."""
+    lean = workflow.patched(LEAN)
+    setattr(workflow.instance(), _FLAG, lean)
+    return lean
+
+
+def lean() -> bool:
+    return bool(getattr(workflow.instance(), _FLAG, False))
+
+
+def patched(patch_id: str) -> bool:
+    """``workflow.patched(patch_id)``, or True without a marker in a workflow begun after ``LEAN``."""
+    return lean() or workflow.patched(patch_id)
+
+
+#: Patch id: a department is not asked for its result outside working hours (it does not work then)
+INQUIRIES_IN_WORKING_HOURS = "inquiries-in-working-hours"
+#: Patch id: past ``Timing.continue_as_new_after_events`` the workflow continues as a new run, its state carried
+CONTINUE_AS_NEW = "continue-as-new-past-history-size"
+# Patch ids elsewhere: RECEIPT_IN_MEMO (``workflows.published``: the tasks memo carries receipt numbers),
+# EXACT_EXTENSION and DAILY_DIGEST (``workflows.planning``: an extension holds at the instant set; a daily
+# digest), WITHDRAWAL_REFUSABLE, SWEPT_FALLBACK and UNBOUNDED_TRANSIENT_RETRIES (``workflows.department``)
