@@ -264,7 +264,7 @@ def table(results: dict) -> str:
     mi = results["machine"]
     out = [
         f"kaiban bench ({results['mode']}) on {mi['cpu_count']} × {mi['cpu_model']}, Python {mi['python']}, "
-        f"{results['total_s']} s",
+        f"{mi.get('chromium')}, {results['total_s']} s",
         line(head),
         line(tuple("-" * w for w in widths)),
     ]

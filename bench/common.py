@@ -82,7 +82,14 @@ def machine_info() -> dict:
         "memory_total_mb": round(mem_kb / 1024),
         "python": sys.version.split()[0],
         "platform": platform.platform(),
+        "chromium": _chromium_in_use(),
     }
+
+
+def _chromium_in_use() -> str | None:
+    from bots.chromium import find_chromium  # the robots' and the bare script's browser alike
+
+    return find_chromium()
 
 
 # --- /proc memory and CPU (psutil is not installed) ----------------------------------------------------

@@ -184,11 +184,12 @@ class BrowserPool:
     async def _launch(self, reason: str) -> None:
         """Launch a browser for new pages (the caller holds ``_lock``)."""
         assert self._playwright is not None
-        path = self.executable_path or find_chromium(self._playwright)
+        path = self.executable_path or find_chromium(self._playwright, headless=self.headless)
         if not path:
             raise BrowserNotFound(
                 "No Chromium found. Set KAIBAN_CHROMIUM_PATH to a Chromium/Chrome executable, "
-                "install Debian's package (apt-get install chromium), or run `playwright install chromium`."
+                "install Debian's package (apt-get install chromium-headless-shell, or chromium), or run "
+                "`playwright install chromium`."
             )
         if not _is_executable(path):
             raise BrowserNotFound(f"Chromium executable {path!r} does not exist or is not executable.")

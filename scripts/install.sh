@@ -43,10 +43,16 @@ if [ ! -f "$STAMP" ]; then
   touch "$STAMP"
 fi
 
-# 3. a Chromium for the robots: Playwright's own if present, else the system's, else install one
+# 3. a Chromium for the robots: Playwright's own if present, else the system's, else install one. On Debian
+#    its headless shell (the robots' browser when present: the same engine, ~40 % less CPU per filing)
+. /etc/os-release 2>/dev/null || true
+debian=; if [ "${ID:-}" = "debian" ] || [[ " ${ID_LIKE:-} " == *" debian "* && "${ID:-}" != "ubuntu" ]]; then debian=1; fi
+if [ -n "$debian" ] && [ ! -x /usr/bin/chromium-headless-shell ] && [ -z "${KAIBAN_CHROMIUM_PATH:-}" ]; then
+  say "installing Debian's chromium-headless-shell"
+  apt_install chromium-headless-shell || say "no chromium-headless-shell: the robots drive the full chromium"
+fi
 if ! "$VENV/bin/python" -m bots.browser --check >/dev/null 2>&1; then
-  . /etc/os-release 2>/dev/null || true
-  if [ "${ID:-}" = "debian" ] || [[ " ${ID_LIKE:-} " == *" debian "* && "${ID:-}" != "ubuntu" ]]; then
+  if [ -n "$debian" ]; then
     say "installing Debian's chromium"
     apt_install chromium
   else

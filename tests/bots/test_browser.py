@@ -28,13 +28,40 @@ def test_find_chromium_reports_none_when_nothing_is_installed(tmp_path, monkeypa
     monkeypatch.setenv("PLAYWRIGHT_BROWSERS_PATH", str(tmp_path))
     monkeypatch.setenv("PATH", str(tmp_path))
     monkeypatch.setattr(chromium, "_SYSTEM_CANDIDATES", ())
+    monkeypatch.setattr(chromium, "_SYSTEM_SHELLS", ())
     assert find_chromium() is None
     # Playwright's own browser cache is looked into, without launching anything
-    bundled = tmp_path / "chromium-1200" / "chrome-linux" / "chrome"
-    bundled.parent.mkdir(parents=True)
-    bundled.write_text("")
-    bundled.chmod(0o755)
+    bundled = _executable(tmp_path / "chromium-1200" / "chrome-linux" / "chrome")
     assert find_chromium() == str(bundled)
+
+
+def _executable(path):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("")
+    path.chmod(0o755)
+    return path
+
+
+def test_a_headless_robot_drives_a_headless_shell_and_a_headed_one_the_full_browser(tmp_path, monkeypatch):
+    monkeypatch.delenv("KAIBAN_CHROMIUM_PATH", raising=False)
+    monkeypatch.setenv("PLAYWRIGHT_BROWSERS_PATH", str(tmp_path / "cache"))
+    monkeypatch.setenv("PATH", str(tmp_path / "bin"))
+    full = _executable(tmp_path / "usr" / "chromium")
+    shell = _executable(tmp_path / "usr" / "chromium-headless-shell")
+    monkeypatch.setattr(chromium, "_SYSTEM_CANDIDATES", (str(full),))
+    monkeypatch.setattr(chromium, "_SYSTEM_SHELLS", (str(shell),))
+    assert find_chromium() == str(shell)
+    assert find_chromium(headless=False) == str(full)
+    # Playwright's own headless shell comes first, its full Chromium before the system's
+    bundled_shell = _executable(
+        tmp_path / "cache" / "chromium_headless_shell-1200" / "chrome-headless-shell-linux64" / "chrome-headless-shell"
+    )
+    bundled_full = _executable(tmp_path / "cache" / "chromium-1200" / "chrome-linux64" / "chrome")
+    assert find_chromium() == str(bundled_shell)
+    assert find_chromium(headless=False) == str(bundled_full)
+    # the configured path wins either way
+    monkeypatch.setenv("KAIBAN_CHROMIUM_PATH", str(full))
+    assert find_chromium() == str(full)
 
 
 def test_launch_args():
