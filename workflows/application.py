@@ -25,6 +25,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.requests import DepartmentRequest
     from domain.results import validate_result
     from domain.status import ApplicationStatus, Channel, TaskStatus
+    from workflows.clock import Clock
     from workflows.department import UNBOUNDED_TRANSIENT_RETRIES, WITHDRAWAL_REFUSABLE, DepartmentTask
     from workflows.ladder import Ladder
     from workflows.models import (
@@ -47,12 +48,12 @@ with workflow.unsafe.imports_passed_through():
         Withdrawal,
     )
     from workflows.notification import start_notification
-    from workflows.patches import CONTINUE_AS_NEW, INQUIRIES_IN_WORKING_HOURS, patched, take_lean
+    from workflows.patches import CONTINUE_AS_NEW, INQUIRIES_IN_WORKING_HOURS, one_clock, patched, take_lean
     from workflows.planning import DAILY_DIGEST, EXACT_EXTENSION, Planner
     from workflows.published import RECEIPT_IN_MEMO, Published, Shown
     from workflows.refusals import LICENCE, LICENCE_APPROVED, refusal_when_closed
 
-# Patch ids (workflows.patches: LEAN, checked first in ``run``, stands for every earlier one in a new workflow)
+# Patch ids (workflows.patches: ONE_CLOCK, checked first in ``run``, stands for every earlier one in a new workflow)
 #: every patch a continued run takes (it began after each), marked at its start: first marked in an update's
 #: handler, a replay may not yet know of the marker and take the old branch
 _FIRST_PATCHES = (INQUIRIES_IN_WORKING_HOURS, WITHDRAWAL_REFUSABLE, UNBOUNDED_TRANSIENT_RETRIES, EXACT_EXTENSION)
@@ -78,6 +79,7 @@ class ApplicationWorkflow:
         self._may_continue = False  # continue-as-new past a history size (patch CONTINUE_AS_NEW)
         self._notices: list[asyncio.Future] = []  # the Notification workflows started (a new run waits for them)
         self._planner: Planner | None = None  # from the planning basis, at the start
+        self._clock: Clock | None = None  # the one timer of all the ladders (patch ONE_CLOCK)
         self._recalendar: Recalendar | None = None  # a new calendar that came before the start
         self._history: list[HistoryEntry] = []
         self._states: dict[str, DepartmentState] = {}
@@ -95,6 +97,8 @@ class ApplicationWorkflow:
     async def run(self, inp: ApplicationInput) -> ApplicationView:
         if take_lean():  # first, before any other patch (workflows.patches)
             self._writer = asyncio.ensure_future(self._published.writer())  # the visibility once per activation
+        if one_clock():
+            self._clock = Clock()
         self._may_continue = patched(CONTINUE_AS_NEW)
         if inp.carried is not None:
             self._resume(inp.carried)
@@ -120,6 +124,7 @@ class ApplicationWorkflow:
                 fire=self._escalate,
                 replan=self._replan,
                 extended=self._extended,
+                clock=self._clock,
             )
         )
         await self._carry_to_departments(inp)
@@ -241,6 +246,7 @@ class ApplicationWorkflow:
             next_inquiry=self._planned.next_inquiry
             if inp.timing.inquire_in_working_hours_only and patched(INQUIRIES_IN_WORKING_HOURS)
             else None,
+            clock=self._clock,
         )
         self._tasks[code] = task
         return await task.run(resume=resume)

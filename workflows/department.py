@@ -48,6 +48,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.requests import DepartmentRequest
     from domain.results import Inquiry, Receipt, inquiry_status, validate_result
     from domain.status import Channel, TaskStatus
+    from workflows.clock import Clock
     from workflows.ladder import Ladder
     from workflows.models import (
         DepartmentCallback,
@@ -93,8 +94,10 @@ class DepartmentTask:
         on_escalation: Callable[[Escalation], None],
         plan: Callable[..., DeadlinePlan],
         next_inquiry: Callable[[datetime, float], float] | None = None,
+        clock: Clock | None = None,
     ) -> None:
         self._inp = inp
+        self._clock = clock
         self.state = state
         self._on_change = on_change
         self._on_escalation = on_escalation
@@ -331,6 +334,7 @@ class DepartmentTask:
                 replan=self._replan,
                 extended=self._extended,
                 plan_more=self._plan_more,
+                clock=self._clock,
             )
         )
 

@@ -19,6 +19,7 @@ from temporalio import workflow
 with workflow.unsafe.imports_passed_through():
     from domain.deadlines import DeadlinePlan, PlannedStep
     from domain.escalation import LEVEL_SLA_STATE
+    from workflows.clock import Clock
     from workflows.models import LadderCarry
 
 
@@ -75,11 +76,13 @@ class Ladder:
         replan: Callable[[datetime | None], Awaitable[DeadlinePlan]],
         plan_more: Callable[[int], Awaitable[DeadlinePlan]] | None = None,
         extended: Callable[[], Awaitable[None]] | None = None,
+        clock: Clock | None = None,
     ) -> None:
         """Fire steps until ``done()``. ``replan(due)`` plans an extended deadline (``replan(None)``: the
         deadline from working time, after a calendar change), after which ``extended()`` is told (``due_at``
         and ``sla_state`` are then the new ones);
-        ``plan_more(n)`` plans at least ``n`` steps when the ladder runs out (re-escalations)."""
+        ``plan_more(n)`` plans at least ``n`` steps when the ladder runs out (re-escalations). ``clock``: the
+        application's one timer for all its ladders (patch ``ONE_CLOCK``); None: a timer of the ladder's own."""
 
         def interrupted() -> bool:
             return done() or self._requested_due is not None or self._recalendar
@@ -108,7 +111,10 @@ class Ladder:
                 continue
             step = self.plan.steps[self._next]
             delay = step.at - workflow.now()
-            if delay.total_seconds() > 0:
+            if clock is not None:
+                if not await clock.wait_until(step.at, interrupted):
+                    continue  # done or extended before the step was due
+            elif delay.total_seconds() > 0:
                 try:
                     await workflow.wait_condition(interrupted, timeout=delay)
                     continue  # done or extended before the step was due

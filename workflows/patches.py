@@ -16,19 +16,32 @@ from temporalio import workflow
 
 #: Patch id: the earlier patches taken as one; the visibility written once per activation
 LEAN = "orchestration-lean-visibility-per-activation"
+#: Patch id: ``LEAN``, and one durable timer for all the application's ladders (``workflows.clock``)
+ONE_CLOCK = "orchestration-one-clock-for-all-ladders"
 
 _FLAG = "_kaiban_lean"  # set on the workflow object by ``take_lean`` (False until then: each patch as before)
+_CLOCK_FLAG = "_kaiban_one_clock"
 
 
 def take_lean() -> bool:
-    """Check ``LEAN`` (first thing in the workflow's ``run``) and remember the answer for ``patched``."""
-    lean = workflow.patched(LEAN)
+    """Check ``ONE_CLOCK``, else ``LEAN`` (first thing in the workflow's ``run``), and remember the answers for
+    ``patched`` and ``one_clock``. A workflow begun after ``ONE_CLOCK`` records its marker only; one begun
+    between the two has ``LEAN``'s and replays as it ran (``workflow.patched`` of a patch its history lacks
+    records nothing on replay)."""
+    clock = workflow.patched(ONE_CLOCK)
+    lean = clock or workflow.patched(LEAN)
     setattr(workflow.instance(), _FLAG, lean)
+    setattr(workflow.instance(), _CLOCK_FLAG, clock)
     return lean
 
 
 def lean() -> bool:
     return bool(getattr(workflow.instance(), _FLAG, False))
+
+
+def one_clock() -> bool:
+    """The application's ladders share one timer (``workflows.clock``)."""
+    return bool(getattr(workflow.instance(), _CLOCK_FLAG, False))
 
 
 def patched(patch_id: str) -> bool:

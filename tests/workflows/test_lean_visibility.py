@@ -1,11 +1,13 @@
-"""Patch LEAN (workflows.patches): a new application records one patch marker (it stands for every earlier
-patch) and writes the board's memo at most once per workflow task; a history from before it (each patch
-marked, the memo written at every change) still replays on the same code."""
+"""Patches LEAN and ONE_CLOCK (workflows.patches): a new application records one patch marker (it stands for
+every earlier patch), writes the board's memo at most once per workflow task and waits for all its ladders'
+steps with one timer, cancelling none; a history from before LEAN (each patch marked, the memo written at every
+change) and one from before ONE_CLOCK (a timer per ladder) still replay on the same code."""
 
 from __future__ import annotations
 
 import uuid
 
+from temporalio import workflow
 from temporalio.api.history.v1 import History
 from temporalio.worker import Replayer, Worker
 
@@ -14,7 +16,7 @@ from tests.workflows.test_application_workflow import FakeDepartments, applicati
 from workflows import patches
 from workflows.application import ApplicationWorkflow
 from workflows.department import UNBOUNDED_TRANSIENT_RETRIES
-from workflows.patches import LEAN
+from workflows.patches import LEAN, ONE_CLOCK
 from workflows.visibility import TASKS_MEMO
 
 
@@ -48,11 +50,25 @@ def _markers(history: History) -> list[bytes]:
     ]
 
 
+def _count(history: History, field: str) -> int:
+    return sum(1 for e in history.events if e.HasField(field))
+
+
+def _ladder_timers(history: History) -> int:
+    """The timers started and never fired (the inquiries' fire: their departments answer after one review)."""
+    return _count(history, "timer_started_event_attributes") - _count(history, "timer_fired_event_attributes")
+
+
 async def test_a_new_application_marks_one_patch_and_writes_its_board_once_per_workflow_task(time_env, sample_json):
     fakes = FakeDepartments(reviews=1)
     history = await _application(time_env, sample_json, fakes)
     [marker] = _markers(history)
-    assert LEAN.encode() in marker
+    assert ONE_CLOCK.encode() in marker and LEAN.encode() not in marker
+    # eight ladders (the application's, seven departments'): one timer for the earliest step, a new one only for an
+    # earlier step than it; the steps are hours away, so none fires, none is cancelled (a timer each: 8 and 8).
+    # The timers that fired are the inquiries' (each department said "in review" once)
+    ladder_timers = _ladder_timers(history)
+    assert 1 <= ladder_timers < 8 and _count(history, "timer_canceled_event_attributes") == 0, ladder_timers
     writes = _memo_writes_per_task(history)
     assert max(writes) == 1 and sum(writes) >= 3, writes  # the board still follows the departments
     memo = [
@@ -79,5 +95,28 @@ async def test_a_history_from_before_lean_replays_on_the_new_code(time_env, samp
     assert not any(LEAN.encode() in x for x in markers)
     assert any(UNBOUNDED_TRANSIENT_RETRIES.encode() in x for x in markers) and len(markers) >= 5
     assert max(_memo_writes_per_task(history)) >= 2  # the memo at every change, as before
+    replayer = Replayer(workflows=worker_kwargs(fakes)["workflows"], data_converter=time_env.client.data_converter)
+    await replayer.replay_workflow(history)  # raises on any divergence
+
+
+def _lean_only() -> bool:
+    """``take_lean`` as it was between LEAN and ONE_CLOCK."""
+    lean = workflow.patched(LEAN)
+    setattr(workflow.instance(), patches._FLAG, lean)
+    return lean
+
+
+async def test_a_history_from_before_one_clock_replays_on_the_new_code(time_env, sample_json, monkeypatch):
+    """Recorded with LEAN and a timer per ladder (each cancelled when its department ends), replayed with
+    ONE_CLOCK in the code: the workflow takes LEAN's path again."""
+    fakes = FakeDepartments(reviews=1)
+    with monkeypatch.context() as m:
+        m.setattr(patches, "take_lean", _lean_only)
+        history = await _application(time_env, sample_json, fakes)
+    [marker] = _markers(history)
+    assert LEAN.encode() in marker and ONE_CLOCK.encode() not in marker
+    assert (
+        _count(history, "timer_canceled_event_attributes") >= 7
+    )  # a timer each department ladder, cancelled at its end
     replayer = Replayer(workflows=worker_kwargs(fakes)["workflows"], data_converter=time_env.client.data_converter)
     await replayer.replay_workflow(history)  # raises on any divergence

@@ -23,7 +23,7 @@ from tests.workflows.test_application_workflow import RESULTS, FakeDepartments, 
 from tests.workflows.test_corrections import dept, until
 from workflows.application import ApplicationWorkflow
 from workflows.models import Timing
-from workflows.patches import LEAN
+from workflows.patches import ONE_CLOCK
 from workflows.sweeper import PortalSweeperWorkflow, SweeperInput, SweepPace, sweeper_id
 
 ROBOTS = ("amr", "psb_seal", "hrss", "hpf")
@@ -100,7 +100,7 @@ async def test_a_sweep_delivers_each_result_once_and_the_fallback_answers_what_i
         assert (await sweep("hpf")).cases == 0
         view = await handle.result()  # time skips: hpf's fallback inquiry comes swept_poll_initial_s after filing
         history = await handle.fetch_history()
-    # the swept history replays exactly (patched: department-swept-fallback-inquiry, taken with LEAN)
+    # the swept history replays exactly (patched: department-swept-fallback-inquiry, taken with ONE_CLOCK)
     replayer = Replayer(workflows=worker_kwargs(fakes)["workflows"], data_converter=time_env.client.data_converter)
     await replayer.replay_workflow(history)
     markers = [
@@ -108,7 +108,9 @@ async def test_a_sweep_delivers_each_result_once_and_the_fallback_answers_what_i
         for e in history.events
         if e.HasField("marker_recorded_event_attributes")
     ]
-    assert any(LEAN.encode() in m for m in markers)  # the swept path is behind SWEPT_FALLBACK, which LEAN stands for
+    assert any(
+        ONE_CLOCK.encode() in m for m in markers
+    )  # the swept path is behind SWEPT_FALLBACK: ONE_CLOCK stands for it
     inquired = [
         e.activity_task_scheduled_event_attributes.activity_id
         for e in history.events
