@@ -49,7 +49,7 @@ def test_a_signed_callback_is_accepted_once_and_its_replay_refused(api):
     [
         ("wrong secret", {"secret": "nhsa-callback-dev-secret"}),
         ("stale", {"ts_offset": -301}),
-        ("from the future", {"ts_offset": 301}),
+        ("from the future", {"ts_offset": 600}),  # not 301: a loaded machine may take a second to answer
         ("not a signature", {"signature": "sha256=00"}),
     ],
 )
