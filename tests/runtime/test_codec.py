@@ -1,16 +1,25 @@
-"""The payload codec: key ids in every payload, rotation with old keys kept to decode, and production
-refusing payloads that were never encrypted."""
+"""The payload codec: key ids in every payload, rotation with old keys kept to decode, production refusing
+payloads that were never encrypted, and large payloads compressed before they are encrypted."""
 
 from __future__ import annotations
 
 import base64
+import json
 import os
 
 import pytest
 from pydantic import ValidationError
 from temporalio.api.common.v1 import Payload
 
-from runtime.codec import ENCODING, KEY_ID_METADATA, LEGACY_KEY_ID, EncryptionCodec, PayloadKeyError
+from runtime.codec import (
+    COMPRESS_ABOVE,
+    COMPRESSION_METADATA,
+    ENCODING,
+    KEY_ID_METADATA,
+    LEGACY_KEY_ID,
+    EncryptionCodec,
+    PayloadKeyError,
+)
 from runtime.settings import DEV_PAYLOAD_KEY, Settings
 from runtime.temporal import data_converter, payload_codec
 
@@ -130,3 +139,21 @@ def test_settings_refuse_unusable_old_keys(overrides, message):
 def test_old_keys_are_not_shown_by_repr():
     settings = Settings(payload_old_keys={"k0": b64(KEY_A)})
     assert b64(KEY_A) not in repr(settings)
+
+
+async def test_a_large_payload_is_compressed_before_it_is_encrypted_and_a_small_one_is_not(sample_json):
+    codec = EncryptionCodec(KEY_A, "k1")
+    data = json.dumps(sample_json, ensure_ascii=False).encode()
+    application = Payload(metadata={"encoding": b"json/plain"}, data=data)
+    assert len(application.SerializeToString()) > COMPRESS_ABOVE
+    big, small = await codec.encode([application, plain(ID_NUMBER)])
+    assert big.metadata[COMPRESSION_METADATA] == b"zlib"
+    assert len(big.data) < 0.7 * len(application.SerializeToString())  # the sample: 2292 -> 1181 bytes
+    assert COMPRESSION_METADATA not in small.metadata
+    assert await codec.decode([big, small]) == [application, plain(ID_NUMBER)]
+    # a payload written before compression (no marker) still decodes; an unknown compression is refused
+    [old] = await codec.encode([plain(ID_NUMBER)])
+    assert await codec.decode([old]) == [plain(ID_NUMBER)]
+    big.metadata[COMPRESSION_METADATA] = b"brotli"
+    with pytest.raises(PayloadKeyError, match="brotli"):
+        await codec.decode([big])
