@@ -249,7 +249,7 @@ async def run(
             "simulators": [(simulators_pid, False)],
             "load_generator": [(os.getpid(), True)],  # this process alone: posting and following results
         }
-        meter = CpuMeter(groups, by_kind=kaiban.worker.pid)
+        meter = CpuMeter(groups)
 
         async def one(i: int) -> None:
             async with sem:
@@ -266,9 +266,14 @@ async def run(
         settle_s = await settled(kaiban.worker.pid)  # e.g. the worker's OCR warm-up at start: not the mix's
         started = time.perf_counter()
         meter.start()
+        kaiban.sampler.ledger.start()
         await asyncio.gather(*(one(i) for i in range(n)))
         wall = time.perf_counter() - started
         cpu = meter.stop()
+        await kaiban.sample()  # the ledger's last reading
+        # the worker's tree from the ledger (every process sampled): the sum over the live tree loses the
+        # renderers of recycled browsers (bench.common.ProcessLedger); that sum is kept beside it
+        worker_cutime_sum, cpu["worker"] = cpu["worker"], kaiban.sampler.ledger.seconds()
         counters = await portal_counters(urls)
         end_proc, end_chrome = await kaiban.final_sample()
     summary = latency_summary(times, wall)
@@ -288,7 +293,9 @@ async def run(
         "mean_ms": summary["mean_ms"],
         "wall_s": summary["wall_s"],
         "cpu_s": cpu,
-        "worker_cpu_s_by_process": meter.kinds,  # python (workflows, activities), playwright_driver, chromium
+        "worker_cpu_s_by_process": kaiban.sampler.ledger.by_kind(),  # python, playwright_driver, chromium
+        "worker_cpu_s_live_tree_sum": worker_cutime_sum,  # the sum of cpu_ticks over the live tree (loses some)
+        "worker_processes_seen": kaiban.sampler.ledger.processes_seen,
         "kaiban_cpu_s_per_application": per_app,
         "simulators_cpu_s_per_application": sims_per_app,
         "load_generator_cpu_s_per_application": round(cpu["load_generator"] / done, 3),

@@ -6,9 +6,10 @@ import json
 import os
 import subprocess
 import sys
+import time
 
 from bench.__main__ import main, parse_args, table
-from bench.common import CpuMeter, machine_busy, tree_cpu_s
+from bench.common import CpuMeter, ProcessLedger, machine_busy, tree_cpu_s
 from bench.histories import summarize
 from bench.mix import national_sentence
 from bench.robot import round_sizes, worker_concurrency
@@ -31,17 +32,52 @@ def test_quick_mode_keeps_applications_in_flight_and_departments_deciding_later(
 
 def test_cpu_meter_counts_a_child_that_ended_before_it_stopped(tmp_path):
     me = os.getpid()
-    meter = CpuMeter({"me": [(me, False)]}, by_kind=me)
+    meter = CpuMeter({"me": [(me, False)]})
     meter.start()
     # a child that burns CPU and exits: counted through this process's cutime once reaped
     subprocess.run([sys.executable, "-c", "x = 0\nfor i in range(3_000_000): x += i"], check=True)
     seconds = meter.stop()
     assert seconds["me"] > 0
-    assert meter.kinds["python"] > 0  # the child's time counted with its parent's kind
     assert 0 <= meter.machine_busy_share <= 1
     busy, total = machine_busy()
     assert 0 < busy <= total
     assert tree_cpu_s(me, own_only=True) > 0
+
+
+# the grandchild burns 0.5 CPU s, says so, and lives on after its parent (as Chromium's zygotes do)
+_GRANDCHILD = """
+import pathlib, sys, time
+t = time.process_time()
+while time.process_time() - t < 0.5:
+    pass
+pathlib.Path(sys.argv[1]).write_text("burnt")
+time.sleep(3)
+"""
+_CHILD = """
+import pathlib, subprocess, sys, time
+done = pathlib.Path(sys.argv[1])
+subprocess.Popen([sys.executable, "-c", sys.argv[2], str(done)])
+while not done.exists():
+    time.sleep(0.02)
+time.sleep(0.3)  # the ledger samples the grandchild after it burnt, while it is still below this process
+"""
+
+
+def test_the_ledger_counts_a_process_whose_parent_died_first(tmp_path):
+    """The sum over the live tree loses a process left to init (its CPU goes with it); the ledger keeps it."""
+    me = os.getpid()
+    ledger = ProcessLedger(me)
+    ledger.start()
+    live0 = tree_cpu_s(me)
+    child = subprocess.Popen([sys.executable, "-c", _CHILD, str(tmp_path / "done"), _GRANDCHILD])
+    while child.poll() is None:
+        ledger.sample()
+        time.sleep(0.05)
+    live = tree_cpu_s(me) - live0
+    counted = ledger.seconds()
+    assert ledger.processes_seen >= 3  # this process, the child, the grandchild
+    assert counted - live >= 0.4, (counted, live)  # the grandchild's 0.5 s: in the ledger, not in the live sum
+    assert ledger.by_kind()["python"] == counted  # all three are python processes
 
 
 def test_the_national_sentence_is_computed_from_the_cpu_seconds_per_application():
