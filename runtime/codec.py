@@ -11,7 +11,9 @@ development they pass through, in production they are refused (``refuse_unencryp
 
 A payload of more than ``COMPRESS_ABOVE`` bytes is compressed (zlib) before it is encrypted, and says so in
 its metadata (``compression: zlib``): the contract's sample application shrinks to about half, and every history with
-it (each department's activity input carries the application).
+it (each department's activity input carries the application). The length of an encrypted payload thus
+depends on how well its content compresses; whoever reads the histories (Temporal's operators) sees lengths,
+never content, and no request mixes a caller's chosen text with another's secrets in one payload.
 """
 
 from __future__ import annotations
