@@ -13,7 +13,7 @@ A payload of more than ``COMPRESS_ABOVE`` bytes is compressed (zlib) before it i
 its metadata (``compression: zlib``): the contract's sample application shrinks to about half, and every history with
 it (each department's activity input carries the application). The length of an encrypted payload thus
 depends on how well its content compresses; whoever reads the histories (Temporal's operators) sees lengths,
-never content, and no request mixes a caller's chosen text with another's secrets in one payload.
+never content, and a payload holds one application's data, not text chosen by one party beside another's secrets.
 """
 
 from __future__ import annotations
