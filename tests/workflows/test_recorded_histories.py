@@ -1,14 +1,22 @@
 """Histories the product wrote on a real dev server, replayed on today's code.
 
 ``histories/sigkill-sticky-timeout.json``: an application of ``tests/e2e/test_worker_crash.py`` (CI,
-2026-12-02, commit ``ebe301d``). The worker was killed while three robots were filing; the workflow task
-scheduled on the dead worker's sticky queue timed out (event 56) and the restarted worker completed the next
-one (events 57-59) with the three departments' receipts, which it wrote as two batches: two timers, two
-sweeper signals, the board, then the third department's timer and signal, the board again. Replayed, the
-same code handles the three receipts in one batch (three timers, then three signals) and Temporal reports a
-nondeterminism at event 62. Nothing in kaiban's code path depends on time or on replaying; the live worker's
-activation evidently ended after two of the three receipts. Until that is understood (or fixed in the SDK) the
-test is an expected failure, strict: when it replays, the marker must go.
+2026-12-02, commit ``ebe301d``; CI at ``03fc555`` failed the same way, at the same event). The worker was killed
+while three robots were filing; the workflow task scheduled on the dead worker's sticky queue timed out (event
+56) and the restarted worker completed the next one (events 57-59) with the three departments' receipts, which
+it wrote as two batches: two timers, two sweeper signals, the board, then the third department's timer and
+signal, the board again. Replayed from the start, the same code handles the three receipts in one activation
+(three timers, then three signals) and Temporal reports a nondeterminism at event 62.
+
+What the commands show: the live worker met the first two receipts in one activation and the third in a
+second. A likely way (not proven): the test's status queries reached the restarted worker while the timed-out
+task was pending, so it replayed the history as far as it then was (two receipts) to answer, and took the third
+as a new activation. kaiban's commands depend on how receipts are grouped into activations in two places, both
+from issue 16: the board's memo is written once per activation (patch LEAN, ``workflows.published``) and the
+sweeper's wake signal is sent from a task of its own (``DepartmentTask._wake_sweeper``), after every department
+of the activation has started its timer. Commands emitted contiguously per department, and the memo written in a
+way that does not depend on activation boundaries, would make the history replay however it is grouped.
+Until then: a strict expected failure; when it replays, the marker must go.
 """
 
 from __future__ import annotations
@@ -32,7 +40,7 @@ HISTORIES = Path(__file__).parent / "histories"
 @pytest.mark.xfail(
     raises=NondeterminismError,
     strict=True,
-    reason="written live as two activations after a sticky workflow task timed out, replayed as one (issue 16 note)",
+    reason="written live as two activations after a sticky task timed out, replayed as one (issue 16)",
 )
 async def test_the_history_written_after_a_killed_worker_replays():
     history = WorkflowHistory.from_json("sigkill", (HISTORIES / "sigkill-sticky-timeout.json").read_text())
