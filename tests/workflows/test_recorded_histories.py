@@ -15,8 +15,9 @@ as a new activation. kaiban's commands depend on how receipts are grouped into a
 from issue 16: the board's memo is written once per activation (patch LEAN, ``workflows.published``) and the
 sweeper's wake signal is sent from a task of its own (``DepartmentTask._wake_sweeper``), after every department
 of the activation has started its timer. Commands emitted contiguously per department, and the memo written in a
-way that does not depend on activation boundaries, would make the history replay however it is grouped.
-Until then: a strict expected failure; when it replays, the marker must go.
+way that does not depend on activation boundaries, would make new histories replay however they are grouped
+(behind a new patch: this history, written without it, would still take the old path and still not replay, so
+an application caught this way needs a reset). A strict expected failure: if it ever replays, find out why.
 """
 
 from __future__ import annotations
