@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import Any
 
 import bots.browser
-from bench.common import cpu_ticks, descendants
+from bench.common import comm, cpu_ticks, descendants
 from bots import chromium as chromium_mod
 from bots.browser import BrowserPool
 from bots.flows import PortalAccess, dispatch
@@ -120,18 +120,12 @@ def _type_of(pid: int) -> str:
     return "browser"
 
 
-def _comm(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/comm").read_text().strip().lower()
-    except OSError:
-        return ""
-
-
 def chromium_cpu(driver_pid: int) -> dict[str, float]:
     """CPU seconds so far of the Chromium processes below ``driver_pid``, by process type."""
     out: dict[str, float] = {}
     for pid in descendants(driver_pid):
-        if "chrom" not in _comm(pid) and "headless" not in _comm(pid):
+        name = comm(pid) or ""
+        if "chrom" not in name and "headless" not in name:
             continue
         kind = _type_of(pid)
         out[kind] = out.get(kind, 0.0) + cpu_ticks(pid) / HZ
@@ -145,7 +139,7 @@ def renderers(driver_pid: int) -> int:
 
 def _node_children() -> set[int]:
     me = os.getpid()
-    return {p for p in descendants(me) if _comm(p).startswith("node")}
+    return {p for p in descendants(me) if (comm(p) or "").startswith("node")}
 
 
 _seeds = itertools.count(20_000)

@@ -130,12 +130,25 @@ def descendants(pid: int) -> list[int]:
     return out
 
 
-def _is_chromium(pid: int) -> bool:
+def comm(pid: int) -> str | None:
+    """The process's command name (``/proc/<pid>/comm``), lower case; None if it is gone."""
     try:
-        comm = Path(f"/proc/{pid}/comm").read_text().strip().lower()
+        return Path(f"/proc/{pid}/comm").read_text().strip().lower()
     except OSError:
-        return False
-    return "chrom" in comm
+        return None
+
+
+def _stat_fields(pid: int) -> list[str] | None:
+    """The fields of ``/proc/<pid>/stat`` after pid and (comm): index 11 is utime (field 14 of stat(5)); None if
+    it is gone."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+
+
+def _is_chromium(pid: int) -> bool:
+    return "chrom" in (comm(pid) or "")
 
 
 def chromium_rss_kb(root_pid: int) -> tuple[int, int]:
@@ -150,11 +163,8 @@ def cpu_ticks(pid: int) -> int:
     """utime + stime + cutime + cstime of one process in clock ticks (0 if it is gone): its own CPU and that
     of its children it has reaped. Summed over every live process of a tree, it counts each process that
     ran in the tree once, dead ones included (their time is in a live ancestor's cutime once reaped)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return sum(int(x) for x in fields[11:15])  # fields 14-17 of stat(5), after pid and (comm)
-    except (OSError, ValueError, IndexError):
-        return 0
+    fields = _stat_fields(pid)
+    return sum(int(x) for x in fields[11:15]) if fields else 0  # utime stime cutime cstime
 
 
 def tree_cpu_s(root_pid: int, *, own_only: bool = False) -> float:
@@ -162,11 +172,8 @@ def tree_cpu_s(root_pid: int, *, own_only: bool = False) -> float:
     without children: utime + stime)."""
     hz = os.sysconf("SC_CLK_TCK")
     if own_only:
-        try:
-            fields = Path(f"/proc/{root_pid}/stat").read_text().rsplit(")", 1)[1].split()
-            return (int(fields[11]) + int(fields[12])) / hz
-        except (OSError, ValueError, IndexError):
-            return 0.0
+        fields = _stat_fields(root_pid)
+        return (int(fields[11]) + int(fields[12])) / hz if fields else 0.0
     return sum(cpu_ticks(p) for p in [root_pid, *descendants(root_pid)]) / hz
 
 
@@ -183,21 +190,16 @@ def machine_busy() -> tuple[float, float]:
 
 
 def child_pids_named(parent: int, needle: str) -> list[int]:
-    """The processes below ``parent`` whose command name contains ``needle`` (e.g. the Temporal dev server)."""
-    out = []
-    for pid in descendants(parent):
-        with contextlib.suppress(OSError):
-            if needle in Path(f"/proc/{pid}/comm").read_text():
-                out.append(pid)
-    return out
+    """The processes below ``parent`` whose command name (lower case) contains ``needle`` (e.g. the Temporal dev
+    server)."""
+    return [pid for pid in descendants(parent) if needle in (comm(pid) or "")]
 
 
 def _kind(pid: int) -> str:
-    try:
-        comm = Path(f"/proc/{pid}/comm").read_text().strip().lower()
-    except OSError:
+    name = comm(pid)
+    if name is None:
         return "gone"
-    return "chromium" if "chrom" in comm else "playwright_driver" if comm.startswith("node") else "python"
+    return "chromium" if "chrom" in name else "playwright_driver" if name.startswith("node") else "python"
 
 
 class CpuMeter:
@@ -247,11 +249,10 @@ class ProcessLedger:
     def _read(self) -> dict[tuple[int, int], tuple[int, str]]:
         out = {}
         for pid in [self.root, *descendants(self.root)]:
-            try:
-                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-                own, started = int(fields[11]) + int(fields[12]), int(fields[19])
-            except (OSError, ValueError, IndexError):
+            fields = _stat_fields(pid)
+            if not fields:
                 continue
+            own, started = int(fields[11]) + int(fields[12]), int(fields[19])
             kind = _kind(pid)
             if kind != "gone":
                 out[(pid, started)] = (own, kind)

@@ -29,7 +29,6 @@ class Clock:
         self._armed: list[datetime] = []  # the instants of the timers started and not yet fired
         self._rung: datetime | None = None  # the latest instant a timer of this clock fired for
         self._timers: list[asyncio.Future[None]] = []
-        self.timers_started = 0
 
     def reached(self, at: datetime) -> bool:
         return workflow.now() >= at or (self._rung is not None and self._rung >= at)
@@ -58,7 +57,6 @@ class Clock:
         if any(a <= first for a in self._armed):  # it fires first, and arms the next then
             return
         self._armed.append(first)
-        self.timers_started += 1
         self._timers = [t for t in self._timers if not t.done()]
         self._timers.append(asyncio.ensure_future(self._ring(first, max(first - workflow.now(), _MIN))))
 

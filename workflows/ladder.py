@@ -110,11 +110,10 @@ class Ladder:
                 self.plan = await plan_more(len(self.plan.steps) + 1)
                 continue
             step = self.plan.steps[self._next]
-            delay = step.at - workflow.now()
             if clock is not None:
                 if not await clock.wait_until(step.at, interrupted):
                     continue  # done or extended before the step was due
-            elif delay.total_seconds() > 0:
+            elif (delay := step.at - workflow.now()).total_seconds() > 0:
                 try:
                     await workflow.wait_condition(interrupted, timeout=delay)
                     continue  # done or extended before the step was due

@@ -115,8 +115,7 @@ async def test_a_history_from_before_one_clock_replays_on_the_new_code(time_env,
         history = await _application(time_env, sample_json, fakes)
     [marker] = _markers(history)
     assert LEAN.encode() in marker and ONE_CLOCK.encode() not in marker
-    assert (
-        _count(history, "timer_canceled_event_attributes") >= 7
-    )  # a timer each department ladder, cancelled at its end
+    cancelled = _count(history, "timer_canceled_event_attributes")
+    assert cancelled >= 7, cancelled  # a timer each department ladder, cancelled at its end
     replayer = Replayer(workflows=worker_kwargs(fakes)["workflows"], data_converter=time_env.client.data_converter)
     await replayer.replay_workflow(history)  # raises on any divergence
