@@ -42,6 +42,7 @@ from activities.models import (
     WithdrawInput,
 )
 from activities.portal_mappings import PortalMappings
+from activities.sweep_models import WAKE_SIGNAL
 from bots import errors as bot_errors
 from bots import flows
 from bots.browser import BrowserPool
@@ -82,6 +83,8 @@ class DepartmentActivities:
                 _log().info("department_dispatch_started", attempt=activity.info().attempt)
                 receipt = await self._channel(inp.endpoint).dispatch(inp)
                 _log().info("department_dispatched", receipt_no=receipt.receipt_no)
+                if inp.wake_sweeper and receipt.answer is None:
+                    await wake_sweeper(inp.wake_sweeper)
                 return receipt
             except ApplicationError:  # already a Temporal failure (e.g. a changed portal's proposal)
                 raise
@@ -208,6 +211,15 @@ class DepartmentActivities:
             client = api_client.DepartmentApiClient(endpoint.base_url, token)
             self._api_clients[key] = client
         return client
+
+
+async def wake_sweeper(workflow_id: str) -> None:
+    """Tell the portal account's sweeper of the filing (it sweeps at its fast pace). Best effort: the filing has
+    succeeded, and a sweeper that is not running or not reached leaves the task's own inquiries to answer."""
+    try:
+        await activity.client().get_workflow_handle(workflow_id).signal(WAKE_SIGNAL)
+    except Exception as exc:
+        _log().info("sweeper_not_woken", sweeper=workflow_id, error_type=type(exc).__name__, error=str(exc)[:200])
 
 
 class ChannelOps(Protocol):

@@ -22,6 +22,9 @@ class DepartmentEndpoint(BaseModel):
 class DispatchInput(BaseModel):
     endpoint: DepartmentEndpoint
     request: DepartmentRequest
+    #: the workflow id of the portal account's sweeper (``workflows.sweeper``), woken once the robot has filed
+    #: and the portal gave no answer yet (patch PER_EVENT: the activity wakes it, not the workflow); None: none
+    wake_sweeper: str | None = None
 
 
 class InquireInput(BaseModel):

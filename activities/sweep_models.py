@@ -10,6 +10,8 @@ from activities.models import DepartmentEndpoint
 
 #: the application workflow's update a sweep delivers a case's result through (the department callbacks' own)
 DEPARTMENT_CALLBACK_UPDATE = "department_callback"
+#: the sweeper's signal: a department task filed at its portal (it sweeps at its fast pace)
+WAKE_SIGNAL = "wake"
 
 
 class SweepInput(BaseModel):

@@ -14,8 +14,9 @@ of state is reported to the application through ``on_change`` at once (no signal
 task).
 
 A robot department whose portal account is swept (``Timing.swept_poll_initial_s``, workflows/sweeper.py) learns
-its result from the sweep through the same update as an API's callback; after filing, the task wakes the
-account's sweeper and makes its own first inquiry (the fallback) only after that wait.
+its result from the sweep through the same update as an API's callback; the filing wakes the account's
+sweeper (the dispatch activity signals it; in histories from before patch PER_EVENT, the task did) and the
+task makes its own first inquiry (the fallback) only after that wait.
 
 Activity ids name the department and the round (``tax.dispatch.r1``, ``tax.inquire.r1.3``), so
 the pending activities of an application read plainly in Temporal's UI.
@@ -59,7 +60,7 @@ with workflow.unsafe.imports_passed_through():
         TaskCarry,
     )
     from workflows.notification import start_notification
-    from workflows.patches import patched
+    from workflows.patches import patched, per_event
     from workflows.sweeper import WAKE_SIGNAL, sweeper_id
 
 #: Patch id: a withdrawal stops the task's activity in flight and waits until it has stopped (a robot
@@ -351,10 +352,14 @@ class DepartmentTask:
         endpoint = self._endpoint()
         options = self._activity_options()
         rnd = self.state.round
+        swept = inp.timing.swept_poll_initial_s
+        robot_swept = swept is not None and d.channel is Channel.ROBOT
+        # patch PER_EVENT (it implies SWEPT_FALLBACK, no marker): the activity wakes the account's sweeper once filed
+        wake = self._sweeper_id() if robot_swept and per_event() else None
         try:
             receipt: Receipt = await workflow.execute_activity(
                 ActivityName.DISPATCH,
-                DispatchInput(endpoint=endpoint, request=request),
+                DispatchInput(endpoint=endpoint, request=request, wake_sweeper=wake),
                 result_type=Receipt,
                 activity_id=f"{d.code}.dispatch.r{rnd}",
                 # a withdrawal waits until a robot mid-form has stopped before the department is told
@@ -373,10 +378,12 @@ class DepartmentTask:
             evidence=receipt.evidence or self.state.evidence,
         )
         self._poll_delay = inp.timing.poll_initial_s
-        swept = inp.timing.swept_poll_initial_s
-        if swept is not None and d.channel is Channel.ROBOT and receipt.answer is None and patched(SWEPT_FALLBACK):
+        # (histories from before PER_EVENT check SWEPT_FALLBACK here, last, as they did)
+        if robot_swept and receipt.answer is None and (wake is not None or patched(SWEPT_FALLBACK)):
             # the account's sweeper tells the result (a callback); the task's own inquiry is the fallback
-            self._wake_sweeper()
+            if wake is None:
+                self._wake_sweeper()
+            assert swept is not None
             self._poll_delay = max(swept, inp.timing.poll_initial_s)
             return await self._follow(receipt.receipt_no, None, waited=False)
         return await self._follow(receipt.receipt_no, receipt.answer)  # an API department answers right away
@@ -435,13 +442,16 @@ class DepartmentTask:
             if status is not None:
                 inquiry = Inquiry(status=status, result=callback.result, reason=callback.reason)
 
-    def _wake_sweeper(self) -> None:
-        """Tell the portal account's sweeper of the new filing (it sweeps at its fast pace). Not awaited here; a
-        sweeper that is not running is no failure: the task's own inquiries answer then."""
+    def _sweeper_id(self) -> str:
         d = self._inp.department
-        handle = workflow.get_external_workflow_handle(
-            sweeper_id(d.code, d.credentials_ref, workflow.info().task_queue)
-        )
+        return sweeper_id(d.code, d.credentials_ref, workflow.info().task_queue)
+
+    def _wake_sweeper(self) -> None:
+        """Histories from before patch PER_EVENT: tell the portal account's sweeper of the new filing (it sweeps
+        at its fast pace). Not awaited here; a sweeper that is not running is no failure: the task's own
+        inquiries answer then."""
+        d = self._inp.department
+        handle = workflow.get_external_workflow_handle(self._sweeper_id())
 
         async def wake() -> None:
             try:

@@ -7,7 +7,9 @@ every change (seven departments: about 21 memo updates, each carrying every row)
 marks them stale (``changed``); ``writer``, a coroutine waiting on that mark, writes them once the activation's
 ready coroutines have all run: temporalio evaluates ``wait_condition`` predicates in order of registration,
 after each activation's jobs and every time its ready queue is empty, so the writer runs at the same point of
-every replay and the commands come in the same order (one memo update per workflow task, usually).
+every replay and the commands come in the same order (one memo update per workflow task, usually). Since
+``PER_EVENT`` each change is written at once again (no ``writer``): what a workflow task writes must not depend
+on how its events were grouped into activations (``workflows.patches``).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from temporalio.common import SearchAttributeUpdate
 with workflow.unsafe.imports_passed_through():
     from workflows import visibility
     from workflows.models import DepartmentState
-    from workflows.patches import patched
+    from workflows.patches import patched, per_event
 
 #: Patch id: the tasks memo carries each task's receipt number (histories from before it replay unchanged)
 RECEIPT_IN_MEMO = "tasks-memo-receipt-no"
@@ -75,7 +77,10 @@ class Published:
 
     async def writer(self) -> None:
         """Batched (patch LEAN): write what changed once the activation's coroutines have run. Runs for the
-        workflow's life (left waiting when it returns: ``run`` writes the last change itself)."""
+        workflow's life (left waiting when it returns: ``run`` writes the last change itself). Since patch
+        PER_EVENT there is nothing to batch: it returns at once, and each change is written when it happens."""
+        if per_event():
+            return
         self._batched = True
         while True:
             await workflow.wait_condition(lambda: self._stale)

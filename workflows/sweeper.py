@@ -4,7 +4,8 @@ Each sweep is one SWEEP activity (one robot session: ``activities/sweeps.py``) t
 application the result of its decided case through the ``department_callback`` update, so polling a portal
 costs one session per sweep, not one per open task; a task's own inquiry stays the fallback for a filing
 the list does not show (``Timing.swept_poll_initial_s``). Between sweeps it sleeps ``interval_s`` while the
-list shows cases in review or a department task told it of a new filing (the ``wake`` signal), else
+list shows cases in review or a department's filing woke it (the ``wake`` signal, from the dispatch activity
+or, in histories from before patch PER_EVENT, from the department task), else
 ``idle_interval_s``. It remembers where the next sweep may stop (``since``) and the receipts it delivered
 (bounded: those still readable after ``since``, at most ``remember``), and continues as a new run every
 ``sweeps_per_run`` sweeps, so its history stays small. Deterministic: no I/O here.
@@ -21,9 +22,7 @@ from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
     from activities.models import ActivityName, DepartmentEndpoint
-    from activities.sweep_models import Delivered, SweepInput, SweepOutcome
-
-WAKE_SIGNAL = "wake"
+    from activities.sweep_models import WAKE_SIGNAL, Delivered, SweepInput, SweepOutcome
 
 
 class SweepPace(BaseModel):

@@ -12,6 +12,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.worker import Worker
 
 from activities.deadlines import DeadlineActivities
+from activities.departments import wake_sweeper
 from activities.models import (
     BUSINESS_REJECTION,
     PORTAL_CHANGED,
@@ -101,6 +102,8 @@ class FakeDepartments:
         answer = Inquiry(status="completed", result=RESULTS[code](self.uscc)) if code in self.answer_at_once else None
         if answer is not None:
             self.in_flight.discard(code)
+        elif inp.wake_sweeper:  # as the real activity: the account's sweeper learns of the filing
+            await wake_sweeper(inp.wake_sweeper)
         return Receipt(
             receipt_no=f"R-{code}", evidence={"receipt_screenshot": f"2026-11-27/{code}-receipt.png"}, answer=answer
         )

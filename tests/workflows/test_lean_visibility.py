@@ -1,7 +1,8 @@
-"""Patches LEAN and ONE_CLOCK (workflows.patches): a new application records one patch marker (it stands for
-every earlier patch), writes the board's memo at most once per workflow task and waits for all its ladders'
-steps with one timer, cancelling none; a history from before LEAN (each patch marked, the memo written at every
-change) and one from before ONE_CLOCK (a timer per ladder) still replay on the same code."""
+"""Patches LEAN, ONE_CLOCK and PER_EVENT (workflows.patches): a new application records one patch marker (it
+stands for every earlier patch), writes the board's memo at each change and waits for all its ladders' steps
+with one timer, cancelling none; a history from before LEAN (each patch marked, the memo written at every
+change), one from before ONE_CLOCK (a timer per ladder) and one from before PER_EVENT (the memo written at most
+once per workflow task) still replay on the same code."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from tests.workflows.test_application_workflow import FakeDepartments, applicati
 from workflows import patches
 from workflows.application import ApplicationWorkflow
 from workflows.department import UNBOUNDED_TRANSIENT_RETRIES
-from workflows.patches import LEAN, ONE_CLOCK
+from workflows.patches import LEAN, ONE_CLOCK, PER_EVENT
 from workflows.visibility import TASKS_MEMO
 
 
@@ -59,27 +60,56 @@ def _ladder_timers(history: History) -> int:
     return _count(history, "timer_started_event_attributes") - _count(history, "timer_fired_event_attributes")
 
 
-async def test_a_new_application_marks_one_patch_and_writes_its_board_once_per_workflow_task(time_env, sample_json):
-    fakes = FakeDepartments(reviews=1)
-    history = await _application(time_env, sample_json, fakes)
-    [marker] = _markers(history)
-    assert ONE_CLOCK.encode() in marker and LEAN.encode() not in marker
-    # eight ladders (the application's, seven departments'): one timer for the earliest step, a new one only for an
-    # earlier step than it; the steps are hours away, so none fires, none is cancelled (a timer each: 8 and 8).
-    # The timers that fired are the inquiries' (each department said "in review" once)
-    ladder_timers = _ladder_timers(history)
-    assert 1 <= ladder_timers < 8 and _count(history, "timer_canceled_event_attributes") == 0, ladder_timers
-    writes = _memo_writes_per_task(history)
-    assert max(writes) == 1 and sum(writes) >= 3, writes  # the board still follows the departments
+async def _board_rows(env, history: History) -> list[dict]:
     memo = [
         e.workflow_properties_modified_event_attributes.upserted_memo.fields[TASKS_MEMO]
         for e in history.events
         if e.HasField("workflow_properties_modified_event_attributes")
     ]
-    rows = [await time_env.client.data_converter.decode([p], [dict]) for p in memo]
-    seen = {code for [r] in rows for code in r}
+    return [(await env.client.data_converter.decode([p], [dict]))[0] for p in memo]
+
+
+async def test_a_new_application_marks_one_patch_and_waits_for_its_ladders_with_one_timer(time_env, sample_json):
+    fakes = FakeDepartments(reviews=1)
+    history = await _application(time_env, sample_json, fakes)
+    [marker] = _markers(history)
+    assert PER_EVENT.encode() in marker and ONE_CLOCK.encode() not in marker and LEAN.encode() not in marker
+    # eight ladders (the application's, seven departments'): one timer for the earliest step, a new one only for an
+    # earlier step than it; the steps are hours away, so none fires, none is cancelled (a timer each: 8 and 8).
+    # The timers that fired are the inquiries' (each department said "in review" once)
+    ladder_timers = _ladder_timers(history)
+    assert 1 <= ladder_timers < 8 and _count(history, "timer_canceled_event_attributes") == 0, ladder_timers
+    rows = await _board_rows(time_env, history)
+    seen = {code for r in rows for code in r}
     assert seen == {"amr", "psb_seal", "tax", "hrss", "nhsa", "hpf", "bank"}  # every task was on the board
-    assert all(set(row) == {"status", "dispatched_at", "due_at", "receipt_no"} for [r] in rows for row in r.values())
+    assert all(set(row) == {"status", "dispatched_at", "due_at", "receipt_no"} for r in rows for row in r.values())
+    # written at each change (patch PER_EVENT): every department's filing and its review shown as it happened
+    statuses = {(code, row["status"]) for r in rows for code, row in r.items()}
+    assert {(code, s) for code in seen for s in ("dispatched", "in_review")} <= statuses, statuses
+    replayer = Replayer(workflows=worker_kwargs(fakes)["workflows"], data_converter=time_env.client.data_converter)
+    await replayer.replay_workflow(history)  # raises on any divergence
+
+
+def one_clock_only() -> bool:
+    """``take_lean`` as it was between ONE_CLOCK and PER_EVENT."""
+    clock = workflow.patched(ONE_CLOCK)
+    setattr(workflow.instance(), patches._FLAG, clock)
+    setattr(workflow.instance(), patches._CLOCK_FLAG, clock)
+    return clock
+
+
+async def test_a_history_from_before_per_event_wrote_its_board_once_per_workflow_task_and_replays(
+    time_env, sample_json, monkeypatch
+):
+    fakes = FakeDepartments(reviews=1)
+    with monkeypatch.context() as m:
+        m.setattr(patches, "take_lean", one_clock_only)
+        history = await _application(time_env, sample_json, fakes)
+    [marker] = _markers(history)
+    assert ONE_CLOCK.encode() in marker and PER_EVENT.encode() not in marker
+    writes = _memo_writes_per_task(history)
+    assert max(writes) == 1 and sum(writes) >= 3, writes  # the board still followed the departments
+    assert _count(history, "timer_canceled_event_attributes") == 0
     replayer = Replayer(workflows=worker_kwargs(fakes)["workflows"], data_converter=time_env.client.data_converter)
     await replayer.replay_workflow(history)  # raises on any divergence
 

@@ -25,7 +25,7 @@ from tests.workflows.test_application_workflow import FakeDepartments, applicati
 from tests.workflows.test_corrections import dept, until
 from workflows.application import ApplicationWorkflow
 from workflows.models import DepartmentRetry, Timing
-from workflows.patches import ONE_CLOCK
+from workflows.patches import PER_EVENT
 
 SETTINGS = Settings()
 CALENDAR = SETTINGS.working_calendar()
@@ -112,7 +112,7 @@ async def test_an_hour_long_outage_delays_the_task_the_ladder_escalates_and_no_p
     assert tax_dispatch.retry_policy.maximum_attempts == 0
     assert tax_dispatch.retry_policy.maximum_interval.ToTimedelta() == timedelta(seconds=TIMING.retry_max_interval_s)
     markers = [e for e in history.events if e.HasField("marker_recorded_event_attributes")]
-    assert any(ONE_CLOCK in str(e) for e in markers)  # it stands for UNBOUNDED_TRANSIENT_RETRIES (workflows.patches)
+    assert any(PER_EVENT in str(e) for e in markers)  # it stands for UNBOUNDED_TRANSIENT_RETRIES (workflows.patches)
     await Replayer(
         workflows=worker_kwargs(fakes)["workflows"], data_converter=time_env.client.data_converter
     ).replay_workflow(history)

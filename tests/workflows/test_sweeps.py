@@ -8,12 +8,14 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
+from structlog.testing import capture_logs
 from temporalio import activity
 from temporalio.testing import ActivityEnvironment
 from temporalio.worker import Replayer, Worker
 
+from activities.departments import wake_sweeper
 from activities.models import ActivityName, DepartmentEndpoint
-from activities.sweep_models import SweepInput, SweepOutcome
+from activities.sweep_models import WAKE_SIGNAL, SweepInput, SweepOutcome
 from activities.sweeps import SweepActivities
 from bots.sweep import SweepResult, SweptCase
 from domain.results import Inquiry
@@ -23,7 +25,7 @@ from tests.workflows.test_application_workflow import RESULTS, FakeDepartments, 
 from tests.workflows.test_corrections import dept, until
 from workflows.application import ApplicationWorkflow
 from workflows.models import Timing
-from workflows.patches import ONE_CLOCK
+from workflows.patches import PER_EVENT
 from workflows.sweeper import PortalSweeperWorkflow, SweeperInput, SweepPace, sweeper_id
 
 ROBOTS = ("amr", "psb_seal", "hrss", "hpf")
@@ -100,7 +102,7 @@ async def test_a_sweep_delivers_each_result_once_and_the_fallback_answers_what_i
         assert (await sweep("hpf")).cases == 0
         view = await handle.result()  # time skips: hpf's fallback inquiry comes swept_poll_initial_s after filing
         history = await handle.fetch_history()
-    # the swept history replays exactly (patched: department-swept-fallback-inquiry, taken with ONE_CLOCK)
+    # the swept history replays exactly (patched: department-swept-fallback-inquiry, taken with PER_EVENT)
     replayer = Replayer(workflows=worker_kwargs(fakes)["workflows"], data_converter=time_env.client.data_converter)
     await replayer.replay_workflow(history)
     markers = [
@@ -109,8 +111,8 @@ async def test_a_sweep_delivers_each_result_once_and_the_fallback_answers_what_i
         if e.HasField("marker_recorded_event_attributes")
     ]
     assert any(
-        ONE_CLOCK.encode() in m for m in markers
-    )  # the swept path is behind SWEPT_FALLBACK: ONE_CLOCK stands for it
+        PER_EVENT.encode() in m for m in markers
+    )  # the swept path is behind SWEPT_FALLBACK: PER_EVENT stands for it
     inquired = [
         e.activity_task_scheduled_event_attributes.activity_id
         for e in history.events
@@ -170,3 +172,29 @@ async def test_the_sweepers_deliver_every_result_once_across_sweeps_and_runs(tim
     for state in states:
         assert state is not None and state.delivered_total == 1 and state.sweeps > pace.sweeps_per_run
         assert state.remembered == 1
+
+
+async def test_a_filing_wakes_its_accounts_sweeper_and_a_sweeper_not_running_is_no_failure(time_env):
+    """Patch PER_EVENT: the dispatch activity, not the workflow, signals the sweeper once the robot has filed."""
+    queue = f"q-{uuid.uuid4()}"
+    wid = sweeper_id("hpf", None, queue)
+    # no worker: the sweeper only has to be there for the signal to be recorded in its history
+    handle = await time_env.client.start_workflow(
+        PortalSweeperWorkflow.run,
+        SweeperInput(endpoint=endpoint("hpf"), robot_task_queue=queue),
+        id=wid,
+        task_queue=queue,
+    )
+    env = ActivityEnvironment(client=time_env.client)
+    await env.run(wake_sweeper, wid)
+    history = await handle.fetch_history()
+    signals = [
+        e.workflow_execution_signaled_event_attributes.signal_name
+        for e in history.events
+        if e.HasField("workflow_execution_signaled_event_attributes")
+    ]
+    assert signals == [WAKE_SIGNAL]
+    with capture_logs() as logs:
+        await env.run(wake_sweeper, sweeper_id("hrss", None, queue))  # none runs: logged, not raised
+    assert [entry["event"] for entry in logs] == ["sweeper_not_woken"]
+    await handle.terminate("test over")
