@@ -96,7 +96,7 @@ class ApplicationWorkflow:
     @workflow.run
     async def run(self, inp: ApplicationInput) -> ApplicationView:
         if take_lean():  # first, before any other patch (workflows.patches)
-            self._writer = asyncio.ensure_future(self._published.writer())  # the visibility once per activation
+            self._writer = asyncio.ensure_future(self._published.writer())  # LEAN, ONE_CLOCK: once per activation
         if one_clock():
             self._clock = Clock()
         self._may_continue = patched(CONTINUE_AS_NEW)

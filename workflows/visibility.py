@@ -17,5 +17,6 @@ ALL: list[SearchAttributeKey[Any]] = [STATUS, DUE_AT, SLA_STATE, WINDOW_ID, APPL
 
 # The open department tasks are not search attributes: they change at every step of every
 # department, so they travel in the application's memo (``TASKS_MEMO``),
-# written at most once per workflow task, and the board filters them by department itself.
+# written when they change (patch PER_EVENT; at most once per workflow task between LEAN and it), and the
+# board filters them by department itself.
 TASKS_MEMO = "tasks"  # memo key: the open department tasks, for the supervision board
