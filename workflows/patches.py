@@ -14,10 +14,11 @@ independent of how the events are grouped into activations: a worker restarted a
 query while a workflow task waits on the dead worker's sticky queue applies the events already in history
 for the query, then the rest when the workflow task comes, and sends the commands of both activations in one
 completion, whereas a replay applies them all in one activation (temporalio 1.35; scripts/query_split_repro.py
-shows it with a toy workflow). So the
-memo is written at each change again (not once per activation), the account's sweeper is woken by the dispatch
-activity (not by a signal from its own coroutine) and the clock starts its timers at once (not from a task
-of their own): a coroutine's answer to its event is complete before the next event's coroutine runs.
+shows it with a toy workflow). So the memo is written at each change again (not once per activation), the
+account's sweeper is woken by the dispatch activity (not by a signal from a task of the workflow's own) and the
+clock starts its timers at once (not from a task of their own): a coroutine's answer to its event is complete
+before the next event's coroutine runs. What wakes another coroutine (a prerequisite's result starting the
+departments after it, a ladder step) still follows the grouping.
 """
 
 from __future__ import annotations

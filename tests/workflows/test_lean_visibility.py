@@ -51,6 +51,20 @@ def _markers(history: History) -> list[bytes]:
     ]
 
 
+async def _recorded_before(env, sample_json, monkeypatch, take_lean) -> History:
+    """An application recorded with ``take_lean`` as the code before a patch had it."""
+    with monkeypatch.context() as m:
+        m.setattr(patches, "take_lean", take_lean)
+        return await _application(env, sample_json, FakeDepartments(reviews=1))
+
+
+async def _replays(env, history: History) -> None:
+    replayer = Replayer(
+        workflows=worker_kwargs(FakeDepartments())["workflows"], data_converter=env.client.data_converter
+    )
+    await replayer.replay_workflow(history)
+
+
 def _count(history: History, field: str) -> int:
     return sum(1 for e in history.events if e.HasField(field))
 
@@ -86,8 +100,7 @@ async def test_a_new_application_marks_one_patch_and_waits_for_its_ladders_with_
     # written at each change (patch PER_EVENT): every department's filing and its review shown as it happened
     statuses = {(code, row["status"]) for r in rows for code, row in r.items()}
     assert {(code, s) for code in seen for s in ("dispatched", "in_review")} <= statuses, statuses
-    replayer = Replayer(workflows=worker_kwargs(fakes)["workflows"], data_converter=time_env.client.data_converter)
-    await replayer.replay_workflow(history)  # raises on any divergence
+    await _replays(time_env, history)  # raises on any divergence
 
 
 def one_clock_only() -> bool:
@@ -101,32 +114,24 @@ def one_clock_only() -> bool:
 async def test_a_history_from_before_per_event_wrote_its_board_once_per_workflow_task_and_replays(
     time_env, sample_json, monkeypatch
 ):
-    fakes = FakeDepartments(reviews=1)
-    with monkeypatch.context() as m:
-        m.setattr(patches, "take_lean", one_clock_only)
-        history = await _application(time_env, sample_json, fakes)
+    history = await _recorded_before(time_env, sample_json, monkeypatch, one_clock_only)
     [marker] = _markers(history)
     assert ONE_CLOCK.encode() in marker and PER_EVENT.encode() not in marker
     writes = _memo_writes_per_task(history)
     assert max(writes) == 1 and sum(writes) >= 3, writes  # the board still followed the departments
     assert _count(history, "timer_canceled_event_attributes") == 0
-    replayer = Replayer(workflows=worker_kwargs(fakes)["workflows"], data_converter=time_env.client.data_converter)
-    await replayer.replay_workflow(history)  # raises on any divergence
+    await _replays(time_env, history)  # raises on any divergence
 
 
 async def test_a_history_from_before_lean_replays_on_the_new_code(time_env, sample_json, monkeypatch):
     """Recorded as the code before LEAN did (LEAN never taken: every patch marked where it is checked, the memo
     written at every change), then replayed with LEAN in the code."""
-    fakes = FakeDepartments(reviews=1)
-    with monkeypatch.context() as m:
-        m.setattr(patches, "take_lean", lambda: False)
-        history = await _application(time_env, sample_json, fakes)
+    history = await _recorded_before(time_env, sample_json, monkeypatch, lambda: False)
     markers = _markers(history)
     assert not any(LEAN.encode() in x for x in markers)
     assert any(UNBOUNDED_TRANSIENT_RETRIES.encode() in x for x in markers) and len(markers) >= 5
     assert max(_memo_writes_per_task(history)) >= 2  # the memo at every change, as before
-    replayer = Replayer(workflows=worker_kwargs(fakes)["workflows"], data_converter=time_env.client.data_converter)
-    await replayer.replay_workflow(history)  # raises on any divergence
+    await _replays(time_env, history)  # raises on any divergence
 
 
 def _lean_only() -> bool:
@@ -139,13 +144,9 @@ def _lean_only() -> bool:
 async def test_a_history_from_before_one_clock_replays_on_the_new_code(time_env, sample_json, monkeypatch):
     """Recorded with LEAN and a timer per ladder (each cancelled when its department ends), replayed with
     ONE_CLOCK in the code: the workflow takes LEAN's path again."""
-    fakes = FakeDepartments(reviews=1)
-    with monkeypatch.context() as m:
-        m.setattr(patches, "take_lean", _lean_only)
-        history = await _application(time_env, sample_json, fakes)
+    history = await _recorded_before(time_env, sample_json, monkeypatch, _lean_only)
     [marker] = _markers(history)
     assert LEAN.encode() in marker and ONE_CLOCK.encode() not in marker
     cancelled = _count(history, "timer_canceled_event_attributes")
     assert cancelled >= 7, cancelled  # a timer each department ladder, cancelled at its end
-    replayer = Replayer(workflows=worker_kwargs(fakes)["workflows"], data_converter=time_env.client.data_converter)
-    await replayer.replay_workflow(history)  # raises on any divergence
+    await _replays(time_env, history)  # raises on any divergence
