@@ -23,13 +23,12 @@ from temporalio.api.history.v1 import History, HistoryEvent
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer, Worker
 
-from activities.deadlines import DeadlineActivities
 from activities.models import ActivityName, DispatchInput
 from cli.worker import ensure_search_attributes
 from domain.results import Receipt
 from runtime.settings import Settings
 from runtime.temporal import data_converter, temporal_cli_path
-from tests.workflows.test_application_workflow import FakeDepartments, application_input
+from tests.workflows.test_application_workflow import FakeDepartments, application_input, worker_kwargs
 from tests.workflows.test_lean_visibility import one_clock_only
 from workflows import patches
 from workflows.application import ApplicationWorkflow
@@ -78,28 +77,24 @@ class GatedDepartments(FakeDepartments):
         return receipt
 
 
-def _activities(fakes: GatedDepartments) -> list:
-    return [fakes.dispatch, fakes.inquire, fakes.notify, fakes.withdraw, DeadlineActivities(Settings()).planning_basis]
-
-
 def _workflow_worker(env, queue: str, fakes: GatedDepartments) -> Worker:
     """The workflows, with the API departments' activities and the planning basis (a local activity)."""
     return Worker(
         env.client,
         task_queue=queue,
         workflows=[ApplicationWorkflow, NotificationWorkflow],
-        activities=_activities(fakes),
+        activities=worker_kwargs(fakes)["activities"],
     )
 
 
-def _receipt_ids(history: History) -> list[int]:
-    """The event ids of the gated robots' dispatch completions."""
+def _dispatch_completions(history: History, codes: tuple[str, ...] | None = None) -> list[int]:
+    """The event ids of the dispatch completions of ``codes`` (None: every department's)."""
     scheduled = {
         e.event_id
         for e in history.events
         if e.HasField("activity_task_scheduled_event_attributes")
-        and e.activity_task_scheduled_event_attributes.activity_id.split(".")[0] in GATED
-        and ".dispatch." in e.activity_task_scheduled_event_attributes.activity_id
+        and ".dispatch." in (activity_id := e.activity_task_scheduled_event_attributes.activity_id)
+        and (codes is None or activity_id.split(".")[0] in codes)
     }
     return [
         e.event_id
@@ -107,6 +102,11 @@ def _receipt_ids(history: History) -> list[int]:
         if e.HasField("activity_task_completed_event_attributes")
         and e.activity_task_completed_event_attributes.scheduled_event_id in scheduled
     ]
+
+
+def _receipt_ids(history: History) -> list[int]:
+    """The event ids of the gated robots' dispatch completions."""
+    return _dispatch_completions(history, GATED)
 
 
 async def _until(handle, predicate, timeout: float = 60.0) -> History:
@@ -149,10 +149,10 @@ async def _describe(env, e: HistoryEvent) -> tuple:
 
 async def _answers(env, history: History) -> list[tuple]:
     """The commands issued from the first gated receipt on, until an event that answers none of them."""
-    first = _receipt_ids(history)[0]
+    receipts = _receipt_ids(history)
     out = []
     for e in history.events:
-        if e.event_id <= first or e.event_type in (
+        if e.event_id <= receipts[0] or e.event_type in (
             EventType.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED,
             EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED,
             EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED,
@@ -160,7 +160,7 @@ async def _answers(env, history: History) -> list[tuple]:
         ):
             continue
         if e.event_type in INPUTS:
-            if e.event_id in _receipt_ids(history):
+            if e.event_id in receipts:
                 continue
             break
         out.append(await _describe(env, e))
@@ -171,7 +171,7 @@ async def _run(env, sample_json, *, grouped: bool) -> tuple[list[tuple], History
     queue = f"q-{uuid.uuid4()}"
     fakes = GatedDepartments()
     inp = application_input(sample_json, queue, timing=TIMING, robot_task_queue=f"{queue}-robots")
-    async with Worker(env.client, task_queue=inp.robot_task_queue, activities=_activities(fakes)):
+    async with Worker(env.client, task_queue=inp.robot_task_queue, activities=worker_kwargs(fakes)["activities"]):
         worker = _workflow_worker(env, queue, fakes)
         async with worker:
             handle = await env.client.start_workflow(
@@ -199,18 +199,13 @@ async def _run(env, sample_json, *, grouped: bool) -> tuple[list[tuple], History
 def _robots_filing(history: History) -> bool:
     """Every dispatch but bank's (it waits for psb_seal) is scheduled, and a workflow task completed after the
     last of the ungated ones came back: the workflow waits for the gated robots only."""
-    scheduled = {
-        e.event_id: e.activity_task_scheduled_event_attributes.activity_id.split(".")[0]
+    scheduled = [
+        e
         for e in history.events
         if e.HasField("activity_task_scheduled_event_attributes")
         and ".dispatch." in e.activity_task_scheduled_event_attributes.activity_id
-    }
-    done = [
-        e.event_id
-        for e in history.events
-        if e.HasField("activity_task_completed_event_attributes")
-        and e.activity_task_completed_event_attributes.scheduled_event_id in scheduled
     ]
+    done = _dispatch_completions(history)
     last_task = max(
         (e.event_id for e in history.events if e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED), default=0
     )
