@@ -30,6 +30,7 @@ class Refusal(Exception):
         self.status_code = status_code
         self.code = code
         self.detail = detail
+        self.headers: dict[str, str] | None = None  # e.g. ``Retry-After`` of a 503
 
 
 def unauthenticated(detail: str = "请先登录：缺少有效的身份凭证", code: str = "unauthenticated") -> Refusal:

@@ -48,7 +48,7 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _refused(request: Request, exc: Refusal) -> JSONResponse:
         log.info("request_refused", path=request.url.path, status_code=exc.status_code, code=exc.code)
         note_refusal(request.state, exc.detail, exc.code)
-        headers = {"WWW-Authenticate": 'Bearer realm="kaiban"'} if exc.status_code == 401 else None
+        headers = {"WWW-Authenticate": 'Bearer realm="kaiban"'} if exc.status_code == 401 else exc.headers
         return JSONResponse(
             status_code=exc.status_code, content={"detail": exc.detail, "code": exc.code}, headers=headers
         )

@@ -52,6 +52,7 @@ from typing import Any
 import httpx
 from temporalio.client import Client
 
+from api.status_reads import task_waits
 from bench.common import ROOT, dev_server, latency_summary, machine_info, quiet_logging, temporal_address
 from bench.mix import APIS, PORTALS, departments, kaiban_running, memory_figures, store_path
 from domain.samples import generate_application
@@ -216,7 +217,8 @@ async def follow(client: Client, application_id: str, timeout_s: float, poll_s: 
                 view = result.result()
                 return {"status": view["status"], "stuck": _stuck(view), "timed_out": False}
             with contextlib.suppress(Exception):  # a query can fail transiently: the result or the deadline decides
-                view = await handle.query("status")
+                if not task_waits(await handle.describe()):  # no query while a workflow task waits (api.status_reads)
+                    view = await handle.query("status")
             if view is not None and (view["status"] in STUCK_APPLICATION_STATES or _stuck(view)):
                 return {"status": view["status"], "stuck": _stuck(view), "timed_out": False}
             if time.monotonic() >= deadline:

@@ -3,6 +3,7 @@ import os
 from pathlib import Path
 
 import pytest
+import pytest_asyncio
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_PATH = ROOT / "contract" / "application.example.json"
@@ -32,3 +33,14 @@ def _logging_configuration_restored():
     yield
     structlog.configure(**saved)
     logging.getLogger().setLevel(level)
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def dev_env():
+    """Temporal's dev server (the real server, not the time-skipping one), its search attributes registered,
+    shared by the session's tests outside tests/e2e (each uses task queues and workflow ids of its own);
+    tests/e2e has one of its own (``tests/e2e/conftest.py``)."""
+    from tests.support.temporal import dev_server
+
+    async with dev_server() as env:
+        yield env

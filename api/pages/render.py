@@ -96,8 +96,11 @@ def refusal_page(request: Request, exc: Refusal, session: Session | None) -> Res
     note_refusal(request.state, exc.detail, exc.code)
     log.info("page_refused", path=request.url.path, status_code=exc.status_code, code=exc.code)
     if _wants_json(request):
-        return JSONResponse({"detail": exc.detail, "code": exc.code}, status_code=exc.status_code)
-    return page(request, "error.html", session, status_code=exc.status_code, detail=exc.detail, code=exc.code)
+        response: Response = JSONResponse({"detail": exc.detail, "code": exc.code}, status_code=exc.status_code)
+    else:
+        response = page(request, "error.html", session, status_code=exc.status_code, detail=exc.detail, code=exc.code)
+    response.headers.update(exc.headers or {})  # e.g. Retry-After of a read refused while a worker restarts
+    return response
 
 
 class PageRoute(APIRoute):

@@ -11,12 +11,11 @@ from typing import Annotated
 
 import structlog
 from fastapi import APIRouter, Body, Header, Request, status
-from temporalio.client import Client, WorkflowQueryFailedError
+from temporalio.client import Client
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
-from temporalio.service import RPCError, RPCStatusCode
 
-from api.access import IdentityDep, handled_window, not_found, require, visible_window
+from api.access import IdentityDep, handled_window, require, visible_window
 from api.auth import Refusal, forbidden
 from api.clean import CheckedRoute
 from api.deps import ClientDep, SettingsDep
@@ -32,6 +31,7 @@ from api.schemas import (
     SubmissionAccepted,
     WithdrawalRequest,
 )
+from api.status_reads import read_status
 from api.updates import run_update
 from domain.access import Identity, Role
 from domain.calendar import SHANGHAI, WorkingCalendar
@@ -235,16 +235,7 @@ async def get_application(
     application_id: ApplicationId, request: Request, client: ClientDep, identity: IdentityDep
 ) -> ApplicationDetail:
     await visible_window(request, client, identity, application_id)
-    handle = client.get_workflow_handle(application_id)
-    try:
-        return await handle.query(ApplicationWorkflow.status)
-    except RPCError as err:
-        if err.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.INVALID_ARGUMENT):
-            raise not_found(application_id) from err
-        raise
-    except WorkflowQueryFailedError as err:
-        log.error("application_query_failed", application_id=application_id, error=str(err))
-        raise Refusal(503, "status_unavailable", "暂时无法读取该申请的办理进度，请稍后重试") from err
+    return await read_status(client, application_id)
 
 
 @router.post(
@@ -307,7 +298,7 @@ async def correct_application(
     )
     await record_prereview(request, application, application_id, window)  # the corrected form's findings
     log.info("application_corrected", application_id=application_id)
-    return await client.get_workflow_handle(application_id).query(ApplicationWorkflow.status)
+    return await read_status(client, application_id)
 
 
 @router.post(
@@ -335,7 +326,7 @@ async def complete_manually(
         closed_refusal=True,
     )
     log.info("task_completed_manually", application_id=application_id, department=code, completed_by=identity.subject)
-    return await client.get_workflow_handle(application_id).query(ApplicationWorkflow.status)
+    return await read_status(client, application_id)
 
 
 @router.post(

@@ -30,6 +30,7 @@ from api.clean import CheckedRoute
 from api.deps import ClientDep
 from api.params import DepartmentCode
 from api.problems import POSTS, READS, responses
+from api.status_reads import read_status
 from api.updates import run_update
 from domain.access import Identity, Role
 from domain.status import TaskStatus
@@ -229,7 +230,11 @@ async def _resume_waiting(client: Client, code: str, mapping_id: str, by: str) -
         tasks = await wf.memo_value(TASKS_MEMO, {})
         if (tasks.get(code) or {}).get("status") != TaskStatus.MANUAL.value:
             continue
-        view = await client.get_workflow_handle(wf.id).query(ApplicationWorkflow.status)
+        try:
+            view = await read_status(client, wf.id)
+        except Refusal as exc:  # its worker is restarting: the clerk sends it back by hand (``retry``)
+            log.warning("portal_mapping_resume_skipped", application_id=wf.id, department=code, reason=exc.code)
+            continue
         task = next((d for d in view.departments if d.code == code), None)
         if task is None or task.status is not TaskStatus.MANUAL or marker not in (task.reason or ""):
             continue

@@ -13,6 +13,7 @@ from api.deps import ClientDep
 from api.params import ApplicationId, DepartmentCode
 from api.problems import POSTS, READS, responses
 from api.schemas import ApplicationDetail
+from api.status_reads import read_status
 from api.updates import run_update
 from workflows.application import ApplicationWorkflow
 from workflows.models import DepartmentRetry
@@ -53,4 +54,4 @@ async def retry_department(
         DepartmentRetry(department=code, requested_by=identity.subject, note=body.note),
     )
     log.info("task_sent_back", application_id=application_id, department=code, requested_by=identity.subject)
-    return await client.get_workflow_handle(application_id).query(ApplicationWorkflow.status)
+    return await read_status(client, application_id)

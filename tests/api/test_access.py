@@ -16,6 +16,7 @@ from store.db import Database
 from store.mappings import MappingStore, mapping_id_of
 from store.materials import MaterialStore, material_id_of
 from tests.support.applications import APP_ID, store_with_application
+from tests.support.described import described
 from workflows.models import ApplicationView, DeadlineChange
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -56,6 +57,9 @@ COLUMNS, ROWS = role_table()
 class FakeHandle:
     def __init__(self, client: FakeTemporal, workflow_id: str) -> None:
         self.client, self.id = client, workflow_id
+
+    async def describe(self):
+        return described()
 
     async def query(self, _query):
         return self.client.view(self.id)

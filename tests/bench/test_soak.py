@@ -24,6 +24,7 @@ from runtime.settings import Settings
 from simulators import department_api
 from simulators.portal import store
 from tests.simulators.test_department_api import body
+from tests.support.described import described
 
 # --- the criteria --------------------------------------------------------------------------------
 
@@ -124,8 +125,13 @@ async def test_an_api_store_counts_one_submission_for_a_repeated_post(tmp_path):
 class FakeHandle:
     """A workflow handle whose result comes after ``result_after_s`` (never if None)."""
 
-    def __init__(self, views: list[dict], result_after_s: float | None) -> None:
+    def __init__(self, views: list[dict], result_after_s: float | None, task_waits: int = 0) -> None:
         self.views, self.result_after_s, self.queries = views, result_after_s, 0
+        self.task_waits = task_waits  # the first descriptions show a workflow task waiting to be taken
+
+    async def describe(self):
+        self.task_waits -= 1
+        return described(task_waits=self.task_waits >= 0)
 
     async def result(self) -> dict:
         if self.result_after_s is None:
@@ -170,6 +176,13 @@ async def test_follow_returns_the_result_or_stops_at_a_task_that_waits_for_a_per
     slow = FakeHandle([view("processing", amr="dispatched")], result_after_s=None)
     out = await soak.follow(fake_client(slow), "KB-4", timeout_s=0.1, poll_s=0.02)
     assert out == {"status": "processing", "stuck": {}, "timed_out": True}
+
+
+async def test_follow_asks_no_query_while_a_workflow_task_waits_to_be_taken():
+    manual = FakeHandle([view("processing", amr="manual")], result_after_s=None, task_waits=3)
+    out = await soak.follow(fake_client(manual), "KB-5", timeout_s=5, poll_s=0.02)
+    assert out == {"status": "processing", "stuck": {"amr": "manual"}, "timed_out": False}
+    assert manual.queries == 1 and manual.task_waits == -1  # three descriptions waited, the fourth was asked
 
 
 # --- the portals misbehave as told ------------------------------------------------------------------

@@ -10,14 +10,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest_asyncio
-from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
 from cli.worker import running_workers
 from runtime.settings import Settings
-from runtime.temporal import data_converter, temporal_cli_path
 from simulators import department_api, portal
 from tests.support.servers import free_port, serve_app
+from tests.support.temporal import dev_server
 
 PORTALS = ("amr", "psb_seal", "hrss", "hpf")
 APIS = ("tax", "nhsa", "bank")
@@ -35,11 +34,9 @@ class Departments:
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
 async def dev_env():
-    env = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=temporal_cli_path(), data_converter=data_converter(Settings()), ui=False
-    )
-    yield env
-    await env.shutdown()
+    """A dev server for tests/e2e alone: the board's figures count every application on the server."""
+    async with dev_server() as env:
+        yield env
 
 
 @contextlib.asynccontextmanager

@@ -13,8 +13,14 @@ CLERK = {"Authorization": f"Bearer {DEV_CLERKS['TY-XD-01']}"}  # the clerk of th
 async def wait_finished(http: httpx.AsyncClient, application_id: str, timeout: float = 180.0) -> dict:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
+    view: dict = {}
     while loop.time() < deadline:
-        view = (await http.get(f"/api/v1/applications/{application_id}")).json()
+        r = await http.get(f"/api/v1/applications/{application_id}")
+        if r.status_code == 503 and r.json()["code"] == "status_recovering":  # a worker restarts: read again
+            await asyncio.sleep(0.5)
+            continue
+        assert r.status_code == 200, r.text
+        view = r.json()
         if view["status"] != "processing":
             return view
         await asyncio.sleep(0.5)

@@ -16,18 +16,13 @@ from __future__ import annotations
 import asyncio
 import uuid
 
-import pytest_asyncio
 from temporalio import activity
 from temporalio.api.enums.v1 import EventType
 from temporalio.api.history.v1 import History, HistoryEvent
-from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer, Worker
 
 from activities.models import ActivityName, DispatchInput
-from cli.worker import ensure_search_attributes
 from domain.results import Receipt
-from runtime.settings import Settings
-from runtime.temporal import data_converter, temporal_cli_path
 from tests.workflows.test_application_workflow import FakeDepartments, application_input, worker_kwargs
 from tests.workflows.test_lean_visibility import one_clock_only
 from workflows import patches
@@ -46,16 +41,6 @@ INPUTS = {  # events that are not the answer to a command
     EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED,
     EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED,
 }
-
-
-@pytest_asyncio.fixture(loop_scope="session")
-async def dev_env():
-    env = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=temporal_cli_path(), data_converter=data_converter(Settings()), ui=False
-    )
-    await ensure_search_attributes(env.client, "default")
-    yield env
-    await env.shutdown()
 
 
 class GatedDepartments(FakeDepartments):
