@@ -47,7 +47,9 @@ class AttachmentPage(_MenuPage):
             payload = [{"name": f.name, "mimeType": f.content_type, "buffer": f.data} for f in files]
             with playwright_errors(f"attaching {len(files)} files"):
                 await control.set_input_files(payload)  # type: ignore[arg-type]
-        snap = await self._post(self.next_button, "attaching the materials", logged_out="during the attachments")
+        snap = await self._post(
+            self.next_button, "attaching the materials", logged_out="during the attachments", name=self.NEXT
+        )
         return ConfirmPage(self.page, snap).expect()
 
 

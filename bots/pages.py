@@ -163,7 +163,8 @@ class LoginPage(PortalPage):
                 if self._already_in is not None:
                     return self._already_in
                 continue
-            snap = await self._navigate(self.submit_button.click, "logging in")
+            press, _href = await self._click(self.submit_button, "button", self.SUBMIT)
+            snap = await self._navigate(press, "logging in")
             if answer is not None:
                 log.attempts += 1
             if not snap.is_login:
@@ -221,10 +222,12 @@ class _MenuPage(PortalPage):
             raise PortalChanged(f"menu entry {link!r} not found")
         target = self.menu.get_by_role("link", name=link, exact=True)
         what = f"opening {link}"
-        with playwright_errors(what):
-            href = await target.get_attribute("href")
+        press, href = await self._click(target, "link", link, within="nav")
+        if href is None:
+            with playwright_errors(what):
+                href = await target.get_attribute("href")
         try:
-            return await self._navigate(target.click, what)
+            return await self._navigate(press, what)
         except PortalUnavailable as exc:
             await self._pause_before_reload(exc, PAGE_RETRY_PAUSES_S[0] if href else None, what)
             return await self._goto(urljoin(self.page.url, href or ""), what)
@@ -275,10 +278,12 @@ class ProgressPage(_MenuPage):
 
     async def search(self, *, application_id: str | None = None, receipt_no: str | None = None) -> list[dict[str, Any]]:
         """Search the portal's cases; every match as ``{data-field: text}`` (oldest first as listed)."""
-        with playwright_errors("entering the search"):
-            await self.application_id_box.fill(application_id or "")
-            await self.receipt_no_box.fill(receipt_no or "")
-        snap = await self._navigate(self.search_button.click, "searching cases")
+        assert self.snap is not None
+        await fill_step(
+            self.page, self.snap, {self.APPLICATION_ID: application_id or "", self.RECEIPT_NO: receipt_no or ""}
+        )
+        press, _href = await self._click(self.search_button, "button", self.SEARCH)
+        snap = await self._navigate(press, "searching cases")
         self.expect()
         if snap.alerts:
             raise PortalChanged(f"the progress search was refused: {'; '.join(snap.alerts)}")
@@ -348,7 +353,7 @@ class WizardStepPage(_MenuPage):
 
     async def _advance(self) -> Snapshot:
         title = self.snap.main_heading if self.snap else ""
-        return await self._post(self.next_button, "next step", logged_out=f"during step {title!r}")
+        return await self._post(self.next_button, "next step", logged_out=f"during step {title!r}", name=self.NEXT)
 
     async def proceed_to_next_step(self) -> WizardStepPage:
         return WizardStepPage(self.page, await self._advance())
@@ -370,7 +375,7 @@ class ConfirmPage(_MenuPage):
         return self
 
     async def submit_application(self) -> ReceiptPage:
-        snap = await self._post(self.submit_button, "submitting", logged_out="before the submission")
+        snap = await self._post(self.submit_button, "submitting", logged_out="before the submission", name=self.SUBMIT)
         return ReceiptPage(self.page, snap).expect()
 
 

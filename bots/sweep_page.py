@@ -38,7 +38,7 @@ class MinePage(PortalPage):
         page = menu_page.page
         link = page.get_by_role("navigation", name=cls.MENU).get_by_role("link", name=cls.MENU_LINK, exact=True)
         mine = cls(page)
-        return (await mine._follow(link, f"opening {cls.MENU_LINK}")).expect()
+        return (await mine._follow(link, cls.MENU_LINK, cls.MENU, f"opening {cls.MENU_LINK}")).expect()
 
     def expect(self) -> MinePage:
         snap = self.expect_landmarks()
@@ -62,13 +62,16 @@ class MinePage(PortalPage):
     async def next_page(self) -> MinePage:
         """The next page of the list (the portal's 下一页 link)."""
         link = self.page.get_by_role("navigation", name=self.PAGING).get_by_role("link", name=self.NEXT, exact=True)
-        return (await self._follow(link, "opening the next page")).expect()
+        return (await self._follow(link, self.NEXT, self.PAGING, "opening the next page")).expect()
 
-    async def _follow(self, link: Any, what: str) -> MinePage:
-        with playwright_errors(what):
-            href = await link.get_attribute("href")
+    async def _follow(self, link: Any, name: str, nav: str, what: str) -> MinePage:
+        """Follow the link ``name`` of the navigation labelled ``nav`` (``link``: the same, as a locator)."""
+        press, href = await self._click(link, "link", name, within=f'nav[aria-label="{nav}"]')
+        if href is None:
+            with playwright_errors(what):
+                href = await link.get_attribute("href")
         try:
-            self.snap = await self._navigate(link.click, what)
+            self.snap = await self._navigate(press, what)
         except PortalUnavailable as exc:
             await self._pause_before_reload(exc, PAGE_RETRY_PAUSES_S[0] if href else None, what)
             self.snap = await self._goto(urljoin(self.page.url, href or ""), what)

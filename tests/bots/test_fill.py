@@ -232,7 +232,9 @@ async def test_every_simulated_portal_files_in_one_trip_per_step_with_every_kind
         for name, calls in steps.items():
             per_field = {k: n for k, n in calls.items() if k[1] in PER_FIELD_CALLS}
             assert per_field == {}, f"{code} {name} entered fields one by one: {per_field}"
-            assert calls[("Frame", "evaluateExpression")] == 2  # the fill, and reading the next page
+            # the fill, the look for 下一步 (bots/press.py), and reading the next page
+            assert calls[("Frame", "evaluateExpression")] == 3, calls
+            assert calls.get(("Page", "mouseClick")) == 1 and ("Frame", "click") not in calls, calls
     assert {"text", "textarea", "select", "date", "checkbox"} <= kinds
 
 
