@@ -18,7 +18,7 @@ import asyncio
 
 import structlog
 from temporalio.api.enums.v1 import PendingWorkflowTaskState
-from temporalio.client import Client, WorkflowQueryFailedError
+from temporalio.client import Client, WorkflowExecutionDescription, WorkflowQueryFailedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.access import not_found
@@ -45,7 +45,7 @@ class StatusRecovering(Refusal):
         self.headers = {"Retry-After": str(RETRY_AFTER_S)}
 
 
-def task_waits(described) -> bool:
+def task_waits(described: WorkflowExecutionDescription) -> bool:
     """A workflow task is scheduled and no worker has taken it (a query now would be dispatched directly)."""
     raw = described.raw_description
     return raw.HasField("pending_workflow_task") and (

@@ -268,8 +268,6 @@ class ProgressPage(_MenuPage):
 
     def __init__(self, page: Page, snapshot: Snapshot | None = None) -> None:
         super().__init__(page, snapshot)
-        self.application_id_box = page.get_by_label(self.APPLICATION_ID, exact=True)
-        self.receipt_no_box = page.get_by_label(self.RECEIPT_NO, exact=True)
         self.search_button = page.get_by_role("button", name=self.SEARCH, exact=True)
 
     def expect(self) -> ProgressPage:
