@@ -60,7 +60,7 @@ class Variant:
     drop_flags: tuple[str, ...] = ()  # removed from launch_args()
     executable: str | None = None
     context: dict[str, Any] = field(default_factory=dict)  # extra new_context options
-    receipt: str = "product"  # product | none | viewport | quality30
+    receipt: str = "product"  # product | none | viewport | quality30 | locator
     note: str = ""
 
 
@@ -69,6 +69,9 @@ VARIANTS: dict[str, Variant] = {
     "no-receipt-jpeg": Variant(receipt="none", note="measure only: the receipt JPEG not taken (HTML kept)"),
     "receipt-viewport": Variant(receipt="viewport", note="receipt JPEG of the viewport, not the element"),
     "receipt-q30": Variant(receipt="quality30", note="receipt JPEG at quality 30"),
+    "receipt-locator": Variant(
+        receipt="locator", note="the receipt as before 2026-12-03: locator screenshot, content()"
+    ),
     "full-chromium": Variant(executable="/usr/bin/chromium", note="Debian's full chromium (the product's before)"),
     "headless-shell": Variant(executable="/usr/bin/chromium-headless-shell", note="Debian's chromium-headless-shell"),
     "direct-binary": Variant(executable="/usr/lib/chromium/chromium", note="Debian's full binary without its wrapper"),

@@ -4,6 +4,7 @@ attempt on a trace) on disk, attached to the exception; of a filing a JPEG of th
 from __future__ import annotations
 
 import dataclasses
+import io
 import json
 import re
 import zipfile
@@ -13,6 +14,7 @@ from urllib.parse import quote, quote_plus
 
 import pytest
 import pytest_asyncio
+from PIL import Image
 
 from bots import evidence
 from bots.browser import BrowserPool
@@ -20,6 +22,7 @@ from bots.errors import LoginRejected, PortalChanged, SubmissionNotFound
 from bots.evidence import make_label, safe_label
 from bots.flows import PortalAccess, dispatch, inquire
 from tests.bots.conftest import PASSWORD, USERNAME
+from tests.bots.round_trips import counting
 from tests.bots.test_flows import stub_app
 from tests.support.servers import serve_app
 
@@ -180,14 +183,26 @@ async def test_a_filing_keeps_a_jpeg_of_the_receipt_and_its_html_and_no_trace(
     label = make_label("hpf", request.application_id, 2)
     async with evidence_pool.page(label=label, attempt=2) as page:  # traced, but the trace of a success goes
         receipt = await dispatch(page, portals["hpf"].access, request)
-        kept = await evidence_pool.save_receipt(page, make_label("hpf", request.application_id, 2, action="receipt"))
+        with counting(page) as seen:
+            kept = await evidence_pool.save_receipt(
+                page, make_label("hpf", request.application_id, 2, action="receipt")
+            )
+        # one look in the page's own world (no locator, no content(): neither installs Playwright's scripts)
+        assert {call: n for call, n in seen.calls.items() if call[0] != "LocalUtils"} == {  # (the trace's stacks)
+            ("Frame", "evaluateExpression"): 1,
+            ("Page", "screenshot"): 1,
+            ("BrowserContext", "cookies"): 1,
+        }, seen.calls
         viewport = await page.screenshot(type="jpeg", quality=70)
-    assert receipt.receipt_no
+        box = await page.locator("[data-receipt]").bounding_box()
+    assert receipt.receipt_no and box
     stem = f"{today()}/hpf-{request.application_id}-receipt-attempt2"
     assert kept == {"receipt_screenshot": f"{stem}.jpg", "receipt_html": f"{stem}.html"}
     jpeg = (evidence_dir / kept["receipt_screenshot"]).read_bytes()
     assert jpeg[:3] == b"\xff\xd8\xff"  # a JPEG...
     assert len(jpeg) < len(viewport)  # ...of the receipt element, smaller than the viewport's
+    with Image.open(io.BytesIO(jpeg)) as picture:
+        assert abs(picture.width - box["width"]) <= 1 and abs(picture.height - box["height"]) <= 1, picture.size
     receipt_html = (evidence_dir / kept["receipt_html"]).read_text(encoding="utf-8")
     assert receipt.receipt_no in receipt_html and request.application_id in receipt_html
     assert_files_lack(evidence_dir, kept, PASSWORD)
