@@ -186,9 +186,11 @@ async def settled(pid: int, *, idle_cpu_s: float = 0.2, limit_s: float = 120.0) 
     return round(time.monotonic() - t0, 1)
 
 
-async def portal_counters(urls: dict[str, str]) -> dict[str, int]:
-    """The four portals' counters (``GET /_admin/counters``: requests, logins, ...) summed; {} if unreadable."""
-    total: dict[str, int] = {}
+async def portal_counters(urls: dict[str, str]) -> dict[str, Any]:
+    """The four portals' counters (``GET /_admin/counters``: requests, logins, ...) summed, and their requests by
+    page (``pages``: ``"amr GET /mine"`` → count); {} if unreadable."""
+    total: dict[str, Any] = {}
+    pages: dict[str, int] = {}
     async with httpx.AsyncClient(timeout=10) as http:
         for code in PORTALS:
             try:
@@ -199,7 +201,9 @@ async def portal_counters(urls: dict[str, str]) -> dict[str, int]:
             for k, v in r.json().items():
                 if isinstance(v, int):
                     total[k] = total.get(k, 0) + v
-    return total
+            for page, n in r.json().get("pages", {}).items():
+                pages[f"{code} {page}"] = n
+    return {**total, "pages": pages} if total else total
 
 
 #: the national volume of the issue: about 40,000 enterprise openings a working day of eight hours
@@ -303,6 +307,9 @@ async def run(
         "worker_settle_s": settle_s,
         "national": national_sentence(per_app, sims_per_app),
         # what the robots asked of the four portals (their counters), per application: requests, logins
-        "portal_per_application": {k: round(v / done, 1) for k, v in counters.items()},
+        "portal_per_application": {k: round(v / done, 1) for k, v in counters.items() if k != "pages"},
+        "portal_pages_per_application": {
+            k: round(v / done, 2) for k, v in sorted(counters.get("pages", {}).items(), key=lambda kv: -kv[1])
+        },
         **memory_figures(kaiban.sampler, after_10, end_proc, end_chrome),
     }

@@ -107,7 +107,7 @@ async def admin_set_behaviour(request: Request, portal: PortalDep) -> JSONRespon
 
 @ops_router.get("/counters")
 async def admin_counters(portal: PortalDep) -> JSONResponse:
-    return JSONResponse({**portal.counters, "sessions_open": len(portal.sessions)})
+    return JSONResponse({**portal.counters, "sessions_open": len(portal.sessions), "pages": dict(portal.pages)})
 
 
 @ops_router.get("/health")

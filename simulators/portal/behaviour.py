@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -73,6 +74,9 @@ def plain_error(status: int, title: str, text: str, headers: dict[str, str] | No
     return HTMLResponse(html, status_code=status, headers=headers)
 
 
+RECEIPT_IN_PATH = re.compile(r"/(?=[A-Za-z-]*\d)[A-Za-z0-9-]{8,}(?=/|$)")  # /receipt/SCJG2026120400001 → /receipt/{no}
+
+
 async def misbehave(request: Request, call_next: Callable[[Request], Any]) -> Response:
     """The middleware: count the request, then be slow, in maintenance or failing as the behaviour says.
 
@@ -85,6 +89,8 @@ async def misbehave(request: Request, call_next: Callable[[Request], Any]) -> Re
     behaviour, counters = portal.behaviour, portal.counters
     request.state.arrived = time.time()
     counters["requests"] += 1
+    page = f"{request.method} {RECEIPT_IN_PATH.sub('/{no}', path)}"
+    portal.pages[page] = portal.pages.get(page, 0) + 1
     if behaviour.slow_s > 0:
         await asyncio.sleep(behaviour.slow_s)
     if behaviour.maintenance:

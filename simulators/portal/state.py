@@ -76,6 +76,7 @@ class Portal:
     captcha_images: dict[str, bytes] = field(default_factory=dict)  # captcha id -> its picture (image kinds)
     rejection_rules: dict[str, str] = field(default_factory=dict)
     counters: dict[str, int] = field(default_factory=lambda: dict.fromkeys(COUNTERS, 0))
+    pages: dict[str, int] = field(default_factory=dict)  # requests by "METHOD /path" (receipt numbers as {no})
     expired_tokens: set[str] = field(default_factory=set)  # a login from one of them is a re-login
     filings: Filings = None  # type: ignore[assignment]  # default: the portal's own store
 

@@ -23,6 +23,7 @@ from simulators.portal import (
     issue_uscc,
     list_submissions,
 )
+from simulators.portal.behaviour import RECEIPT_IN_PATH
 from simulators.portal.cases import APPROVED_REFUSAL
 from simulators.portal.issuers import org_code_check
 
@@ -725,6 +726,12 @@ async def test_session_lifetime_ends_a_busy_session_and_the_relogin_is_counted(t
         counters = (await c.get("/_admin/counters")).json()
         assert counters["logins"] == 2 and counters["relogins_after_expiry"] == 1
         assert counters["sessions_open"] == 1
+        pages = counters["pages"]  # every counted request by method and path; /_admin is not one
+        assert sum(pages.values()) == counters["requests"] and not any("/_admin" in k for k in pages)
+        assert pages["POST /login"] == 2 and pages["POST /apply/step/1"] == 1 and pages["GET /apply/step/2"] == 1
+        assert pages["GET /progress"] >= 2
+    assert RECEIPT_IN_PATH.sub("/{no}", "/cases/SCJG20261204000001/withdrawal") == "/cases/{no}/withdrawal"
+    assert RECEIPT_IN_PATH.sub("/{no}", "/apply/attachments") == "/apply/attachments"  # a word, not a number
 
 
 async def test_session_lifetime_is_validated_and_changed_at_run_time(tmp_path):
