@@ -38,6 +38,7 @@ from bench.common import (
     subprocess_running,
     tree_cpu_s,
 )
+from bench.histories import history_breakdown
 from bench.orchestration import bench_settings
 from domain.samples import generate_application
 from runtime.access import dev_clerk_headers
@@ -206,6 +207,19 @@ async def portal_counters(urls: dict[str, str]) -> dict[str, Any]:
     return {**total, "pages": pages} if total else total
 
 
+async def server_events(client: Client) -> dict[str, int]:
+    """Every workflow run's history events on the server by workflow type (runs of a workflow that continued
+    as new counted each), and ``total``."""
+    out: dict[str, int] = {}
+    async for wf in client.list_workflows():
+        length = wf.history_length
+        if not length:  # a running workflow's length is known from its description
+            described = await client.get_workflow_handle(wf.id, run_id=wf.run_id).describe()
+            length = described.raw_description.workflow_execution_info.history_length
+        out[wf.workflow_type] = out.get(wf.workflow_type, 0) + length
+    return {"total": sum(out.values()), **dict(sorted(out.items(), key=lambda kv: -kv[1]))}
+
+
 #: the national volume of the issue: about 40,000 enterprise openings a working day of eight hours
 NATIONAL_PER_MINUTE = 83
 
@@ -245,6 +259,7 @@ async def run(
         times: list[float] = []
         outcomes: dict[str, int] = {}
         after_10: dict[str, int] = {}
+        ids: list[str] = []
         temporal = child_pids_named(os.getpid(), "temporal")  # the run's dev server (a child of this process)
         groups = {
             "api": [(kaiban.api_pid, False)],
@@ -260,7 +275,8 @@ async def run(
                 t0 = time.perf_counter()
                 r = await http.post("/api/v1/applications", json=bodies[i], headers=headers[i])
                 r.raise_for_status()
-                view = await client.get_workflow_handle(r.json()["application_id"]).result()
+                ids.append(r.json()["application_id"])
+                view = await client.get_workflow_handle(ids[-1]).result()
                 times.append(time.perf_counter() - t0)
                 outcomes[view["status"]] = outcomes.get(view["status"], 0) + 1
                 if len(times) == min(10, n) and not after_10:
@@ -279,6 +295,8 @@ async def run(
         # renderers of recycled browsers (bench.common.ProcessLedger); that sum is kept beside it
         worker_cutime_sum, cpu["worker"] = cpu["worker"], kaiban.sampler.ledger.seconds()
         counters = await portal_counters(urls)
+        events = await server_events(client)
+        last = await history_breakdown(client, ids[-5:])
         end_proc, end_chrome = await kaiban.final_sample()
     summary = latency_summary(times, wall)
     done = max(1, len(times))
@@ -311,5 +329,8 @@ async def run(
         "portal_pages_per_application": {
             k: round(v / done, 2) for k, v in sorted(counters.get("pages", {}).items(), key=lambda kv: -kv[1])
         },
+        # every workflow's events on the server (the sweepers' runs, notifications… beside the applications)
+        "events_per_application": {k: round(v / done, 1) for k, v in events.items()},
+        "application_history": last,  # the last five applications' histories (bench.histories)
         **memory_figures(kaiban.sampler, after_10, end_proc, end_chrome),
     }

@@ -30,22 +30,35 @@ from typing import Any, Literal
 from playwright.async_api import Page
 
 from bots.errors import PortalChanged, playwright_errors
+from bots.press import AIM_JS, Aim, Role, aim_from
 from bots.snapshot import LABELS_JS, Snapshot
 
-__all__ = ["FILL_MODES", "FILL_STEP_JS", "ONE_TRIP", "PER_FIELD", "FillMode", "fill_step", "missing_labels"]
+__all__ = [
+    "FILL_MODES",
+    "FILL_STEP_JS",
+    "ONE_TRIP",
+    "PER_FIELD",
+    "FillMode",
+    "fill_and_aim",
+    "fill_step",
+    "missing_labels",
+]
 
 FillMode = Literal["one_trip", "per_field"]
 ONE_TRIP: FillMode = "one_trip"
 PER_FIELD: FillMode = "per_field"
 FILL_MODES: tuple[FillMode, ...] = (ONE_TRIP, PER_FIELD)
 
-# fields: [{label, kind (as the snapshot saw it), value (string, or boolean for a checkbox or radio)}]
-# -> {set: [label, ...]} when every field was written, else {problems: [[label, what], ...]} and nothing written.
+# [fields, press]: fields [{label, kind (as the snapshot saw it), value (string, or boolean for a checkbox or
+# radio)}], press null or [role, name, within] of the control to aim at once the values are in (bots/press.py)
+# -> {set: [label, ...], aim} when every field was written, else {problems: [[label, what], ...]} and nothing
+# written.
 FILL_STEP_JS = (
     r"""
-(fields) => {
+([fields, press]) => {
 """
     + LABELS_JS
+    + AIM_JS
     + r"""
   const named = controlsByLabel();
   const problems = [];
@@ -94,7 +107,7 @@ FILL_STEP_JS = (
     p.c.dispatchEvent(new Event('input', { bubbles: true }));
     p.c.dispatchEvent(new Event('change', { bubbles: true }));
   }
-  return { set: plans.map((p) => p.label) };
+  return { set: plans.map((p) => p.label), aim: press ? aimAt(...press) : null };
 }
 """
 )
@@ -110,6 +123,17 @@ async def fill_step(page: Page, snap: Snapshot, values: Mapping[str, str | bool]
 
     :class:`~bots.errors.PortalChanged` (nothing entered) when a label is missing or ambiguous, a control
     changed its kind, cannot be written, or refuses the value (a select without that option)."""
+    return (await fill_and_aim(page, snap, values, None))[0]
+
+
+async def fill_and_aim(
+    page: Page,
+    snap: Snapshot,
+    values: Mapping[str, str | bool],
+    press: tuple[Role, str, str | None] | None,
+) -> tuple[tuple[str, ...], Aim | None]:
+    """:func:`fill_step`, and in the same round trip, once the values are in, where to click the control
+    ``press`` (role, name, within) names, as :func:`bots.press.aim` finds it (None: not found so, or not asked)."""
     fields: list[dict[str, Any]] = [
         {"label": label, "kind": snap.labels[label].kind, "value": value}
         for label, value in values.items()
@@ -118,9 +142,9 @@ async def fill_step(page: Page, snap: Snapshot, values: Mapping[str, str | bool]
     if len(fields) != len(values):  # the caller checks the snapshot first; this is the last line
         raise PortalChanged(f"step {snap.main_heading!r} lacks fields {', '.join(missing_labels(snap, values))}")
     with playwright_errors(f"entering step {snap.main_heading!r}"):
-        out = await page.evaluate(FILL_STEP_JS, fields)
+        out = await page.evaluate(FILL_STEP_JS, [fields, list(press) if press else None])
     problems = out.get("problems") or []
     if problems:
         what = "; ".join(f"{label}: {problem}" for label, problem in problems)
         raise PortalChanged(f"step {snap.main_heading!r} cannot be filled, nothing was entered ({what})")
-    return tuple(out["set"])
+    return tuple(out["set"]), aim_from(out.get("aim"))

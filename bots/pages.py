@@ -28,8 +28,9 @@ from bots.errors import (
     WithdrawalRefused,
     playwright_errors,
 )
-from bots.fill import FILL_MODES, ONE_TRIP, PER_FIELD, FillMode, fill_step, missing_labels
+from bots.fill import FILL_MODES, ONE_TRIP, PER_FIELD, FillMode, fill_and_aim, missing_labels
 from bots.portal_page import PAGE_RETRY_PAUSES_S, FieldValue, PortalPage
+from bots.press import Aim
 from bots.snapshot import CAPTCHA_PICTURE_JS, LOGIN_HEADING, Snapshot, picture_bytes
 from domain.results import Receipt
 
@@ -277,10 +278,13 @@ class ProgressPage(_MenuPage):
     async def search(self, *, application_id: str | None = None, receipt_no: str | None = None) -> list[dict[str, Any]]:
         """Search the portal's cases; every match as ``{data-field: text}`` (oldest first as listed)."""
         assert self.snap is not None
-        await fill_step(
-            self.page, self.snap, {self.APPLICATION_ID: application_id or "", self.RECEIPT_NO: receipt_no or ""}
+        _set, aimed = await fill_and_aim(
+            self.page,
+            self.snap,
+            {self.APPLICATION_ID: application_id or "", self.RECEIPT_NO: receipt_no or ""},
+            ("button", self.SEARCH, None),
         )
-        press, _href = await self._click(self.search_button, "button", self.SEARCH)
+        press, _href = await self._click(self.search_button, "button", self.SEARCH, aimed=aimed)
         snap = await self._navigate(press, "searching cases")
         self.expect()
         if snap.alerts:
@@ -321,6 +325,7 @@ class WizardStepPage(_MenuPage):
     def __init__(self, page: Page, snapshot: Snapshot | None = None) -> None:
         super().__init__(page, snapshot)
         self.next_button = page.get_by_role("button", name=self.NEXT, exact=True)
+        self._next_at: Aim | None = None  # where the one-trip fill found 下一步, for the click right after it
 
     def expect_step(self, title: str) -> WizardStepPage:
         self.expect_landmarks(heading=title, buttons=(self.NEXT,))
@@ -334,8 +339,9 @@ class WizardStepPage(_MenuPage):
         missing = missing_labels(self.snap, values)
         if missing:
             raise PortalChanged(f"step {self.snap.main_heading!r} lacks fields {', '.join(missing)}")
-        if fill == ONE_TRIP:
-            return await fill_step(self.page, self.snap, values)
+        if fill == ONE_TRIP:  # and where 下一步 is, for the click that follows (bots/press.py)
+            entered, self._next_at = await fill_and_aim(self.page, self.snap, values, ("button", self.NEXT, None))
+            return entered
         if fill != PER_FIELD:
             raise ValueError(f"unknown fill mode {fill!r}; known: {', '.join(FILL_MODES)}")
         for label, value in values.items():
@@ -351,7 +357,10 @@ class WizardStepPage(_MenuPage):
 
     async def _advance(self) -> Snapshot:
         title = self.snap.main_heading if self.snap else ""
-        return await self._post(self.next_button, "next step", logged_out=f"during step {title!r}", name=self.NEXT)
+        aimed, self._next_at = self._next_at, None
+        return await self._post(
+            self.next_button, "next step", logged_out=f"during step {title!r}", name=self.NEXT, aimed=aimed
+        )
 
     async def proceed_to_next_step(self) -> WizardStepPage:
         return WizardStepPage(self.page, await self._advance())

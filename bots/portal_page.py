@@ -15,7 +15,7 @@ import structlog
 from playwright.async_api import Locator, Page, Response
 
 from bots.errors import BusinessRejection, PortalChanged, PortalUnavailable, SessionExpired, playwright_errors
-from bots.press import Role, aim
+from bots.press import Aim, Role, aim
 from bots.snapshot import LOGIN_HEADING, SNAPSHOT_JS, Snapshot
 from runtime.http import retry_after_s
 
@@ -123,22 +123,27 @@ class PortalPage:
         return await self.snapshot()
 
     async def _click(
-        self, fallback: Locator, role: Role, name: str, *, within: str | None = None
+        self, fallback: Locator, role: Role, name: str, *, within: str | None = None, aimed: Aim | None = None
     ) -> tuple[Callable[[], Awaitable[Any]], str | None]:
         """How to click the control ``role`` named ``name``: a mouse click at it where ``bots.press.aim``
-        found it (one page round trip, no injected script), else ``fallback``'s click (Playwright's checks).
-        Also the control's address when it is a link (None when unknown)."""
-        with playwright_errors(f"finding {name!r}"):
-            target = await aim(self.page, role, name, within)
+        found it (one page round trip, no injected script; ``aimed``: found already, in the trip that filled the
+        form), else ``fallback``'s click (Playwright's checks). Also the control's address when it is a link
+        (None when unknown)."""
+        target = aimed
+        if target is None:
+            with playwright_errors(f"finding {name!r}"):
+                target = await aim(self.page, role, name, within)
         if target is None:
             return fallback.click, None
         return functools.partial(self.page.mouse.click, target.x, target.y), target.href
 
-    async def _post(self, button: Locator, what: str, *, logged_out: str, name: str | None = None) -> Snapshot:
-        """Click a form's ``button`` (found by its ``name`` when given: ``_click``) and read the answer:
-        SessionExpired when the portal logged the robot out (``logged_out`` says when), BusinessRejection with
-        its messages when it refused the data."""
-        action = (await self._click(button, "button", name))[0] if name else button.click
+    async def _post(
+        self, button: Locator, what: str, *, logged_out: str, name: str | None = None, aimed: Aim | None = None
+    ) -> Snapshot:
+        """Click a form's ``button`` (found by its ``name`` when given, or at ``aimed``: ``_click``) and read the
+        answer: SessionExpired when the portal logged the robot out (``logged_out`` says when), BusinessRejection
+        with its messages when it refused the data."""
+        action = (await self._click(button, "button", name, aimed=aimed))[0] if name else button.click
         snap = await self._navigate(action, what)
         if snap.is_login:
             raise SessionExpired(f"the portal logged the robot out {logged_out}")

@@ -19,12 +19,14 @@ from typing import Literal
 
 from playwright.async_api import Page
 
-__all__ = ["PRESS_JS", "Aim", "aim"]
+__all__ = ["AIM_JS", "PRESS_JS", "Aim", "aim", "aim_from"]
 
 Role = Literal["button", "link"]
 
-PRESS_JS = """
-([role, name, within]) => {
+# aimAt(role, name, within) -> {x, y, href} | {miss}: shared with the one-trip fill (bots/fill.py), which aims at
+# the step's button in the trip that fills it
+AIM_JS = """
+function aimAt(role, name, within) {
   const norm = (s) => (s || '').replace(/\\s+/g, ' ').trim();
   const selector = role === 'button'
     ? 'button, input[type=submit], input[type=button], [role=button]'
@@ -52,6 +54,17 @@ PRESS_JS = """
 }
 """
 
+PRESS_JS = (
+    """
+([role, name, within]) => {
+"""
+    + AIM_JS
+    + """
+  return aimAt(role, name, within);
+}
+"""
+)
+
 
 @dataclass(frozen=True)
 class Aim:
@@ -65,7 +78,11 @@ class Aim:
 async def aim(page: Page, role: Role, name: str, within: str | None = None) -> Aim | None:
     """The centre of the one visible, enabled, uncovered control ``role`` named ``name`` (scrolled into view),
     or None when the page does not show exactly such a one (the caller falls back to the locator's click)."""
-    found = await page.evaluate(PRESS_JS, [role, name, within])
+    return aim_from(await page.evaluate(PRESS_JS, [role, name, within]))
+
+
+def aim_from(found: object) -> Aim | None:
+    """The :class:`Aim` of what ``aimAt`` returned (None for a miss)."""
     if not isinstance(found, dict) or "x" not in found:
         return None
     return Aim(x=float(found["x"]), y=float(found["y"]), href=found.get("href"))

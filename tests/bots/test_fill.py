@@ -9,7 +9,7 @@ import pytest
 
 from bots import mappings, pages
 from bots.errors import PortalChanged
-from bots.fill import ONE_TRIP, PER_FIELD
+from bots.fill import ONE_TRIP, PER_FIELD, fill_and_aim
 from bots.flows import PortalAccess, dispatch
 from bots.pages import LoginPage, WizardStepPage
 from simulators import portal as portal_sim
@@ -95,6 +95,21 @@ async def test_one_trip_fills_every_kind_of_control_in_one_round_trip_and_fires_
     events = await page.evaluate("() => window.events")
     for control in EMPTY:  # both events, bubbled up to the document, for every control written
         assert [e for e in events if e[0] == control] == [[control, "input"], [control, "change"]]
+
+
+async def test_the_one_trip_fill_aims_at_the_button_after_entering_and_a_miss_still_enters(page):
+    step = await _step(page)
+    with counting(page) as seen:
+        entered, aimed = await fill_and_aim(page, step.snap, VALUES, ("button", "下一步", None))
+    assert seen.total == 1 and entered == tuple(VALUES)
+    box = await page.get_by_role("button", name="下一步").bounding_box()
+    assert aimed is not None and aimed.href is None
+    assert box["x"] < aimed.x < box["x"] + box["width"] and box["y"] < aimed.y < box["y"] + box["height"]
+    # no such button: the values are in all the same, and there is nothing to aim at (the caller looks itself)
+    step = await _step(page)
+    entered, aimed = await fill_and_aim(page, step.snap, VALUES, ("button", "提交", None))
+    assert aimed is None and entered == tuple(VALUES)
+    assert (await page.evaluate(CONTROLS_JS))["name"] == VALUES["企业名称"]
 
 
 async def test_one_trip_and_per_field_enter_the_same_values(page):
@@ -215,13 +230,13 @@ async def test_every_simulated_portal_files_in_one_trip_per_step_with_every_kind
     portals, page, make_request, monkeypatch
 ):
     kinds: set[str] = set()
-    real = pages.fill_step
+    real = pages.fill_and_aim
 
-    async def fill_step(page_, snap, values):
+    async def fill_and_aim(page_, snap, values, press):
         kinds.update(snap.labels[label].kind for label in values)
-        return await real(page_, snap, values)
+        return await real(page_, snap, values, press)
 
-    monkeypatch.setattr(pages, "fill_step", fill_step)
+    monkeypatch.setattr(pages, "fill_and_aim", fill_and_aim)
     for code in CODES:
         assert mappings.FLOWS[code].fill == ONE_TRIP
         request = make_request(code)
@@ -232,8 +247,8 @@ async def test_every_simulated_portal_files_in_one_trip_per_step_with_every_kind
         for name, calls in steps.items():
             per_field = {k: n for k, n in calls.items() if k[1] in PER_FIELD_CALLS}
             assert per_field == {}, f"{code} {name} entered fields one by one: {per_field}"
-            # the fill, the look for 下一步 (bots/press.py), and reading the next page
-            assert calls[("Frame", "evaluateExpression")] == 3, calls
+            # the fill with the look for 下一步 in the same trip (bots/press.py), and reading the next page
+            assert calls[("Frame", "evaluateExpression")] == 2, calls
             assert calls.get(("Page", "mouseClick")) == 1 and ("Frame", "click") not in calls, calls
     assert {"text", "textarea", "select", "date", "checkbox"} <= kinds
 
