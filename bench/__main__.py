@@ -125,6 +125,27 @@ async def run(args: argparse.Namespace) -> dict:
     return results
 
 
+def mix_event_rows(m: dict) -> list[tuple[str, str, str, str]]:
+    """The mix's workflow events per application on the server, and the last applications' histories."""
+    out = []
+    events = m.get("events_per_application") or {}
+    if events:
+        parts = ", ".join(f"{k} {v:.1f}" for k, v in events.items() if k != "total")
+        out.append(("mix workflow events per application (server)", "", "", f"{events['total']:.1f} ({parts})"))
+    h = m.get("application_history") or {}
+    if h.get("histories"):
+        top = ", ".join(f"{k} {v:.1f}" for k, v in list(h["by_type"].items())[:6])
+        out.append(
+            (
+                f"mix application history (n={h['histories']})",
+                "",
+                "",
+                f"{h['events']:.0f} events, {h['workflow_tasks']:.1f} WFTs, {h['history_kb']:.1f} kB; {top}",
+            )
+        )
+    return out
+
+
 def table(results: dict) -> str:
     rows: list[tuple[str, str, str, str]] = []
     o = results.get("orchestration")
@@ -235,6 +256,7 @@ def table(results: dict) -> str:
                         f"{portal.get('requests', 0):.1f} / {portal.get('logins', 0):.1f}",
                     )
                 )
+            rows.extend(mix_event_rows(m))
     i = results.get("intake")
     if i:
         rows.append(

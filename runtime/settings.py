@@ -169,6 +169,9 @@ class Settings(BaseSettings, Timing, AccessSettings, PeopleSettings, MaterialSet
     sweep_paces: dict[str, float] = Field(default_factory=dict)  # a department's own sweep_interval_s: {"amr": 30}
     sweep_max_pages: int = Field(default=10, ge=1)  # pages of the list one sweep reads at most (20 cases each)
     swept_poll_initial_s: float | None = 60.0  # Timing's: the first fallback inquiry (None with sweeps off)
+    # Timing's: an API department calls back with its decision; the task's first fallback inquiry this long after
+    # filing (0: inquire from poll_initial_s on, for departments that do not call back)
+    api_callback_poll_initial_s: float = Field(default=60.0, ge=0)
 
     # Simulated departments (``make run``): how long a department takes to "process"
     sim_process_delay_s: float = 3.0

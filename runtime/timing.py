@@ -33,6 +33,10 @@ class Timing(BaseModel):
     # each waiting application its result): its task's own inquiry is the fallback, the first one this long
     # after filing, so a sweep usually answers first; None: not swept (every inquiry as above)
     swept_poll_initial_s: float | None = None
+    # an API department is given kaiban's callback URL with every filing and posts its decision there (a
+    # department_callback update): its task's own inquiry is the fallback, the first one this long after filing
+    # when the filing's first answer was "in review"; None or 0: inquire from poll_initial_s on
+    api_callback_poll_initial_s: float | None = None
     # a department is asked only in working hours (a real one does not decide at night); off for the
     # simulators of `make run` and the tests, which decide around the clock; production turns it on
     inquire_in_working_hours_only: bool = False

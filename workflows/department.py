@@ -16,7 +16,9 @@ task).
 A robot department whose portal account is swept (``Timing.swept_poll_initial_s``, workflows/sweeper.py) learns
 its result from the sweep through the same update as an API's callback; the filing wakes the account's
 sweeper (the dispatch activity signals it; in histories from before patch PER_EVENT, the task did) and the
-task makes its own first inquiry (the fallback) only after that wait.
+task makes its own first inquiry (the fallback) only after that wait. An API department is given kaiban's
+callback URL with the filing and posts its decision there (the same update): its task's first inquiry, the
+fallback, comes ``Timing.api_callback_poll_initial_s`` after filing (None or 0: from ``poll_initial_s`` on).
 
 Activity ids name the department and the round (``tax.dispatch.r1``, ``tax.inquire.r1.3``), so
 the pending activities of an application read plainly in Temporal's UI.
@@ -386,6 +388,10 @@ class DepartmentTask:
             assert swept is not None
             self._poll_delay = max(swept, inp.timing.poll_initial_s)
             return await self._follow(receipt.receipt_no, None, waited=False)
+        called_back = inp.timing.api_callback_poll_initial_s
+        if called_back and d.channel is Channel.API:
+            # the department posts its decision to the callback URL it was given; the inquiry is the fallback
+            self._poll_delay = max(called_back, inp.timing.poll_initial_s)
         return await self._follow(receipt.receipt_no, receipt.answer)  # an API department answers right away
 
     async def _follow(self, receipt_no: str, inquiry: Inquiry | None, *, waited: bool = True) -> TaskStatus:

@@ -140,6 +140,14 @@ def _mix_figures() -> dict:
         "national": national_sentence(1.5, 1.0),
         "worker_cpu_s_by_process": {"python": 1.0, "playwright_driver": 0.5, "chromium": 6.0},
         "portal_per_application": {"requests": 40.0, "logins": 0.5},
+        "events_per_application": {"total": 90.5, "Application": 80.0, "PortalSweeper": 10.5},
+        "application_history": {
+            "histories": 2,
+            "events": 79.5,
+            "workflow_tasks": 9.5,
+            "history_kb": 20.25,
+            "by_type": {"activity_task_scheduled": 7.0, "timer_started": 3.0},
+        },
     }
 
 
@@ -151,6 +159,12 @@ def test_the_table_prints_the_mix_cpu_and_what_the_national_volume_would_take():
     assert "mix machine busy" in text and "the national ≈ 83 applications/min" in text
     assert "python / playwright driver / chromium" in text and "1 / 0 / 6" in text
     assert "mix portal requests / logins per application" in text and "40.0 / 0.5" in text
+    assert (
+        "mix workflow events per application (server)" in text and "90.5 (Application 80.0, PortalSweeper 10.5)" in text
+    )
+    assert (
+        "mix application history (n=2)" in text and "80 events, 9.5 WFTs, 20.2 kB; activity_task_scheduled 7.0" in text
+    )
 
 
 def test_bench_robot_section_alternates_robot_and_bare(tmp_path):

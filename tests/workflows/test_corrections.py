@@ -215,3 +215,38 @@ async def test_callbacks_complete_a_task_and_late_or_wrong_ones_change_nothing(t
             )
         again = await handle.query(ApplicationWorkflow.status)
         assert dept(again, "tax") == dept(view, "tax")
+
+
+async def _wait_after_first_answer_s(handle, code: str) -> float:
+    """Seconds (workflow time) from the first answer "in review" (the fakes give it at the first inquiry; the
+    real API activity with the filing) to the next inquiry's scheduling."""
+    answered_at = next_at = None
+    scheduled: dict[int, str] = {}
+    async for e in handle.fetch_history_events():
+        if e.HasField("activity_task_scheduled_event_attributes"):
+            scheduled[e.event_id] = e.activity_task_scheduled_event_attributes.activity_id
+            if answered_at is not None and next_at is None and scheduled[e.event_id].startswith(f"{code}.inquire."):
+                next_at = e.event_time.ToDatetime()
+        elif e.HasField("activity_task_completed_event_attributes") and answered_at is None:
+            if scheduled.get(e.activity_task_completed_event_attributes.scheduled_event_id) == f"{code}.inquire.r1.1":
+                answered_at = e.event_time.ToDatetime()
+    assert answered_at is not None and next_at is not None
+    return (next_at - answered_at).total_seconds()
+
+
+@pytest.mark.parametrize("called_back_s", [None, 0.0, 900.0])
+async def test_an_api_departments_inquiry_waits_for_its_callback_when_told_so(time_env, sample_json, called_back_s):
+    fakes = FakeDepartments(hold={"tax": lambda f: f.inquiries.get("tax", 0) < 2})
+    queue = f"q-{uuid.uuid4()}"
+    timing = Timing(poll_initial_s=30, retry_initial_s=0.1, api_callback_poll_initial_s=called_back_s)
+    inp = application_input(sample_json, queue, timing=timing)
+    async with Worker(time_env.client, task_queue=queue, **worker_kwargs(fakes)):
+        handle = await time_env.client.start_workflow(
+            ApplicationWorkflow.run, inp, id=inp.application_id, task_queue=queue
+        )
+        view = await handle.result()
+    assert dept(view, "tax").status is TaskStatus.COMPLETED  # the fallback inquiry answered (no callback came)
+    waited = await _wait_after_first_answer_s(handle, "tax")
+    # 900 s: the callback's fallback; None or 0: polling from poll_initial_s on, as before
+    expected = called_back_s or 30.0
+    assert expected <= waited < expected + 5, waited
