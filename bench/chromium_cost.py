@@ -66,6 +66,11 @@ class Variant:
 
 VARIANTS: dict[str, Variant] = {
     "base": Variant(note="the product as it is"),
+    "render-document": Variant(
+        drop_flags=(chromium_mod.DISABLE_FEATURES_FLAG,),
+        flags=("--disable-features=" + ",".join(chromium_mod.PLAYWRIGHT_DISABLED_FEATURES),),
+        note="Chromium's RenderDocument on, as before 2026-12-03 (a new frame for every navigation)",
+    ),
     "no-receipt-jpeg": Variant(receipt="none", note="measure only: the receipt JPEG not taken (HTML kept)"),
     "receipt-viewport": Variant(receipt="viewport", note="receipt JPEG of the viewport, not the element"),
     "receipt-q30": Variant(receipt="quality30", note="receipt JPEG at quality 30"),
@@ -104,6 +109,14 @@ VARIANTS: dict[str, Variant] = {
     "no-images": Variant(flags=("--blink-settings=imagesEnabled=false",), note="captcha pictures would break"),
     "swiftshader-off": Variant(flags=("--disable-software-rasterizer",)),
 }
+
+
+def merged_features(args: list[str]) -> list[str]:
+    """``args`` with every ``--disable-features`` switch merged into one (Chromium honours only the last)."""
+    prefix = "--disable-features="
+    features = [f for a in args if a.startswith(prefix) for f in a[len(prefix) :].split(",") if f]
+    rest = [a for a in args if not a.startswith(prefix)]
+    return [*rest, prefix + ",".join(dict.fromkeys(features))] if features else rest
 
 
 def _type_of(pid: int) -> str:
@@ -255,8 +268,7 @@ async def _pool(name: str, variant: Variant, evidence_dir: Path, max_sessions: i
     original: Callable[[], list[str]] = chromium_mod.launch_args
 
     def args() -> list[str]:
-        base = [a for a in original() if a not in variant.drop_flags]
-        return base + list(variant.flags)
+        return merged_features([a for a in original() if a not in variant.drop_flags] + list(variant.flags))
 
     before = _node_children()
     bots.browser.launch_args = args  # type: ignore[assignment]  # the pool's launch reads this name

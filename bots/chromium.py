@@ -108,9 +108,39 @@ def find_chromium(playwright: Playwright | None = None, *, headless: bool = True
     return _bundled_chromium() or _installed(_SYSTEM_CANDIDATES, _PATH_CANDIDATES)
 
 
+# Playwright starts Chromium with a --disable-features list of its own, and Chromium honours only the LAST
+# --disable-features switch: ours repeats Playwright's (of the locked version, as its driver passes it;
+# tests/bots/test_chromium_flags.py compares it with the command line Playwright gives Chromium) and adds kaiban's.
+PLAYWRIGHT_DISABLED_FEATURES = (
+    "AvoidUnnecessaryBeforeUnloadCheckSync",
+    "DestroyProfileOnBrowserClose",
+    "HttpsUpgrades",
+    "HttpsFirstBalancedModeAutoEnable",
+    "LensOverlay",
+    "MediaRouter",
+    "PaintHolding",
+    "ThirdPartyStoragePartitioning",
+    "AvoidCorsURLLoaderRestartOnRedirect",
+    "TcpPortRandomizationWin",
+    "OptimizationHints",
+    "NetworkTimeServiceQuerying",
+    "AimEnabled",
+    "PreconnectToSearch",
+    "msForceBrowserSignIn",
+    "msEdgeUpdateLaunchServicesPreferredVersion",
+)
+# RenderDocument: Chromium builds a new frame (renderer frame, widget, compositor frame sink) for every
+# navigation, even to a page of the same site; a robot filing loads six to eight pages of one portal. Without
+# it a page load cost about 35 ms of Chromium CPU against 58 here, a filing 570 ms against 888
+# (BENCHMARKS.md, "RenderDocument"). What a page shows and does is the same.
+KAIBAN_DISABLED_FEATURES = ("RenderDocument",)
+DISABLE_FEATURES_FLAG = "--disable-features=" + ",".join(PLAYWRIGHT_DISABLED_FEATURES + KAIBAN_DISABLED_FEATURES)
+
+
 def launch_args() -> list[str]:
     """Chromium flags for a headless server (``--no-sandbox`` only when running as root)."""
     args = [
+        DISABLE_FEATURES_FLAG,
         "--disable-dev-shm-usage",
         "--disable-background-networking",
         "--disable-component-update",
