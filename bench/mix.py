@@ -207,11 +207,14 @@ async def portal_counters(urls: dict[str, str]) -> dict[str, Any]:
     return {**total, "pages": pages} if total else total
 
 
-async def server_events(client: Client) -> dict[str, int]:
+async def server_events(client: Client, task_queues: set[str] | None = None) -> dict[str, int]:
     """Every workflow run's history events on the server by workflow type (runs of a workflow that continued
-    as new counted each), and ``total``."""
+    as new counted each), and ``total``; only the runs on ``task_queues`` when given (the run's dev server also
+    holds the other sections' workflows)."""
     out: dict[str, int] = {}
     async for wf in client.list_workflows():
+        if task_queues is not None and wf.task_queue not in task_queues:
+            continue
         length = wf.history_length
         if not length:  # a running workflow's length is known from its description
             described = await client.get_workflow_handle(wf.id, run_id=wf.run_id).describe()
@@ -295,7 +298,7 @@ async def run(
         # renderers of recycled browsers (bench.common.ProcessLedger); that sum is kept beside it
         worker_cutime_sum, cpu["worker"] = cpu["worker"], kaiban.sampler.ledger.seconds()
         counters = await portal_counters(urls)
-        events = await server_events(client)
+        events = await server_events(client, {kaiban.settings.task_queue, kaiban.settings.robot_task_queue})
         last = await history_breakdown(client, ids[-5:])
         end_proc, end_chrome = await kaiban.final_sample()
     summary = latency_summary(times, wall)

@@ -39,6 +39,8 @@ async def test_server_events_sum_every_run_by_type_running_ones_too(dev_env):
         while not [e async for e in running.fetch_history_events() if e.HasField("timer_fired_event_attributes")]:
             await asyncio.sleep(0.05)
         events = await server_events(client)
+        mine = await server_events(client, {queue})
+        others = await server_events(client, {f"{queue}-none"})
         lengths = [len([e async for e in h.fetch_history_events()]) for h in (done, running)]
         await running.signal(Probe.go)
         await running.result()
@@ -47,3 +49,5 @@ async def test_server_events_sum_every_run_by_type_running_ones_too(dev_env):
     assert events["MixEventsProbe"] >= sum(lengths)
     assert events["total"] >= events["MixEventsProbe"]
     assert list(events)[0] == "total"
+    # by task queue: this test's two runs alone
+    assert mine == {"total": sum(lengths), "MixEventsProbe": sum(lengths)} and others == {"total": 0}
