@@ -35,6 +35,12 @@ def _browser_command_lines(marker: str) -> list[list[str]]:
     return found
 
 
+def _found(marker: str) -> list[list[str]]:
+    lines = _browser_command_lines(marker)
+    assert lines, "the browser process was not found"
+    return lines
+
+
 def _features(args: list[str]) -> list[list[str]]:
     return [a[len(PREFIX) :].split(",") for a in args if a.startswith(PREFIX)]
 
@@ -45,10 +51,9 @@ async def test_playwrights_own_list_is_the_one_kaiban_repeats():
     async with async_playwright() as pw:
         browser = await pw.chromium.launch(executable_path=chromium.find_chromium(pw), args=plain)
         try:
-            lines = _browser_command_lines(marker)
+            lines = _found(marker)
         finally:
             await browser.close()
-    assert lines, "the browser process was not found"
     for args in lines:
         (playwrights,) = _features(args)  # Playwright's alone
         assert set(playwrights) == set(chromium.PLAYWRIGHT_DISABLED_FEATURES), (
@@ -63,10 +68,9 @@ async def test_the_pools_browser_gets_playwrights_features_and_kaibans_in_its_la
     pool = BrowserPool(max_sessions=1)
     await pool.start()
     try:
-        lines = _browser_command_lines(marker)
+        lines = _found(marker)
     finally:
         await pool.stop()
-    assert lines, "the browser process was not found"
     for args in lines:
         last = set(_features(args)[-1])  # the one Chromium honours
         assert {"RenderDocument", *chromium.PLAYWRIGHT_DISABLED_FEATURES} <= last
